@@ -1,0 +1,13 @@
+#!/bin/sh
+# Installs the binaries the test suite talks to for real: ffmpeg/ffprobe (encoder and player).
+# Idempotent; needs root (or sudo) only when something is missing.
+set -e
+missing=""
+command -v ffmpeg >/dev/null 2>&1 || missing="$missing ffmpeg"
+command -v ffprobe >/dev/null 2>&1 || missing="$missing ffmpeg"
+[ -z "$missing" ] && exit 0
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "install-test-deps: installing$missing" >&2
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null

@@ -1,0 +1,97 @@
+// The one configuration schema (DESIGN.md §1 src/config): defaults → YAML file → env (EDGE_…).
+// Every key has a default, so `npm start` with no file runs a working edge.
+import { Type, type Static } from "@sinclair/typebox";
+
+const Port = Type.Integer({ minimum: 0, maximum: 65535, description: "0 = pick a free port" });
+const Host = Type.String({ minLength: 1 });
+const Millis = (def: number, min = 1) => Type.Integer({ minimum: min, maximum: 86_400_000, default: def });
+const Bytes = (def: number, min: number, max: number) => Type.Integer({ minimum: min, maximum: max, default: def });
+const Cidr = Type.String({ minLength: 1, maxLength: 49, description: "address or CIDR, v4 or v6" });
+
+const MiB = 1024 * 1024;
+
+/** Per-connection and total RTMP resource bounds (issue 3). Defaults sit near nginx-rtmp's. */
+export const RtmpLimitsSchema = Type.Object(
+  {
+    // nginx-rtmp defaults to 1 MiB; IDR frames of 1080p60 / 4K streams at 12-40 Mbit/s reach 1.5-3 MiB,
+    // so 4 MiB keeps real encoders working while a header can no longer reserve 16 MiB.
+    maxMessageSize: Bytes(4 * MiB, 1024, 16 * MiB - 1),
+    // Bytes a connection may hold in partly received messages, across all chunk streams.
+    maxBufferedBytes: Bytes(8 * MiB, 64 * 1024, 256 * MiB),
+    maxChunkStreams: Type.Integer({ minimum: 4, maximum: 65599, default: 32 }),
+    maxChunkSize: Bytes(64 * 1024, 128, 0x7fffffff),
+    handshakeTimeoutMs: Millis(5_000),
+    idleTimeoutMs: Millis(30_000),
+    /** Time a publisher or player may take from TCP accept to its publish/play command. */
+    commandTimeoutMs: Millis(10_000),
+    maxConnections: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 2_000 }),
+    maxConnectionsPerIp: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 50 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    dataDir: Type.String({ minLength: 1, default: "./data" }),
+    logLevel: Type.Union(
+      [Type.Literal("debug"), Type.Literal("info"), Type.Literal("warn"), Type.Literal("error"), Type.Literal("silent")],
+      { default: "info" },
+    ),
+    /** Public hostname put into ingest/playout URLs of the registry's stream JSON. */
+    publicHost: Type.String({ minLength: 1, default: "localhost" }),
+    rtmp: Type.Object(
+      {
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 1935 }),
+        host: Type.String({ minLength: 1, default: "0.0.0.0" }),
+        limits: RtmpLimitsSchema,
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    playback: Type.Object(
+      {
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8000 }),
+        host: Type.String({ minLength: 1, default: "0.0.0.0" }),
+        /** A player whose unsent bytes pass this bound is dropped (slow consumer, issue 3). */
+        maxPendingBytes: Bytes(4 * MiB, 64 * 1024, 1024 * MiB),
+        /** Players of a stream whose publisher left are closed after this grace (issue 2). */
+        endGraceMs: Millis(2_000, 0),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    api: Type.Object(
+      {
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+        host: Type.String({ minLength: 1, default: "0.0.0.0" }),
+        /** Proxies whose X-Forwarded-For is believed. Empty = trust no forwarding header. */
+        trustProxy: Type.Array(Cidr, { default: [], maxItems: 1024 }),
+        bodyLimit: Bytes(64 * 1024, 1024, 16 * MiB),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    bintu: Type.Object(
+      {
+        mode: Type.Union([Type.Literal("embedded"), Type.Literal("remote")], { default: "embedded" }),
+        url: Type.String({ default: "", description: "remote bintu base URL" }),
+        /** Embedded: the key the registry accepts (generated into dataDir when empty). Remote: the org key sent. */
+        apiKey: Type.String({ default: "", env: "EDGE_BINTU_APIKEY" }),
+        /** Embedded: organisation hash, the `XXXXX` in `XXXXX-YYYYY` stream names; generated when empty. */
+        orgHash: Type.String({ default: "", pattern: "^([A-Za-z0-9]{5})?$" }),
+        /** Stream-state cache in front of the registry: positive and negative entry lifetimes. */
+        cacheTtlMs: Millis(5_000, 0),
+        negativeCacheTtlMs: Millis(1_000, 0),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    ingest: Type.Object(
+      {
+        /** RTMP apps accepted for publish and play; `rec` is nanoStream's recording app. */
+        apps: Type.Array(Type.String({ pattern: "^[A-Za-z0-9_-]{1,64}$" }), { default: ["live", "rec"], minItems: 1 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type RtmpLimits = Static<typeof RtmpLimitsSchema>;
