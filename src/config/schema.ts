@@ -2,8 +2,8 @@
 // Every key has a default, so `npm start` with no file runs a working edge.
 import { Type, type Static } from "@sinclair/typebox";
 
-const Port = Type.Integer({ minimum: 0, maximum: 65535, description: "0 = pick a free port" });
-const Host = Type.String({ minLength: 1 });
+const Port = (def: number) => Type.Integer({ minimum: 0, maximum: 65535, default: def, description: "0 = pick a free port" });
+const Host = Type.String({ minLength: 1, default: "0.0.0.0" });
 const Millis = (def: number, min = 1) => Type.Integer({ minimum: min, maximum: 86_400_000, default: def });
 const Bytes = (def: number, min: number, max: number) => Type.Integer({ minimum: min, maximum: max, default: def });
 const Cidr = Type.String({ minLength: 1, maxLength: 49, description: "address or CIDR, v4 or v6" });
@@ -41,16 +41,16 @@ export const ConfigSchema = Type.Object(
     publicHost: Type.String({ minLength: 1, default: "localhost" }),
     rtmp: Type.Object(
       {
-        port: Type.Integer({ minimum: 0, maximum: 65535, default: 1935 }),
-        host: Type.String({ minLength: 1, default: "0.0.0.0" }),
+        port: Port(1935),
+        host: Host,
         limits: RtmpLimitsSchema,
       },
       { additionalProperties: false, default: {} },
     ),
     playback: Type.Object(
       {
-        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8000 }),
-        host: Type.String({ minLength: 1, default: "0.0.0.0" }),
+        port: Port(8000),
+        host: Host,
         /** A player whose unsent bytes pass this bound is dropped (slow consumer, issue 3). */
         maxPendingBytes: Bytes(4 * MiB, 64 * 1024, 1024 * MiB),
         /** Players of a stream whose publisher left are closed after this grace (issue 2). */
@@ -60,8 +60,8 @@ export const ConfigSchema = Type.Object(
     ),
     api: Type.Object(
       {
-        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
-        host: Type.String({ minLength: 1, default: "0.0.0.0" }),
+        port: Port(8080),
+        host: Host,
         /** Proxies whose X-Forwarded-For is believed. Empty = trust no forwarding header. */
         trustProxy: Type.Array(Cidr, { default: [], maxItems: 1024 }),
         bodyLimit: Bytes(64 * 1024, 1024, 16 * MiB),
@@ -77,8 +77,8 @@ export const ConfigSchema = Type.Object(
         /** Embedded: organisation hash, the `XXXXX` in `XXXXX-YYYYY` stream names; generated when empty. */
         orgHash: Type.String({ default: "", pattern: "^([A-Za-z0-9]{5})?$" }),
         /** Stream-state cache in front of the registry: positive and negative entry lifetimes. */
-        cacheTtlMs: Millis(5_000, 0),
-        negativeCacheTtlMs: Millis(1_000, 0),
+        cacheTtlMs: Millis(5_000),
+        negativeCacheTtlMs: Millis(1_000),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -1,0 +1,47 @@
+// The one place that knows the order of checks (DESIGN.md §1 src/access). `decide` is pure;
+// `AccessControl.check` does the lookups it needs and hands their answers to `decide`.
+// Tokens (issue 6) and Guardian rules (issue 5) plug in here.
+import type { StreamDirectory, StreamInfo } from "../bintu/directory.js";
+import { EdgeError, type ErrorCode } from "../errors.js";
+import type { Query } from "./stream-key.js";
+
+export interface AccessRequest {
+  readonly action: "publish" | "play";
+  readonly protocol: "rtmp" | "flv";
+  readonly app: string;
+  readonly name: string;
+  readonly query: Query;
+  readonly ip: string;
+  /** Whether this edge has a publisher on the stream right now. */
+  readonly liveHere: boolean;
+}
+
+export type Decision = { allow: true; stream: StreamInfo } | { allow: false; code: ErrorCode };
+
+const deny = (code: ErrorCode): Decision => ({ allow: false, code });
+
+export function decide(req: AccessRequest, apps: readonly string[], stream: StreamInfo | null): Decision {
+  if (!apps.includes(req.app)) return deny("EDGE_ERR_BAD_APP");
+  if (!stream) return deny("EDGE_ERR_STREAM_UNKNOWN");
+  if (stream.state === "deleted") return deny("EDGE_ERR_STREAM_DELETED");
+  if (stream.state === "locked") return deny("EDGE_ERR_STREAM_LOCKED");
+  if (req.action === "publish") return req.liveHere ? deny("EDGE_ERR_STREAM_BUSY") : { allow: true, stream };
+  return req.liveHere ? { allow: true, stream } : deny("EDGE_ERR_STREAM_NOT_LIVE");
+}
+
+export class AccessControl {
+  constructor(
+    private readonly directory: StreamDirectory,
+    private readonly apps: readonly string[],
+  ) {}
+
+  async check(req: AccessRequest): Promise<Decision> {
+    if (!this.apps.includes(req.app)) return deny("EDGE_ERR_BAD_APP");
+    try {
+      return decide(req, this.apps, await this.directory.lookup(req.name));
+    } catch (err) {
+      // Fail closed (DESIGN.md §4): an unreachable directory never allows.
+      return deny(err instanceof EdgeError ? err.code : "EDGE_ERR_BINTU_UNAVAILABLE");
+    }
+  }
+}

@@ -1,0 +1,35 @@
+// What a client names — app, stream name, query — validated once, the same way for RTMP and HTTP
+// (issue 3 §3). Nothing a client names reaches a file path or a shell; these rules also keep
+// names inside the charset node-media-server accepts.
+import type { ErrorCode } from "../errors.js";
+
+export const STREAM_NAME = /^[A-Za-z0-9_-]{1,128}$/;
+export const APP_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const MAX_QUERY_LENGTH = 2048;
+
+export type Query = Readonly<Record<string, string>>;
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: ErrorCode };
+
+/**
+ * Splits `NAME?k=v&…` (an RTMP stream key or an HTTP path's name + query). Anything after `?` is
+ * custom data for the webhook, never part of the name (DESIGN.md §2).
+ */
+export function parseStreamKey(raw: unknown): Parsed<{ name: string; query: Query }> {
+  if (typeof raw !== "string") return { ok: false, error: "EDGE_ERR_BAD_NAME" };
+  const q = raw.indexOf("?");
+  const name = q < 0 ? raw : raw.slice(0, q);
+  if (!STREAM_NAME.test(name)) return { ok: false, error: "EDGE_ERR_BAD_NAME" };
+  const query = parseQuery(q < 0 ? "" : raw.slice(q + 1));
+  return query.ok ? { ok: true, value: { name, query: query.value } } : query;
+}
+
+/** A repeated key is refused: NMS 4.4.3 crashed on it, and two values for one key are ambiguous. */
+export function parseQuery(raw: string): Parsed<Query> {
+  if (raw.length > MAX_QUERY_LENGTH || raw.includes("\0")) return { ok: false, error: "EDGE_ERR_BAD_QUERY" };
+  const query: Record<string, string> = Object.create(null);
+  for (const [key, value] of new URLSearchParams(raw)) {
+    if (key in query) return { ok: false, error: "EDGE_ERR_BAD_QUERY" };
+    query[key] = value;
+  }
+  return { ok: true, value: query };
+}

@@ -1,0 +1,267 @@
+// Config loading (DESIGN.md §1 src/config, §2): defaults → YAML file → env (EDGE_…), validated once,
+// frozen. Every problem found is collected so a bad start-up names all offending keys at once.
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { KindGuard, type TObject, type TSchema } from "@sinclair/typebox";
+import { Value, ValueErrorType, type ValueError } from "@sinclair/typebox/value";
+import YAML from "yaml";
+import { ConfigSchema, type Config } from "./schema.js";
+
+export type ConfigIssue = { path: string; reason: string };
+
+export class ConfigError extends Error {
+  constructor(readonly issues: ConfigIssue[]) {
+    super(issues.map((i) => `${i.path}: ${i.reason}`).join("\n"));
+    this.name = "ConfigError";
+  }
+}
+
+export type LoadOptions = { file?: string; env?: Record<string, string | undefined> };
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function schemaAt(path: string[]): TSchema | undefined {
+  let s: TSchema | undefined = ConfigSchema;
+  for (const key of path) s = s && KindGuard.IsObject(s) ? s.properties[key] : undefined;
+  return s;
+}
+
+/** Env name of a config key; an `env` annotation in the schema wins (e.g. EDGE_BINTU_APIKEY, §2). */
+export function envName(path: string[]): string {
+  const annotated: unknown = schemaAt(path)?.env;
+  if (typeof annotated === "string") return annotated;
+  return "EDGE_" + path.map((seg) => seg.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()).join("_");
+}
+
+type Leaf = { path: string[]; schema: TSchema; env: string };
+
+function leaves(schema: TSchema, path: string[] = []): Leaf[] {
+  if (!KindGuard.IsObject(schema)) return [{ path, schema, env: envName(path) }];
+  return Object.entries(schema.properties).flatMap(([key, s]) => leaves(s, [...path, key]));
+}
+
+const LEAVES = leaves(ConfigSchema);
+const squash = (name: string) => name.replaceAll("_", "");
+
+/** Env values are strings; turn one into the leaf's type or explain why it cannot be. */
+function parseEnv(schema: TSchema, raw: string): { value: unknown } | { reason: string } {
+  if (KindGuard.IsInteger(schema)) {
+    return /^-?\d+$/.test(raw) ? { value: Number(raw) } : { reason: `expected an integer, got '${raw}'` };
+  }
+  if (KindGuard.IsBoolean(schema)) {
+    if (raw === "true" || raw === "1") return { value: true };
+    if (raw === "false" || raw === "0") return { value: false };
+    return { reason: `expected true, false, 1 or 0, got '${raw}'` };
+  }
+  if (KindGuard.IsArray(schema)) return { value: raw.trim() === "" ? [] : raw.split(",").map((s) => s.trim()) };
+  // Strings and unions of string literals go through as-is; the schema check judges them.
+  return { value: raw };
+}
+
+function readEnv(env: Record<string, string | undefined>, issues: ConfigIssue[]) {
+  const out: { leaf: Leaf; value: unknown }[] = [];
+  const known = new Map(LEAVES.map((l) => [l.env, l]));
+  for (const [name, raw] of Object.entries(env)) {
+    if (raw === undefined || !name.startsWith("EDGE_")) continue;
+    const leaf = known.get(name);
+    if (!leaf) {
+      // Typo protection: a misspelt variable would otherwise be ignored silently.
+      const near = LEAVES.find((l) => squash(l.env) === squash(name));
+      issues.push({ path: name, reason: `unknown variable${near ? ` (did you mean ${near.env}?)` : ""}` });
+      continue;
+    }
+    const parsed = parseEnv(leaf.schema, raw);
+    if ("reason" in parsed) issues.push({ path: leaf.path.join("."), reason: `${parsed.reason} (from ${name})` });
+    else out.push({ leaf, value: parsed.value });
+  }
+  return out;
+}
+
+/** Sets a nested key, creating mappings; a non-mapping on the way is left for the schema check to report. */
+function setPath(target: Obj, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    if (node[key] === undefined) node[key] = {};
+    const next = node[key];
+    if (!isObj(next)) return;
+    node = next;
+  }
+  node[path[path.length - 1]] = value;
+}
+
+function readFile(file: string, issues: ConfigIssue[]): Obj | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    issues.push({ path: "(file)", reason: `cannot read ${file}: ${(err as Error).message}` });
+    return undefined;
+  }
+  const lineCounter = new YAML.LineCounter();
+  const doc = YAML.parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    for (const e of doc.errors) {
+      const { line, col } = lineCounter.linePos(e.pos[0]);
+      issues.push({ path: "(file)", reason: `YAML syntax error at line ${line}, column ${col}: ${e.message}` });
+    }
+    return undefined;
+  }
+  const data: unknown = doc.toJS();
+  // An empty or comment-only file means "no overrides".
+  if (data === null || data === undefined) return {};
+  if (!isObj(data)) {
+    issues.push({ path: "(file)", reason: `top level must be a mapping of keys, got ${typeName(data)}` });
+    return undefined;
+  }
+  return data;
+}
+
+const typeName = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "list" : isObj(v) ? "mapping" : typeof v);
+
+const show = (v: unknown) => (typeof v === "string" ? `'${v}'` : typeof v === "number" ? String(v) : typeName(v));
+// For type mismatches: the type, plus the value when it is a scalar (a quoted '1935' is a string).
+const typed = (v: unknown) => (typeof v === "string" || typeof v === "number" ? `${typeof v} ${show(v)}` : typeName(v));
+
+// Type mismatches share one wording; the noun is what a YAML author would call the type.
+const EXPECTED: Partial<Record<ValueErrorType, string>> = {
+  [ValueErrorType.Integer]: "integer",
+  [ValueErrorType.String]: "string",
+  [ValueErrorType.Boolean]: "boolean",
+  [ValueErrorType.Object]: "mapping",
+  [ValueErrorType.Array]: "list",
+};
+
+function reasonOf(e: ValueError): string {
+  const s = e.schema;
+  const expected = EXPECTED[e.type];
+  if (expected) return `expected ${expected}, got ${typed(e.value)}`;
+  switch (e.type) {
+    case ValueErrorType.ObjectAdditionalProperties:
+      return "unknown key";
+    case ValueErrorType.IntegerMaximum:
+      return `must be <= ${s.maximum}, got ${show(e.value)}`;
+    case ValueErrorType.IntegerMinimum:
+      return `must be >= ${s.minimum}, got ${show(e.value)}`;
+    case ValueErrorType.StringMinLength:
+      return s.minLength === 1 ? "must not be empty" : `must be at least ${s.minLength} characters`;
+    case ValueErrorType.StringMaxLength:
+      return `must be at most ${s.maxLength} characters, got ${String(e.value).length}`;
+    case ValueErrorType.StringPattern:
+      return `must match ${s.pattern}, got ${show(e.value)}`;
+    case ValueErrorType.ArrayMinItems:
+      return `must have at least ${s.minItems} item(s)`;
+    case ValueErrorType.ArrayMaxItems:
+      return `must have at most ${s.maxItems} items`;
+    case ValueErrorType.Union: {
+      const options = (s.anyOf as TSchema[]).map((o) => (KindGuard.IsLiteral(o) ? String(o.const) : undefined));
+      if (options.every((o) => o !== undefined)) return `must be one of ${options.join(", ")}, got ${show(e.value)}`;
+      return e.message;
+    }
+    default:
+      return e.message;
+  }
+}
+
+/** JSON pointer (`/api/trustProxy/2`) → dotted key path (`api.trustProxy.2`). */
+const dotted = (pointer: string) =>
+  pointer.split("/").slice(1).map((seg) => seg.replaceAll("~1", "/").replaceAll("~0", "~")).join(".");
+
+function validCidr(entry: string): boolean {
+  const [addr, prefix, ...rest] = entry.split("/");
+  const family = isIP(addr);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+// A wildcard bind address overlaps every other address on the same port (EADDRINUSE on Linux).
+const WILDCARD = new Set(["0.0.0.0", "::"]);
+const sameHost = (a: string, b: string) => a === b || WILDCARD.has(a) || WILDCARD.has(b);
+
+/**
+ * Rules the schema cannot express. `c` is typed optimistically: each rule runs only if no schema
+ * issue touches its inputs, so all problems are reported in one pass without reading a bad shape.
+ */
+function crossCheck(c: Config, issues: ConfigIssue[]): void {
+  const schemaIssues = [...issues];
+  const related = (a: string, b: string) => a === b || a.startsWith(b + ".") || b.startsWith(a + ".");
+  const clean = (...paths: string[]) => paths.every((p) => !schemaIssues.some((i) => related(i.path, p)));
+
+  if (clean("bintu.mode", "bintu.url", "bintu.apiKey") && c.bintu.mode === "remote") {
+    if (c.bintu.url === "") issues.push({ path: "bintu.url", reason: "required when bintu.mode is remote" });
+    else if (!URL.canParse(c.bintu.url) || !/^https?:$/.test(new URL(c.bintu.url).protocol)) {
+      issues.push({ path: "bintu.url", reason: `must be an http(s) URL, got '${c.bintu.url}'` });
+    }
+    if (c.bintu.apiKey === "") issues.push({ path: "bintu.apiKey", reason: "required when bintu.mode is remote" });
+  }
+  if (clean("api.trustProxy")) {
+    c.api.trustProxy.forEach((entry, i) => {
+      const reason = `not an IP address or CIDR: '${entry}'`;
+      if (!validCidr(entry)) issues.push({ path: `api.trustProxy.${i}`, reason });
+    });
+  }
+  if (clean("rtmp.limits.maxMessageSize", "rtmp.limits.maxBufferedBytes")) {
+    const { maxMessageSize, maxBufferedBytes } = c.rtmp.limits;
+    const reason = `must be <= rtmp.limits.maxBufferedBytes (${maxBufferedBytes}), got ${maxMessageSize}`;
+    if (maxMessageSize > maxBufferedBytes) issues.push({ path: "rtmp.limits.maxMessageSize", reason });
+  }
+  const listeners = (["rtmp", "playback", "api"] as const).filter((k) => clean(`${k}.port`, `${k}.host`));
+  listeners.forEach((k, i) => {
+    const { port, host } = c[k];
+    const clash = listeners.slice(0, i).find((o) => port !== 0 && c[o].port === port && sameHost(c[o].host, host));
+    if (clash) issues.push({ path: `${k}.port`, reason: `must differ from ${clash}.port on the same host (${port})` });
+  });
+}
+
+/**
+ * Value.Default counts a list as a mapping and merges it into the default `{}` (`rtmp: [1]` would
+ * pass as defaults plus an odd key `0`), so lists where mappings belong are reported and dropped first.
+ */
+function listsAsMappings(schema: TObject, value: Obj, path: string[], issues: ConfigIssue[]): void {
+  for (const [key, s] of Object.entries(schema.properties)) {
+    if (!KindGuard.IsObject(s)) continue;
+    const child = value[key];
+    if (Array.isArray(child)) {
+      issues.push({ path: [...path, key].join("."), reason: "expected mapping, got list" });
+      delete value[key];
+    } else if (isObj(child)) listsAsMappings(s, child, [...path, key], issues);
+  }
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === "object" && v !== null) {
+    for (const child of Object.values(v)) deepFreeze(child);
+    Object.freeze(v);
+  }
+  return v;
+}
+
+export function loadConfig(opts: LoadOptions): Config {
+  const issues: ConfigIssue[] = [];
+  const file = opts.file === undefined ? {} : readFile(opts.file, issues);
+  const env = readEnv(opts.env ?? {}, issues);
+  // An unreadable file leaves nothing meaningful to validate; report it with any env problems.
+  if (file === undefined) throw new ConfigError(issues);
+
+  const merged = structuredClone(file);
+  for (const { leaf, value } of env) setPath(merged, leaf.path, value);
+  listsAsMappings(ConfigSchema, merged, [], issues);
+  // Defaults after merging, so a partial `rtmp:` mapping from the file still gets its other keys.
+  const config = Value.Default(ConfigSchema, merged) as Config;
+  // Name the variable when an env value fails, since the file may set the same key.
+  const fromEnv = new Map(env.map(({ leaf }) => [leaf.path.join("."), leaf.env]));
+  for (const e of Value.Errors(ConfigSchema, config)) {
+    const path = dotted(e.path);
+    const source = fromEnv.get(path) ?? fromEnv.get(path.replace(/\.\d+$/, ""));
+    issues.push({ path, reason: reasonOf(e) + (source ? ` (from ${source})` : "") });
+  }
+  crossCheck(config, issues);
+  if (issues.length > 0) throw new ConfigError(issues);
+  return deepFreeze(config);
+}
+
+export function formatConfigError(err: ConfigError, source: string): string {
+  const lines = err.issues.map((i) => `  ${i.path}: ${i.reason}`);
+  return [`bintu-edge: invalid configuration (${source}):`, ...lines].join("\n");
+}

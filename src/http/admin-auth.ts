@@ -1,0 +1,66 @@
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import type { IncomingHttpHeaders } from "node:http";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { BINTU_ERRORS, sendBintuError } from "./bintu-errors.js";
+
+/** bintu's roles (nanostream.md §6). */
+export type Role = "nanoAdmin" | "nanoUser" | "nanoReadOnly";
+
+const ROLE_RANK: Record<Role, number> = { nanoAdmin: 3, nanoUser: 2, nanoReadOnly: 1 };
+
+const API_KEY_HEADER = "x-bintu-apikey";
+
+/**
+ * A fastify hook that lets the request through or answers 401/403 with bintu's envelope.
+ * Its shape fits both `onRequest` and `preHandler`.
+ */
+export type RoleGuard = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
+
+export interface AdminAuth {
+  authenticate(headers: IncomingHttpHeaders): Role | null;
+  requireRole(min: Role): RoleGuard;
+}
+
+export function hasRole(role: Role, min: Role): boolean {
+  return ROLE_RANK[role] >= ROLE_RANK[min];
+}
+
+/** HTTP header names are case-insensitive; Node lowercases them, a hand-built object may not. */
+function headerValue(headers: IncomingHttpHeaders, lowerCaseName: string): string | undefined {
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.toLowerCase() !== lowerCaseName) continue;
+    // Node joins a repeated header into one string, which then fails to match; an array from
+    // a hand-built object is refused the same way rather than picking one of its values.
+    return typeof value === "string" ? value : undefined;
+  }
+  return undefined;
+}
+
+export function createAdminAuth({ apiKey }: { apiKey: string }): AdminAuth {
+  if (apiKey === "") throw new Error("admin API key must not be empty");
+  // Comparing HMACs under a per-process key keeps the comparison constant-time whatever the
+  // lengths: both digests are 32 bytes, so timingSafeEqual never throws and leaks no length.
+  const hmacKey = randomBytes(32);
+  const digest = (value: string) => createHmac("sha256", hmacKey).update(value).digest();
+  const expectedDigest = digest(apiKey);
+
+  function authenticate(headers: IncomingHttpHeaders): Role | null {
+    // X-BINTU-TOKEN user tokens (temporary, scoped to a user's role; bintu user_roles.md)
+    // plug in here as a second credential source once something issues them. Until then
+    // only the organisation API key grants a role, and it grants nanoAdmin.
+    const presented = headerValue(headers, API_KEY_HEADER);
+    if (presented === undefined) return null;
+    return timingSafeEqual(digest(presented), expectedDigest) ? "nanoAdmin" : null;
+  }
+
+  function requireRole(min: Role): RoleGuard {
+    return async (request, reply) => {
+      const role = authenticate(request.headers);
+      if (role === null) return sendBintuError(reply, BINTU_ERRORS.badCredentials);
+      if (!hasRole(role, min)) return sendBintuError(reply, BINTU_ERRORS.accessDenied);
+      return undefined;
+    };
+  }
+
+  return { authenticate, requireRole };
+}

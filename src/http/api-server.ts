@@ -1,0 +1,73 @@
+// The control API (DESIGN.md §2): health, metrics, sessions, and the bintu-compatible routes.
+// Routes only translate between HTTP and the modules that decide.
+import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import type { StreamRegistry } from "../bintu/registry/registry.js";
+import type { BintuUrls } from "../bintu/registry/stream-json.js";
+import type { Config } from "../config/schema.js";
+import { ERRORS, errorBody, type ErrorCode } from "../errors.js";
+import type { EdgeSession } from "../ingest/session-table.js";
+import type { Metrics } from "../metrics/metrics.js";
+import { hasRole, type AdminAuth, type Role } from "./admin-auth.js";
+import { registerBintuRoutes } from "./bintu-routes.js";
+
+export interface ApiDeps {
+  config: Config;
+  auth: AdminAuth;
+  metrics: Metrics;
+  registry: StreamRegistry | null;
+  /** Read per request: the ports are known only once the edge listens. */
+  bintuUrls: BintuUrls;
+  sessions: () => EdgeSession[];
+  kick: (id: string) => boolean;
+  ready: () => boolean;
+}
+
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: "EDGE_ERR_BODY_TOO_LARGE",
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: "EDGE_ERR_UNSUPPORTED_MEDIA_TYPE",
+};
+
+export function createApiServer(deps: ApiDeps): FastifyInstance {
+  const { config } = deps;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: config.api.bodyLimit,
+    // Forwarding headers only from the configured proxies, rightmost untrusted hop (DESIGN.md §4).
+    trustProxy: config.api.trustProxy.length > 0 ? [...config.api.trustProxy] : false,
+  });
+
+  const send = (reply: { code(n: number): { send(b: unknown): unknown } }, code: ErrorCode, detail?: string) =>
+    reply.code(ERRORS[code].http).send(errorBody(code, detail));
+
+  app.setNotFoundHandler((_req, reply) => send(reply, "EDGE_ERR_NOT_FOUND"));
+  app.setErrorHandler((err: FastifyError, _req, reply) => {
+    const code = FASTIFY_CODES[err.code] ?? (err.statusCode && err.statusCode < 500 ? "EDGE_ERR_BAD_REQUEST" : "EDGE_ERR_INTERNAL");
+    return send(reply, code, code === "EDGE_ERR_INTERNAL" ? undefined : err.message);
+  });
+
+  const requireRole = (min: Role) => async (req: { headers: Record<string, unknown> }, reply: Parameters<typeof send>[0]) => {
+    const role = deps.auth.authenticate(req.headers as never);
+    if (role === null) return send(reply, "EDGE_ERR_UNAUTHORIZED");
+    if (!hasRole(role, min)) return send(reply, "EDGE_ERR_FORBIDDEN");
+  };
+
+  app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/readyz", async (_req, reply) => (deps.ready() ? { status: "ready" } : reply.code(503).send({ status: "starting" })));
+  app.get("/metrics", async (_req, reply) => {
+    reply.header("Content-Type", deps.metrics.registry.contentType);
+    return deps.metrics.registry.metrics();
+  });
+
+  app.get("/v1/sessions", { preHandler: requireRole("nanoReadOnly") }, async () =>
+    deps.sessions().map((s) => ({
+      id: s.id, role: s.role, protocol: s.protocol, app: s.app, stream: s.name, ip: s.ip,
+      startedAt: new Date(s.startedAt).toISOString(), bytesIn: s.bytesIn(), bytesOut: s.bytesOut(),
+    })),
+  );
+  app.delete<{ Params: { id: string } }>("/v1/sessions/:id", { preHandler: requireRole("nanoAdmin") }, async (req, reply) =>
+    deps.kick(req.params.id) ? reply.code(204).send() : send(reply, "EDGE_ERR_NOT_FOUND", "no such session"),
+  );
+
+  if (deps.registry) registerBintuRoutes(app, { registry: deps.registry, auth: deps.auth, urls: deps.bintuUrls });
+  return app;
+}

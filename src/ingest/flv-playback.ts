@@ -1,0 +1,158 @@
+// HTTP-FLV playback on the playback port: `GET /APP/NAME.flv?jwtoken=…`.
+// The edge serves it itself instead of NMS's express server, which 4.4.3 lets crash on
+// `GET /live/a%2Eb.flv`, answers a refused play with 200 and an empty body, accepts HTTP-POST and
+// WebSocket publishing, and writes every FLV tag with its own res.write. Here only a GET of a
+// valid play path reaches the broadcast; refusals are real statuses with `{ code, reason }`;
+// writes are batched per event-loop turn; a player that stops reading is dropped.
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { randomUUID } from "node:crypto";
+import type { AccessControl } from "../access/access.js";
+import { normalizeIp } from "../access/client-ip.js";
+import { APP_NAME, STREAM_NAME, parseQuery } from "../access/stream-key.js";
+import { ERRORS, errorBody, type ErrorCode } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { Metrics } from "../metrics/metrics.js";
+import { nms, type NmsSubscriber } from "./nms.js";
+import type { EdgeSession, SessionTable } from "./session-table.js";
+
+const PLAY_PATH = /^\/([^/?]*)\/([^/?]*)\.flv(?:\?(.*))?$/;
+
+export interface FlvPlaybackOptions {
+  maxPendingBytes: number;
+  access: AccessControl;
+  table: SessionTable;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export class FlvPlayback {
+  private readonly server: http.Server;
+
+  constructor(private readonly opts: FlvPlaybackOptions) {
+    this.server = http.createServer({ headersTimeout: 10_000, requestTimeout: 10_000 }, (req, res) => {
+      this.handle(req, res).catch((err: Error) => {
+        opts.log.error("flv request failed", { detail: err.message });
+        this.reply(res, "EDGE_ERR_INTERNAL");
+      });
+    });
+    // WS-FLV is not served: an upgrade gets a plain 404 and never reaches a media session.
+    this.server.on("upgrade", (_req, socket) => {
+      socket.on("error", () => {});
+      socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    });
+  }
+
+  listen(port: number, host: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(port, host, () => {
+        this.server.off("error", reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (req.method !== "GET" && req.method !== "HEAD") return this.reply(res, "EDGE_ERR_BAD_REQUEST", "only GET");
+    // Matched on the raw URL: no percent-decoding, so `%2E`, `%2F` or `%00` can never form a name.
+    const match = PLAY_PATH.exec(req.url ?? "");
+    if (!match) return this.reply(res, "EDGE_ERR_NOT_FOUND");
+    const [, app, name, rawQuery = ""] = match;
+    if (!APP_NAME.test(app)) return this.reply(res, "EDGE_ERR_BAD_APP");
+    if (!STREAM_NAME.test(name)) return this.reply(res, "EDGE_ERR_BAD_NAME");
+    const query = parseQuery(rawQuery);
+    if (!query.ok) return this.reply(res, query.error);
+
+    const ip = normalizeIp(req.socket.remoteAddress);
+    const liveHere = this.opts.table.publisherOf(app, name) !== undefined;
+    const decision = await this.opts.access.check({ action: "play", protocol: "flv", app, name, query: query.value, ip, liveHere });
+    const code = decision.allow ? null : decision.code;
+    this.opts.metrics.decisions.inc({
+      action: "play", protocol: "flv", result: code ? "deny" : "allow", reason: code ? ERRORS[code].reason : "ok",
+    });
+    if (code) return this.reply(res, code);
+    const broadcast = nms.broadcastOf(`/${app}/${name}`);
+    if (!broadcast || res.destroyed) return this.reply(res, "EDGE_ERR_STREAM_NOT_LIVE");
+
+    res.writeHead(200, {
+      "Content-Type": "video/x-flv",
+      "Cache-Control": "no-store",
+      "Access-Control-Allow-Origin": "*",
+    });
+    if (req.method === "HEAD") return void res.end();
+    const player = new FlvPlayer(res, app, name, ip, this.opts);
+    this.opts.table.add(player.session);
+    res.on("close", () => {
+      broadcast.donePlay(player);
+      this.opts.table.remove(player.session);
+    });
+    broadcast.postPlay(player);
+    this.opts.log.info("flv player started", { session: player.id, app, stream: name });
+  }
+
+  private reply(res: http.ServerResponse, code: ErrorCode, detail?: string): void {
+    if (res.headersSent || res.destroyed) return;
+    const body = JSON.stringify(errorBody(code, detail));
+    res.writeHead(ERRORS[code].http, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
+    res.end(body);
+  }
+}
+
+/** One HTTP-FLV player as NMS's BroadcastServer sees a subscriber. */
+class FlvPlayer implements NmsSubscriber {
+  readonly id = randomUUID();
+  readonly protocol = "flv" as const;
+  readonly streamPath: string;
+  readonly session: EdgeSession;
+  private bytesOut = 0;
+  private corked = false;
+
+  constructor(
+    private readonly res: http.ServerResponse,
+    app: string,
+    name: string,
+    readonly ip: string,
+    private readonly opts: FlvPlaybackOptions,
+  ) {
+    this.streamPath = `/${app}/${name}`;
+    this.session = {
+      id: this.id, role: "player", protocol: "flv", app, name, ip, startedAt: Date.now(),
+      bytesIn: () => 0,
+      bytesOut: () => this.bytesOut,
+      end: (code) => this.end(code),
+    };
+  }
+
+  /** Called by the broadcast for every FLV tag; tags of one event-loop turn go out in one write. */
+  sendBuffer = (buf: Buffer): void => {
+    const res = this.res;
+    if (res.destroyed) return;
+    if (res.writableLength > this.opts.maxPendingBytes) return this.end("EDGE_ERR_SLOW_CONSUMER");
+    if (!this.corked) {
+      this.corked = true;
+      res.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        res.uncork();
+      });
+    }
+    res.write(buf);
+    this.bytesOut += buf.length;
+  };
+
+  close = (): void => this.end("EDGE_ERR_KICKED");
+
+  end(code: ErrorCode): void {
+    if (this.res.destroyed) return;
+    this.opts.metrics.connectionsClosed.inc({ protocol: "flv", reason: ERRORS[code].reason });
+    this.opts.log.info("flv player closed", { session: this.id, code });
+    this.res.destroy();
+  }
+}

@@ -1,0 +1,97 @@
+// The ingest side of an edge: RTMP (publish + play) and HTTP-FLV (play) over one session table,
+// and what happens around a publish — bintu state live/ended, players closed after the publisher
+// leaves, sessions kicked when their stream is locked or deleted.
+import type { AddressInfo } from "node:net";
+import type { AccessControl } from "../access/access.js";
+import type { StreamDirectory, StreamInfo } from "../bintu/directory.js";
+import type { Config } from "../config/schema.js";
+import type { ErrorCode } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { Metrics } from "../metrics/metrics.js";
+import { FlvPlayback } from "./flv-playback.js";
+import { RtmpIngest } from "./rtmp-ingest.js";
+import type { EdgeSession, SessionTable } from "./session-table.js";
+
+export interface IngestOptions {
+  config: Config;
+  access: AccessControl;
+  directory: StreamDirectory;
+  table: SessionTable;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export class Ingest {
+  private readonly rtmp: RtmpIngest;
+  private readonly flv: FlvPlayback;
+  private readonly endTimers = new Set<NodeJS.Timeout>();
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly opts: IngestOptions) {
+    const { config, access, table, metrics, log } = opts;
+    this.rtmp = new RtmpIngest({
+      limits: config.rtmp.limits,
+      maxPendingBytes: config.playback.maxPendingBytes,
+      access, table, metrics, log,
+      hooks: {
+        publishStarted: (s) => this.report("live", s),
+        publishEnded: (s) => this.onPublishEnded(s),
+      },
+    });
+    this.flv = new FlvPlayback({ maxPendingBytes: config.playback.maxPendingBytes, access, table, metrics, log });
+    this.unsubscribe = opts.directory.onChange((stream) => this.onStreamChanged(stream));
+  }
+
+  listenRtmp(): Promise<AddressInfo> {
+    return this.rtmp.listen(this.opts.config.rtmp.port, this.opts.config.rtmp.host);
+  }
+
+  listenPlayback(): Promise<AddressInfo> {
+    return this.flv.listen(this.opts.config.playback.port, this.opts.config.playback.host);
+  }
+
+  async close(): Promise<void> {
+    this.unsubscribe();
+    for (const timer of this.endTimers) clearTimeout(timer);
+    this.endTimers.clear();
+    await Promise.all([this.rtmp.close(), this.flv.close()]);
+  }
+
+  /** Ends one session (DELETE /v1/sessions/:id). */
+  kick(id: string, code: ErrorCode = "EDGE_ERR_KICKED"): boolean {
+    const session = this.opts.table.get(id);
+    session?.end(code);
+    return session !== undefined;
+  }
+
+  get rtmpConnections(): number {
+    return this.rtmp.connectionCount;
+  }
+
+  /** A locked or deleted stream loses its publisher at once; its players follow after the grace. */
+  private onStreamChanged(stream: StreamInfo): void {
+    if (stream.state !== "locked" && stream.state !== "deleted") return;
+    const code: ErrorCode = stream.state === "locked" ? "EDGE_ERR_STREAM_LOCKED" : "EDGE_ERR_STREAM_DELETED";
+    for (const s of this.opts.table.ofStream(stream.name)) if (s.role === "publisher") s.end(code);
+  }
+
+  private onPublishEnded(publisher: EdgeSession): void {
+    this.report("ended", publisher);
+    // Players wait playback.endGraceMs for the encoder to come back (reconnects are common), then
+    // are closed instead of hanging on a stream nobody feeds.
+    const timer = setTimeout(() => {
+      this.endTimers.delete(timer);
+      if (this.opts.table.publisherOf(publisher.app, publisher.name)) return;
+      for (const s of this.opts.table.ofStream(publisher.name)) {
+        if (s.role === "player" && s.app === publisher.app) s.end("EDGE_ERR_PUBLISHER_GONE");
+      }
+    }, this.opts.config.playback.endGraceMs);
+    this.endTimers.add(timer);
+  }
+
+  private report(state: "live" | "ended", s: EdgeSession): void {
+    const { directory, log } = this.opts;
+    const done = state === "live" ? directory.reportLive(s.name) : directory.reportEnded(s.name);
+    done.catch((err: Error) => log.warn("stream state not reported", { stream: s.name, state, detail: err.message }));
+  }
+}

@@ -1,0 +1,107 @@
+// Typed access to the parts of node-media-server 4.4.3 the adapter drives. NMS ships no types
+// (and @types/node-media-server describes v2), so the subset used is declared here. These are
+// internals: the version is pinned exactly in package.json and patched (patches/), and
+// test/ingest/* exercise every member used below.
+import { createRequire } from "node:module";
+import type { Socket } from "node:net";
+
+const require = createRequire(import.meta.url);
+
+export interface NmsPacket {
+  codec_type: number;
+  flags: number;
+  size: number;
+  data: Buffer;
+}
+
+export interface NmsRtmpLimits {
+  maxMessageSize: number;
+  maxBufferedBytes: number;
+  maxChunkStreams: number;
+  maxChunkSize: number;
+}
+
+/** A decoded AMF0 command as NMS hands it to onConnect / onPublish / onPlay. */
+export interface NmsCommand {
+  cmd: string;
+  transId: number;
+  cmdObj?: unknown;
+  streamName?: unknown;
+}
+
+export interface NmsRtmpProtocol {
+  limits: NmsRtmpLimits;
+  streamApp: string;
+  streamName: string;
+  streamQuery: Record<string, string>;
+  streamId: number;
+  parserPacket: { header: { stream_id: number } };
+  onConnectCallback: (req: { app: string; name: string; host: string; query: Record<string, string> }) => void;
+  onPlayCallback: () => void;
+  onPushCallback: () => void;
+  onOutputCallback: (buf: Buffer) => void;
+  onPacketCallback: (pkt: NmsPacket) => void;
+  onConnect(msg: NmsCommand): void;
+  onPublish(msg: NmsCommand): void;
+  onPlay(msg: NmsCommand): void;
+  respondPublish(): void;
+  respondPlay(): void;
+  sendStatusMessage(streamId: number, level: string, code: string, description: string): void;
+}
+
+/** What BroadcastServer needs of a subscriber (NMS's BaseSession, structurally). */
+export interface NmsSubscriber {
+  id: string;
+  ip: string;
+  protocol: "rtmp" | "flv";
+  streamPath: string;
+  sendBuffer: (buf: Buffer) => void;
+  close: () => void;
+}
+
+export interface NmsBroadcast {
+  publisher: unknown;
+  subscribers: Map<string, NmsSubscriber>;
+  publishGraceMs: number;
+  maxGopCacheBytes: number;
+  postPlay(session: NmsSubscriber): string | null;
+  donePlay(session: NmsSubscriber): void;
+}
+
+export interface NmsRtmpSession extends NmsSubscriber {
+  socket: Socket;
+  rtmp: NmsRtmpProtocol;
+  broadcast: NmsBroadcast;
+  isPublisher: boolean;
+  inBytes: number;
+  outBytes: number;
+  onConnect: NmsRtmpProtocol["onConnectCallback"];
+  onPlay: () => void;
+  onPush: () => void;
+  onOutput: (buf: Buffer) => void;
+  onPacket: (pkt: NmsPacket) => void;
+  onData: (data: Buffer) => void;
+  onClose: () => void;
+}
+
+interface NmsContext {
+  config: Record<string, unknown>;
+  broadcasts: Map<string, NmsBroadcast>;
+}
+
+const Context = require("node-media-server/src/core/context.js") as NmsContext;
+const RtmpSessionClass = require("node-media-server/src/session/rtmp_session.js") as new (socket: Socket) => NmsRtmpSession;
+const nmsLogger = require("node-media-server/src/core/logger.js") as { level: string };
+
+// NMS's own logger prints every connection at info level through console.log; the adapter logs
+// what matters with reasons, so NMS keeps only its errors.
+nmsLogger.level = "error";
+// No NMS auth/notify/record: the edge decides everything itself. NMS reads this object directly.
+Context.config = {};
+
+export const nms = {
+  createRtmpSession: (socket: Socket): NmsRtmpSession => new RtmpSessionClass(socket),
+  broadcastOf: (streamPath: string): NmsBroadcast | undefined => Context.broadcasts.get(streamPath),
+  /** Live broadcast hubs in this process; a test checks it drains to zero. */
+  broadcastCount: (): number => Context.broadcasts.size,
+};

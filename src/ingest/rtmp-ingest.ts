@@ -1,0 +1,321 @@
+// RTMP ingest and play on node-media-server's protocol engine, with the edge in charge of every
+// decision (DESIGN.md §4). The adapter owns the TCP server and each connection's life:
+// - NMS's command handlers for connect / publish / play are replaced per connection, so a
+//   publish is decided (asynchronously) *before* `NetStream.Publish.Start`, and a refusal sends
+//   `Publish.BadName` / `Publish.Unauthorized` instead;
+// - media from a session reaches the broadcast only once it is an accepted publisher (players,
+//   undecided, refused and duplicate publishers are muted — NMS broadcast from any session);
+// - every exception raised while parsing one connection's bytes closes that connection only;
+// - limits, timeouts and connection caps are enforced here and in the parser patch (patches/).
+import net, { type AddressInfo } from "node:net";
+import type { AccessControl } from "../access/access.js";
+import { normalizeIp } from "../access/client-ip.js";
+import { APP_NAME, parseStreamKey } from "../access/stream-key.js";
+import type { RtmpLimits } from "../config/schema.js";
+import { ERRORS, type ErrorCode } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { Metrics } from "../metrics/metrics.js";
+import { nms, type NmsCommand, type NmsRtmpSession } from "./nms.js";
+import type { EdgeSession, SessionTable } from "./session-table.js";
+
+/** A refused client gets this long to read its status before the socket is destroyed. */
+const REFUSAL_LINGER_MS = 1_000;
+const MUTED = (): void => {};
+
+type ConnectionState = "handshake" | "connected" | "deciding" | "publishing" | "playing" | "closing";
+
+interface Connection {
+  readonly socket: net.Socket;
+  readonly session: NmsRtmpSession;
+  readonly ip: string;
+  state: ConnectionState;
+  app: string;
+  deadline?: NodeJS.Timeout;
+  edgeSession?: EdgeSession;
+}
+
+export interface RtmpIngestHooks {
+  publishStarted(session: EdgeSession): void;
+  publishEnded(session: EdgeSession): void;
+}
+
+export interface RtmpIngestOptions {
+  limits: RtmpLimits;
+  maxPendingBytes: number;
+  access: AccessControl;
+  table: SessionTable;
+  metrics: Metrics;
+  log: Logger;
+  hooks: RtmpIngestHooks;
+}
+
+const NMS_ERROR_CODES: Record<string, ErrorCode> = {
+  RTMP_MESSAGE_TOO_LARGE: "EDGE_ERR_MESSAGE_TOO_LARGE",
+  RTMP_BUFFER_LIMIT: "EDGE_ERR_BUFFER_LIMIT",
+  RTMP_TOO_MANY_CHUNK_STREAMS: "EDGE_ERR_TOO_MANY_CHUNK_STREAMS",
+  RTMP_BAD_CHUNK_SIZE: "EDGE_ERR_BAD_CHUNK_SIZE",
+};
+
+export class RtmpIngest {
+  private readonly server: net.Server;
+  private readonly connections = new Set<Connection>();
+  private readonly connectionsPerIp = new Map<string, number>();
+  /** Stream paths with a publish being decided: a second publisher waits for no one, it is refused. */
+  private readonly pendingPublishes = new Set<string>();
+
+  constructor(private readonly opts: RtmpIngestOptions) {
+    this.server = net.createServer((socket) => this.accept(socket));
+  }
+
+  listen(port: number, host: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.server.once("error", onError);
+      this.server.listen(port, host, () => {
+        this.server.off("error", onError);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const conn of this.connections) {
+      this.closeConnection(conn, "EDGE_ERR_SHUTDOWN");
+      conn.socket.destroy(); // also ends refused clients still in their linger
+    }
+    await closed;
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  private accept(socket: net.Socket): void {
+    const { limits, log } = this.opts;
+    const ip = normalizeIp(socket.remoteAddress);
+    const perIp = this.connectionsPerIp.get(ip) ?? 0;
+    const capped: ErrorCode | null =
+      this.connections.size >= limits.maxConnections
+        ? "EDGE_ERR_TOO_MANY_CONNECTIONS"
+        : perIp >= limits.maxConnectionsPerIp
+          ? "EDGE_ERR_TOO_MANY_CONNECTIONS_IP"
+          : null;
+    if (capped) {
+      this.countClose(capped);
+      log.warn("rtmp connection refused", { code: capped });
+      socket.on("error", MUTED);
+      socket.destroy();
+      return;
+    }
+    this.connectionsPerIp.set(ip, perIp + 1);
+
+    // Nagle on the server adds ~44 ms to every connect (measured, shared/reference/nms.md §8a).
+    socket.setNoDelay(true);
+    socket.setTimeout(limits.idleTimeoutMs);
+    const session = nms.createRtmpSession(socket);
+    const conn: Connection = { socket, session, ip, state: "handshake", app: "" };
+    this.connections.add(conn);
+    this.wire(conn);
+    this.setDeadline(conn, limits.handshakeTimeoutMs, "EDGE_ERR_HANDSHAKE_TIMEOUT");
+  }
+
+  /** What NMS's RtmpSession.run() does, except that media starts muted and commands come to us. */
+  private wire(conn: Connection): void {
+    const { session, socket } = conn;
+    const rtmp = session.rtmp;
+    const { maxMessageSize, maxBufferedBytes, maxChunkStreams, maxChunkSize } = this.opts.limits;
+    rtmp.limits = { maxMessageSize, maxBufferedBytes, maxChunkStreams, maxChunkSize };
+    rtmp.onConnectCallback = session.onConnect;
+    rtmp.onPlayCallback = session.onPlay;
+    rtmp.onPushCallback = session.onPush;
+    rtmp.onOutputCallback = session.onOutput;
+    rtmp.onPacketCallback = MUTED;
+    const nmsOnConnect = rtmp.onConnect.bind(rtmp);
+    rtmp.onConnect = (msg) => this.onConnectCommand(conn, msg, nmsOnConnect);
+    rtmp.onPublish = (msg) => void this.onPublishCommand(conn, msg);
+    rtmp.onPlay = (msg) => void this.onPlayCommand(conn, msg);
+
+    socket.on("data", (data: Buffer) => this.onData(conn, data));
+    socket.on("timeout", () => this.closeConnection(conn, "EDGE_ERR_IDLE_TIMEOUT"));
+    // Socket errors (resets, writes after close) end in "close", handled there.
+    socket.on("error", MUTED);
+    socket.on("close", () => this.onSocketClose(conn));
+  }
+
+  private onData(conn: Connection, data: Buffer): void {
+    // A closing connection is drained, not parsed: nothing it sends is accepted.
+    if (conn.state === "closing") return;
+    try {
+      conn.session.onData(data);
+    } catch (err) {
+      const code = NMS_ERROR_CODES[(err as { code?: string }).code ?? ""] ?? "EDGE_ERR_PROTOCOL";
+      this.opts.log.info("rtmp connection closed", { code, detail: (err as Error).message });
+      this.closeConnection(conn, code);
+    }
+  }
+
+  private onConnectCommand(conn: Connection, msg: NmsCommand, nmsOnConnect: (msg: NmsCommand) => void): void {
+    const cmdObj = msg.cmdObj as Record<string, unknown> | null | undefined;
+    // NMS 4.4.3 exits on `new URL(undefined)` when tcUrl is missing: check every field's type first.
+    if (conn.state !== "handshake" || typeof cmdObj !== "object" || cmdObj === null) {
+      return this.closeConnection(conn, "EDGE_ERR_PROTOCOL");
+    }
+    const { app, tcUrl } = cmdObj;
+    if (typeof app !== "string" || typeof tcUrl !== "string" || !URL.canParse(tcUrl)) {
+      return this.closeConnection(conn, "EDGE_ERR_PROTOCOL");
+    }
+    if (!APP_NAME.test(app)) return this.closeConnection(conn, "EDGE_ERR_BAD_APP");
+    conn.app = app;
+    nmsOnConnect(msg);
+    conn.state = "connected";
+    this.setDeadline(conn, this.opts.limits.commandTimeoutMs, "EDGE_ERR_COMMAND_TIMEOUT");
+  }
+
+  private async onPublishCommand(conn: Connection, msg: NmsCommand): Promise<void> {
+    const { session } = conn;
+    if (conn.state !== "connected") return this.closeConnection(conn, "EDGE_ERR_PROTOCOL");
+    session.rtmp.streamId = session.rtmp.parserPacket.header.stream_id;
+    const key = parseStreamKey(msg.streamName);
+    if (!key.ok) return this.refuse(conn, "publish", key.error);
+    const { name, query } = key.value;
+    const path = `/${conn.app}/${name}`;
+    if (this.pendingPublishes.has(path)) return this.refuse(conn, "publish", "EDGE_ERR_STREAM_BUSY");
+
+    conn.state = "deciding";
+    this.pendingPublishes.add(path);
+    const decision = await this.opts.access
+      .check({ action: "publish", protocol: "rtmp", app: conn.app, name, query, ip: conn.ip, liveHere: this.isLive(conn.app, name) })
+      .finally(() => this.pendingPublishes.delete(path));
+    if (conn.state !== "deciding") return; // the client left while we were deciding
+    this.countDecision("publish", decision.allow ? null : decision.code);
+    if (!decision.allow) return this.refuse(conn, "publish", decision.code);
+
+    const rtmp = session.rtmp;
+    rtmp.streamName = name;
+    rtmp.streamQuery = { ...query };
+    rtmp.respondPublish();
+    session.onConnect({ app: conn.app, name, host: "", query: rtmp.streamQuery });
+    session.onPush();
+    if (!session.isPublisher) return this.closeConnection(conn, "EDGE_ERR_INTERNAL");
+    // The edge closes players itself after playback.endGraceMs; NMS's 30 s "resume by the same IP"
+    // must never let a reconnect skip this decision.
+    session.broadcast.publishGraceMs = 0;
+    rtmp.onPacketCallback = session.onPacket;
+    this.enterSession(conn, "publisher", name);
+    this.opts.hooks.publishStarted(conn.edgeSession!);
+  }
+
+  private async onPlayCommand(conn: Connection, msg: NmsCommand): Promise<void> {
+    const { session, socket } = conn;
+    if (conn.state !== "connected") return this.closeConnection(conn, "EDGE_ERR_PROTOCOL");
+    session.rtmp.streamId = session.rtmp.parserPacket.header.stream_id;
+    const key = parseStreamKey(msg.streamName);
+    if (!key.ok) return this.refuse(conn, "play", key.error);
+    const { name, query } = key.value;
+
+    conn.state = "deciding";
+    const decision = await this.opts.access.check({
+      action: "play", protocol: "rtmp", app: conn.app, name, query, ip: conn.ip, liveHere: this.isLive(conn.app, name),
+    });
+    if (conn.state !== "deciding") return;
+    this.countDecision("play", decision.allow ? null : decision.code);
+    if (!decision.allow) return this.refuse(conn, "play", decision.code);
+
+    session.rtmp.streamName = name;
+    session.rtmp.streamQuery = { ...query };
+    session.rtmp.respondPlay();
+    session.onConnect({ app: conn.app, name, host: "", query: session.rtmp.streamQuery });
+    // A player that stops reading is dropped once its unsent bytes pass the bound (no back-pressure in NMS).
+    const nmsSend = session.sendBuffer;
+    session.sendBuffer = (buf) => {
+      if (socket.writableLength > this.opts.maxPendingBytes) return this.closeConnection(conn, "EDGE_ERR_SLOW_CONSUMER");
+      nmsSend(buf);
+    };
+    session.onPlay();
+    this.enterSession(conn, "player", name);
+  }
+
+  private isLive(app: string, name: string): boolean {
+    return this.opts.table.publisherOf(app, name) !== undefined;
+  }
+
+  private enterSession(conn: Connection, role: "publisher" | "player", name: string): void {
+    conn.state = role === "publisher" ? "publishing" : "playing";
+    this.clearDeadline(conn);
+    const { session } = conn;
+    conn.edgeSession = {
+      id: session.id,
+      role,
+      protocol: "rtmp",
+      app: conn.app,
+      name,
+      ip: conn.ip,
+      startedAt: Date.now(),
+      bytesIn: () => session.inBytes,
+      bytesOut: () => session.outBytes,
+      end: (code) => this.closeConnection(conn, code),
+    };
+    this.opts.table.add(conn.edgeSession);
+    this.opts.log.info(`rtmp ${role} started`, { session: session.id, app: conn.app, stream: name });
+  }
+
+  /** Refusal with a status the client can show, then the socket is destroyed (DESIGN.md §2). */
+  private refuse(conn: Connection, action: "publish" | "play", code: ErrorCode): void {
+    const spec = ERRORS[code];
+    const status = action === "publish" ? spec.rtmpPublish : spec.rtmpPlay;
+    this.enterClosing(conn, code);
+    this.opts.log.info(`rtmp ${action} refused`, { code });
+    if (status) conn.session.rtmp.sendStatusMessage(conn.session.rtmp.streamId, "error", status, spec.message);
+    conn.socket.end();
+    conn.deadline = setTimeout(() => conn.socket.destroy(), REFUSAL_LINGER_MS);
+  }
+
+  /** Kick, limit or protocol error: the socket is destroyed now; nothing more is read. */
+  private closeConnection(conn: Connection, code: ErrorCode): void {
+    if (conn.state === "closing") return;
+    this.enterClosing(conn, code);
+    conn.socket.destroy();
+  }
+
+  private enterClosing(conn: Connection, code: ErrorCode): void {
+    conn.state = "closing";
+    conn.session.rtmp.onPacketCallback = MUTED;
+    this.clearDeadline(conn);
+    this.countClose(code);
+  }
+
+  private onSocketClose(conn: Connection): void {
+    if (!this.connections.delete(conn)) return;
+    this.clearDeadline(conn);
+    const left = (this.connectionsPerIp.get(conn.ip) ?? 1) - 1;
+    if (left > 0) this.connectionsPerIp.set(conn.ip, left);
+    else this.connectionsPerIp.delete(conn.ip);
+    conn.session.onClose();
+    const edgeSession = conn.edgeSession;
+    if (!edgeSession) return;
+    this.opts.table.remove(edgeSession);
+    this.opts.log.info(`rtmp ${edgeSession.role} ended`, { session: edgeSession.id, stream: edgeSession.name });
+    if (edgeSession.role === "publisher") this.opts.hooks.publishEnded(edgeSession);
+  }
+
+  private setDeadline(conn: Connection, ms: number, code: ErrorCode): void {
+    this.clearDeadline(conn);
+    conn.deadline = setTimeout(() => this.closeConnection(conn, code), ms);
+  }
+
+  private clearDeadline(conn: Connection): void {
+    if (conn.deadline) clearTimeout(conn.deadline);
+    conn.deadline = undefined;
+  }
+
+  private countDecision(action: "publish" | "play", code: ErrorCode | null): void {
+    this.opts.metrics.decisions.inc({
+      action, protocol: "rtmp", result: code ? "deny" : "allow", reason: code ? ERRORS[code].reason : "ok",
+    });
+  }
+
+  private countClose(code: ErrorCode): void {
+    this.opts.metrics.connectionsClosed.inc({ protocol: "rtmp", reason: ERRORS[code].reason });
+  }
+}
