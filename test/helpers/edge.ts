@@ -1,0 +1,106 @@
+// Starts real edges for tests: in this process (createEdge, ports 0, a fresh data dir) or, when a
+// test needs two at once, as a child process of the built CLI (NMS keeps process-global state).
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { loadConfig } from "../../src/config/load.js";
+import type { Config } from "../../src/config/schema.js";
+import { createLogger } from "../../src/log.js";
+import { createEdge, type Edge, type EdgeAddresses } from "../../src/server.js";
+
+type Tap = {
+  testdir(fixture?: object): string;
+  teardown(fn: () => unknown): void;
+};
+
+export interface TestEdge {
+  edge: Edge;
+  config: Config;
+  addresses: EdgeAddresses;
+  apiKey: string;
+  api(path: string, init?: RequestInit & { json?: unknown; key?: string | null }): Promise<Response>;
+  createStream(tags?: string[]): Promise<{ id: string; name: string }>;
+  rtmpUrl(name: string, app?: string): string;
+  flvUrl(name: string, app?: string): string;
+}
+
+/** Env-style overrides (`EDGE_…`) go through the real config loader. */
+export async function startEdge(t: Tap, env: Record<string, string> = {}): Promise<TestEdge> {
+  const config = loadConfig({
+    env: {
+      EDGE_DATA_DIR: t.testdir(),
+      EDGE_RTMP_PORT: "0",
+      EDGE_PLAYBACK_PORT: "0",
+      EDGE_API_PORT: "0",
+      EDGE_RTMP_HOST: "127.0.0.1",
+      EDGE_PLAYBACK_HOST: "127.0.0.1",
+      EDGE_API_HOST: "127.0.0.1",
+      EDGE_LOG_LEVEL: process.env.EDGE_TEST_LOG_LEVEL ?? "silent",
+      ...env,
+    },
+  });
+  const edge = createEdge(config, { log: createLogger(config.logLevel) });
+  t.teardown(() => edge.close());
+  const addresses = await edge.start();
+  return wrap(edge.apiKey, addresses, { edge, config });
+}
+
+function wrap(apiKey: string, addresses: EdgeAddresses, extra: { edge: Edge; config: Config }): TestEdge {
+  const api: TestEdge["api"] = (path, init = {}) => {
+    const headers = new Headers(init.headers);
+    if (init.key !== null) headers.set("X-BINTU-APIKEY", init.key ?? apiKey);
+    let body = init.body;
+    if (init.json !== undefined) {
+      headers.set("content-type", "application/json");
+      body = JSON.stringify(init.json);
+    }
+    return fetch(`http://127.0.0.1:${addresses.api.port}${path}`, { ...init, headers, body });
+  };
+  return {
+    ...extra,
+    addresses,
+    apiKey,
+    api,
+    async createStream(tags) {
+      const res = await api("/stream", { method: "POST", json: tags ? { tags } : {} });
+      if (res.status !== 200) throw new Error(`POST /stream: ${res.status} ${await res.text()}`);
+      const body = (await res.json()) as { id: string; ingest: { rtmp: { streamname: string } } };
+      return { id: body.id, name: body.ingest.rtmp.streamname };
+    },
+    rtmpUrl: (name, app = "live") => `rtmp://127.0.0.1:${addresses.rtmp.port}/${app}/${name}`,
+    flvUrl: (name, app = "live") => `http://127.0.0.1:${addresses.playback.port}/${app}/${name}.flv`,
+  };
+}
+
+const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
+
+/** A second edge as a child process of the built CLI (`npm test` builds first). */
+export async function spawnEdge(t: Tap, env: Record<string, string> = {}): Promise<{ child: ChildProcess; addresses: { rtmp: number; playback: number; api: number } }> {
+  const child = spawn(process.execPath, [CLI], {
+    env: {
+      ...process.env,
+      EDGE_DATA_DIR: t.testdir(),
+      EDGE_RTMP_PORT: "0",
+      EDGE_PLAYBACK_PORT: "0",
+      EDGE_API_PORT: "0",
+      EDGE_RTMP_HOST: "127.0.0.1",
+      EDGE_PLAYBACK_HOST: "127.0.0.1",
+      EDGE_API_HOST: "127.0.0.1",
+      EDGE_LOG_LEVEL: "warn",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  });
+  let out = "";
+  const ready = await new Promise<RegExpExecArray>((resolve, reject) => {
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /ready: rtmp (\d+), playback (\d+), api (\d+)/.exec(out);
+      if (m) resolve(m);
+    });
+    child.once("exit", (code) => reject(new Error(`edge exited ${code}: ${out}`)));
+  });
+  return { child, addresses: { rtmp: Number(ready[1]), playback: Number(ready[2]), api: Number(ready[3]) } };
+}
