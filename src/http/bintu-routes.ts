@@ -63,11 +63,12 @@ const typeBoxValidator: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) 
     if (checker.Check(value)) return { value };
     const first = checker.Errors(value).First();
     const parameter = first?.path.slice(1) || httpPart || "request";
-    const error =
-      first?.type === ValueErrorType.ObjectRequiredProperty
-        ? new BintuValidationError(BINTU_ERRORS.parameterRequired, { required_parameter: parameter })
-        : new BintuValidationError(BINTU_ERRORS.wrongDataType, { parameter, reason: first?.message });
-    return { error };
+    if (first?.type === ValueErrorType.ObjectRequiredProperty) {
+      const userinfo = { required_parameter: parameter }; // bintu's own userinfo key
+      return { error: new BintuValidationError(BINTU_ERRORS.parameterRequired, userinfo) };
+    }
+    const userinfo = { parameter, reason: first?.message };
+    return { error: new BintuValidationError(BINTU_ERRORS.wrongDataType, userinfo) };
   };
 };
 
@@ -89,9 +90,12 @@ async function bintuRoutes(scope: FastifyInstance, { registry, auth, urls }: Bin
   });
 
   scope.setErrorHandler<FastifyError>(async (error, _request, reply) => {
-    if (error instanceof BintuValidationError) return sendBintuError(reply, error.kind, error.userinfo);
+    if (error instanceof BintuValidationError) {
+      return sendBintuError(reply, error.kind, error.userinfo);
+    }
     if (error.code === "FST_ERR_CTP_INVALID_JSON_BODY") {
-      return sendBintuError(reply, BINTU_ERRORS.wrongDataType, { reason: "body is not valid JSON" });
+      const userinfo = { reason: "body is not valid JSON" };
+      return sendBintuError(reply, BINTU_ERRORS.wrongDataType, userinfo);
     }
     throw error; // fastify's own handling (413, 415, 500…)
   });

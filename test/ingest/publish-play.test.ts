@@ -4,6 +4,7 @@ import net from "node:net";
 import t from "tap";
 import { publish, probe, play } from "../helpers/ffmpeg.js";
 import { startEdge, type TestEdge } from "../helpers/edge.js";
+import { waitFor } from "../helpers/wait.js";
 
 async function stateOf(edge: TestEdge, id: string): Promise<string> {
   const res = await edge.api(`/stream/${id}`);
@@ -18,15 +19,6 @@ function rawHttp(port: number, request: string): Promise<string> {
     socket.on("end", () => resolve(response));
     socket.on("error", reject);
   });
-}
-
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<number> {
-  const start = Date.now();
-  while (Date.now() - start < timeoutMs) {
-    if (await check()) return Date.now() - start;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 t.test("a valid key publishes; players read it over HTTP-FLV and RTMP; state goes created → live → ended", async (t) => {

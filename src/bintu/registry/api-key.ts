@@ -35,8 +35,10 @@ export function loadOrCreateApiKey(
     // 0600: the key grants nanoAdmin. `wx` never overwrites a key another process just wrote.
     writeFileSync(path, key, { mode: 0o600, flag: "wx" });
   } catch (err) {
-    const writtenMeanwhile = (err as NodeJS.ErrnoException).code === "EEXIST" && readStoredKey(path);
-    if (!writtenMeanwhile) throw err;
+    // Another process sharing the data dir won the race: use its key.
+    const writtenMeanwhile =
+      (err as NodeJS.ErrnoException).code === "EEXIST" ? readStoredKey(path) : undefined;
+    if (writtenMeanwhile === undefined) throw err;
     return { key: writtenMeanwhile, created: false };
   }
   return { key, created: true };

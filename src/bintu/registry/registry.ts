@@ -86,53 +86,60 @@ function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: unknown }).code === "SQLITE_CONSTRAINT_UNIQUE";
 }
 
+type Statements = ReturnType<typeof prepareStatements>;
+
+function prepareStatements(db: Database.Database) {
+  const update = (sql: string) => db.prepare<{ key: string; now: string }, StreamRow>(sql);
+  return {
+    insert: db.prepare<StreamRow, unknown>(
+      `INSERT INTO streams (id, name, state, tags, created_at, updated_at, ever_live)
+       VALUES (@id, @name, @state, @tags, @created_at, @updated_at, @ever_live)`,
+    ),
+    byId: db.prepare<[string], StreamRow>("SELECT * FROM streams WHERE id = ?"),
+    byName: db.prepare<[string], StreamRow>("SELECT * FROM streams WHERE name = ?"),
+    list: db.prepare<ListParams, StreamRow>(
+      `SELECT * FROM streams WHERE ${LIST_FILTER} ORDER BY seq DESC LIMIT @quantity`,
+    ),
+    listByName: db.prepare<ListParams, StreamRow>(
+      `SELECT * FROM streams WHERE name = @name AND ${LIST_FILTER}`,
+    ),
+    // Each change is one conditional UPDATE, so a state can only move along the allowed
+    // edges; when no row comes back the stream was not in a "from" state.
+    setTags: db.prepare<{ key: string; now: string; tags: string }, StreamRow>(
+      `UPDATE streams SET tags = @tags, updated_at = @now
+       WHERE id = @key AND state != 'deleted' RETURNING *`,
+    ),
+    lock: update(`UPDATE streams SET state = 'locked', updated_at = @now
+      WHERE id = @key AND state IN ('created', 'live', 'ended') RETURNING *`),
+    unlock: update(`UPDATE streams
+      SET state = CASE WHEN ever_live = 1 THEN 'ended' ELSE 'created' END, updated_at = @now
+      WHERE id = @key AND state = 'locked' RETURNING *`),
+    delete: update(`UPDATE streams SET state = 'deleted', updated_at = @now
+      WHERE id = @key AND state != 'deleted' RETURNING *`),
+    markLive: update(`UPDATE streams SET state = 'live', ever_live = 1, updated_at = @now
+      WHERE name = @key AND state IN ('created', 'ended') RETURNING *`),
+    markEnded: update(`UPDATE streams SET state = 'ended', updated_at = @now
+      WHERE name = @key AND state = 'live' RETURNING *`),
+  };
+}
+
 export class StreamRegistry {
   private readonly listeners = new Set<StreamChangeListener>();
-  private readonly statements;
+  private readonly statements: Statements;
 
   private constructor(
     private readonly db: Database.Database,
     readonly orgHash: string,
   ) {
-    const update = (sql: string) => db.prepare<{ key: string; now: string }, StreamRow>(sql);
-    this.statements = {
-      insert: db.prepare<StreamRow, unknown>(
-        `INSERT INTO streams (id, name, state, tags, created_at, updated_at, ever_live)
-         VALUES (@id, @name, @state, @tags, @created_at, @updated_at, @ever_live)`,
-      ),
-      byId: db.prepare<[string], StreamRow>("SELECT * FROM streams WHERE id = ?"),
-      byName: db.prepare<[string], StreamRow>("SELECT * FROM streams WHERE name = ?"),
-      list: db.prepare<ListParams, StreamRow>(
-        `SELECT * FROM streams WHERE ${LIST_FILTER} ORDER BY seq DESC LIMIT @quantity`,
-      ),
-      listByName: db.prepare<ListParams, StreamRow>(
-        `SELECT * FROM streams WHERE name = @name AND ${LIST_FILTER}`,
-      ),
-      // Each change is one conditional UPDATE, so a state can only move along the allowed
-      // edges; when no row comes back the stream was not in a "from" state.
-      setTags: db.prepare<{ key: string; now: string; tags: string }, StreamRow>(
-        `UPDATE streams SET tags = @tags, updated_at = @now
-         WHERE id = @key AND state != 'deleted' RETURNING *`,
-      ),
-      lock: update(`UPDATE streams SET state = 'locked', updated_at = @now
-        WHERE id = @key AND state IN ('created', 'live', 'ended') RETURNING *`),
-      unlock: update(`UPDATE streams
-        SET state = CASE WHEN ever_live = 1 THEN 'ended' ELSE 'created' END, updated_at = @now
-        WHERE id = @key AND state = 'locked' RETURNING *`),
-      delete: update(`UPDATE streams SET state = 'deleted', updated_at = @now
-        WHERE id = @key AND state != 'deleted' RETURNING *`),
-      markLive: update(`UPDATE streams SET state = 'live', ever_live = 1, updated_at = @now
-        WHERE name = @key AND state IN ('created', 'ended') RETURNING *`),
-      markEnded: update(`UPDATE streams SET state = 'ended', updated_at = @now
-        WHERE name = @key AND state = 'live' RETURNING *`),
-    };
+    this.statements = prepareStatements(db);
   }
 
   static open(dir: string, opts: { orgHash: string }): StreamRegistry {
     mkdirSync(dir, { recursive: true });
     const db = new Database(join(dir, "registry.sqlite"));
     try {
-      // WAL lets the API read while the ingest writes state changes.
+      // WAL: a reader (a backup, the sqlite3 shell) never blocks the edge's writes, and each
+      // small commit costs one append instead of a rollback journal round trip.
       db.pragma("journal_mode = WAL");
       db.exec(SCHEMA);
       return new StreamRegistry(db, StreamRegistry.resolveOrgHash(db, opts.orgHash));
