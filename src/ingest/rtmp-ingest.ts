@@ -133,8 +133,11 @@ export class RtmpIngest {
     rtmp.onPacketCallback = MUTED;
     const nmsOnConnect = rtmp.onConnect.bind(rtmp);
     rtmp.onConnect = (msg) => this.onConnectCommand(conn, msg, nmsOnConnect);
-    rtmp.onPublish = (msg) => void this.onPublishCommand(conn, msg);
-    rtmp.onPlay = (msg) => void this.onPlayCommand(conn, msg);
+    // The handlers are async: a failure must close this connection, never become an unhandled
+    // rejection (which ends a Node 20 process).
+    const failed = (err: Error) => this.closeConnection(conn, "EDGE_ERR_INTERNAL", err.message);
+    rtmp.onPublish = (msg) => void this.onPublishCommand(conn, msg).catch(failed);
+    rtmp.onPlay = (msg) => void this.onPlayCommand(conn, msg).catch(failed);
 
     socket.on("data", (data: Buffer) => this.onData(conn, data));
     socket.on("timeout", () => this.closeConnection(conn, "EDGE_ERR_IDLE_TIMEOUT"));
@@ -150,8 +153,7 @@ export class RtmpIngest {
       conn.session.onData(data);
     } catch (err) {
       const code = NMS_ERROR_CODES[(err as { code?: string }).code ?? ""] ?? "EDGE_ERR_PROTOCOL";
-      this.opts.log.info("rtmp connection closed", { code, detail: (err as Error).message });
-      this.closeConnection(conn, code);
+      this.closeConnection(conn, code, (err as Error).message);
     }
   }
 
@@ -265,16 +267,17 @@ export class RtmpIngest {
     const spec = ERRORS[code];
     const status = action === "publish" ? spec.rtmpPublish : spec.rtmpPlay;
     this.enterClosing(conn, code);
-    this.opts.log.info(`rtmp ${action} refused`, { code });
+    this.opts.log.info(`rtmp ${action} refused`, { session: conn.session.id, code });
     if (status) conn.session.rtmp.sendStatusMessage(conn.session.rtmp.streamId, "error", status, spec.message);
     conn.socket.end();
     conn.deadline = setTimeout(() => conn.socket.destroy(), REFUSAL_LINGER_MS);
   }
 
   /** Kick, limit or protocol error: the socket is destroyed now; nothing more is read. */
-  private closeConnection(conn: Connection, code: ErrorCode): void {
+  private closeConnection(conn: Connection, code: ErrorCode, detail?: string): void {
     if (conn.state === "closing") return;
     this.enterClosing(conn, code);
+    this.opts.log.info("rtmp connection closed", { session: conn.session.id, code, detail });
     conn.socket.destroy();
   }
 

@@ -7,10 +7,9 @@ import type { Config } from "../../src/config/schema.js";
 import { createLogger } from "../../src/log.js";
 import { createEdge, type Edge, type EdgeAddresses } from "../../src/server.js";
 
-type Tap = {
-  testdir(fixture?: object): string;
-  teardown(fn: () => unknown): void;
-};
+import type { Test } from "tap";
+
+type Tap = Pick<Test, "testdir" | "teardown">;
 
 export interface TestEdge {
   edge: Edge;
