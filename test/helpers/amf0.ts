@@ -239,7 +239,9 @@ function decodeValue(r: Reader, depth: number): Amf0Value {
     }
     case Marker.Reference: {
       const idx = r.u16();
-      if (idx >= r.refs.length) throw new Error(`AMF0: reference ${idx} at offset ${at} points past ${r.refs.length} object(s)`);
+      if (idx >= r.refs.length) {
+        throw new Error(`AMF0: reference ${idx} at offset ${at} points past ${r.refs.length} object(s)`);
+      }
       return r.refs[idx];
     }
     case Marker.ObjectEnd:
