@@ -31,7 +31,9 @@ export interface Edge {
 }
 
 /** A start-up failure that names the config key at fault. */
-export class EdgeStartError extends Error {}
+export class EdgeStartError extends Error {
+  override name = "EdgeStartError";
+}
 
 // node-media-server keeps its streams in process-global maps: two edges in one process would
 // share them. A second edge runs as a child process (see test/helpers/edge.ts).
