@@ -24,6 +24,7 @@ const BAD_NAME = "NetStream.Publish.BadName";
 const UNAUTHORIZED = "NetStream.Publish.Unauthorized";
 const NOT_FOUND = "NetStream.Play.StreamNotFound";
 const PLAY_FAILED = "NetStream.Play.Failed";
+const PLAY_UNAUTHORIZED = "NetStream.Play.Unauthorized";
 
 export const ERRORS = {
   // Stream key / stream state (bintu)
@@ -33,6 +34,18 @@ export const ERRORS = {
   EDGE_ERR_STREAM_NOT_LIVE: spec(404, null, NOT_FOUND, "not_live", "stream is not live on this edge"),
   EDGE_ERR_STREAM_BUSY: spec(409, BAD_NAME, null, "already_publishing", "stream already has a publisher"),
   EDGE_ERR_BINTU_UNAVAILABLE: spec(503, UNAUTHORIZED, PLAY_FAILED, "bintu_unavailable", "stream directory unavailable"),
+  // Playback tokens (issue 6): 401 = no usable token, 403 = a valid token that does not cover this play
+  EDGE_ERR_TOKEN_MISSING: spec(401, null, PLAY_UNAUTHORIZED, "token_missing", "playback token required"),
+  EDGE_ERR_TOKEN_INVALID: spec(401, null, PLAY_UNAUTHORIZED, "token_invalid", "playback token invalid"),
+  EDGE_ERR_TOKEN_EXPIRED: spec(401, null, PLAY_UNAUTHORIZED, "token_expired", "playback token expired or not yet valid"),
+  EDGE_ERR_TOKEN_REVOKED: spec(401, null, PLAY_UNAUTHORIZED, "token_revoked", "playback token revoked"),
+  EDGE_ERR_TOKEN_SCOPE: spec(403, null, PLAY_FAILED, "token_scope", "playback token does not cover this stream"),
+  EDGE_ERR_TOKEN_IP: spec(403, null, PLAY_FAILED, "token_ip", "playback token is bound to another IP"),
+  EDGE_ERR_TOKEN_DOMAIN: spec(403, null, PLAY_FAILED, "token_domain", "playback token is bound to another domain"),
+  // Guardian rules (issue 5)
+  EDGE_ERR_GUARDIAN_IP: spec(403, UNAUTHORIZED, PLAY_FAILED, "guardian_ip", "address blocked by a Guardian rule"),
+  EDGE_ERR_GUARDIAN_REFERER: spec(403, UNAUTHORIZED, PLAY_FAILED, "guardian_referer", "referrer blocked by a Guardian rule"),
+  EDGE_ERR_GUARDIAN_COUNTRY: spec(403, UNAUTHORIZED, PLAY_FAILED, "guardian_country", "country blocked by a Guardian rule"),
   // What the client named
   EDGE_ERR_BAD_APP: spec(404, BAD_NAME, NOT_FOUND, "bad_app", "unknown application"),
   EDGE_ERR_BAD_NAME: spec(400, BAD_NAME, NOT_FOUND, "bad_name", "invalid stream name"),

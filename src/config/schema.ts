@@ -82,6 +82,60 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    auth: Type.Object(
+      {
+        playback: Type.Object(
+          {
+            /** Every play needs a valid `jwtoken` (nanoStream's secure-playback package). Off by default. */
+            required: Type.Boolean({ default: false }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+        /** `iss` of tokens this edge signs, and the issuers it accepts. */
+        issuer: Type.String({ minLength: 1, default: "bintu-edge" }),
+        acceptIssuers: Type.Array(Type.String({ minLength: 1 }), { default: [], description: "besides `issuer`" }),
+        leewaySeconds: Type.Integer({ minimum: 0, maximum: 300, default: 30 }),
+        maxTokenLength: Type.Integer({ minimum: 256, maximum: 65536, default: 4096 }),
+        /** Extra keys (rotation, fleets): verification keys, and optionally the one to sign with. */
+        keys: Type.Array(
+          Type.Object(
+            {
+              kid: Type.String({ minLength: 1, maxLength: 128 }),
+              alg: Type.Union([Type.Literal("EdDSA"), Type.Literal("ES256"), Type.Literal("RS256"), Type.Literal("HS256")]),
+              /** PEM public key (EdDSA / ES256 / RS256). */
+              publicKey: Type.Optional(Type.String({ minLength: 1 })),
+              /** PEM private key: this key signs new tokens (the newest configured signing key wins). */
+              privateKey: Type.Optional(Type.String({ minLength: 1 })),
+              /** HS256 shared secret (at least 32 bytes). */
+              secret: Type.Optional(Type.String({ minLength: 32 })),
+            },
+            { additionalProperties: false },
+          ),
+          { default: [], maxItems: 64 },
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    guardian: Type.Object(
+      {
+        /** YAML rules file watched for changes (GitOps); empty = rules only through the API. */
+        rulesFile: Type.String({ default: "" }),
+        /** IP rules without an explicit expiry end after this (nanoStream: 24 h). 0 = never. */
+        ipRuleTtlMs: Type.Integer({ minimum: 0, maximum: 365 * 86_400_000, default: 86_400_000 }),
+        /** Players without Referer or Origin (ffmpeg, VLC, apps) pass referrer rules. */
+        allowMissingReferer: Type.Boolean({ default: true }),
+        /** A new deny rule also ends running sessions it matches (nanoStream never does). */
+        enforceOnActive: Type.Boolean({ default: false }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    geo: Type.Object(
+      {
+        /** MaxMind-format city or country database; empty = no country information. */
+        mmdbPath: Type.String({ default: "" }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     ingest: Type.Object(
       {
         /** RTMP apps accepted for publish and play; `rec` is nanoStream's recording app. */
