@@ -4,6 +4,7 @@
 import { mkdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { AccessControl } from "./access/access.js";
+import { trustedProxies } from "./access/client-ip.js";
 import { StreamDirectory } from "./bintu/directory.js";
 import { loadOrCreateApiKey } from "./bintu/registry/api-key.js";
 import { StreamRegistry } from "./bintu/registry/registry.js";
@@ -62,6 +63,8 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
   let addresses: EdgeAddresses | null = null;
   const api = createApiServer({
     config,
+    access,
+    trustedProxies: trustedProxies(config.api.trustProxy),
     auth: createAdminAuth({ apiKey }),
     metrics,
     registry,

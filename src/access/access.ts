@@ -7,13 +7,19 @@ import type { Query } from "./stream-key.js";
 
 export interface AccessRequest {
   readonly action: "publish" | "play";
-  readonly protocol: "rtmp" | "flv";
+  readonly protocol: "rtmp" | "flv" | "http";
   readonly app: string;
   readonly name: string;
   readonly query: Query;
   readonly ip: string;
-  /** Whether this edge has a publisher on the stream right now. */
-  readonly liveHere: boolean;
+  /**
+   * Whether this edge has a publisher on the stream right now; absent when another server serves
+   * the media and only asks for the decision (GET /v1/authorize/play).
+   */
+  readonly liveHere?: boolean;
+  /** HTTP players only: the page that embeds the player (Guardian referrer rules, token domains). */
+  readonly referer?: string;
+  readonly origin?: string;
 }
 
 export type Decision = { allow: true; stream: StreamInfo } | { allow: false; code: ErrorCode };
@@ -26,7 +32,7 @@ export function decide(req: AccessRequest, apps: readonly string[], stream: Stre
   if (stream.state === "deleted") return deny("EDGE_ERR_STREAM_DELETED");
   if (stream.state === "locked") return deny("EDGE_ERR_STREAM_LOCKED");
   if (req.action === "publish") return req.liveHere ? deny("EDGE_ERR_STREAM_BUSY") : { allow: true, stream };
-  return req.liveHere ? { allow: true, stream } : deny("EDGE_ERR_STREAM_NOT_LIVE");
+  return req.liveHere === false ? deny("EDGE_ERR_STREAM_NOT_LIVE") : { allow: true, stream };
 }
 
 export class AccessControl {

@@ -33,3 +33,20 @@ export function parseQuery(raw: string): Parsed<Query> {
   }
   return { ok: true, value: query };
 }
+
+const PLAY_PATH = /^\/([^/?]*)\/([^/?]*?)(\.flv)?(?:\?(.*))?$/;
+
+/**
+ * A play URL's path and query, `/APP/NAME.flv?k=v` — matched on the raw URL, before any
+ * percent-decoding, so `%2E`, `%2F` or `%00` can never form a name. `null` when the path is not
+ * a play path at all (with `requireFlv`: not ending in `.flv`).
+ */
+export function parsePlayPath(rawUrl: string, requireFlv: boolean): Parsed<{ app: string; name: string; query: Query }> | null {
+  const match = PLAY_PATH.exec(rawUrl);
+  if (!match || (requireFlv && match[3] === undefined)) return null;
+  const [, app, name, , rawQuery = ""] = match;
+  if (!APP_NAME.test(app)) return { ok: false, error: "EDGE_ERR_BAD_APP" };
+  if (!STREAM_NAME.test(name)) return { ok: false, error: "EDGE_ERR_BAD_NAME" };
+  const query = parseQuery(rawQuery);
+  return query.ok ? { ok: true, value: { app, name, query: query.value } } : query;
+}

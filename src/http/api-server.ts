@@ -1,6 +1,10 @@
 // The control API (DESIGN.md §2): health, metrics, sessions, and the bintu-compatible routes.
 // Routes only translate between HTTP and the modules that decide.
+import type { BlockList } from "node:net";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import type { AccessControl } from "../access/access.js";
+import { httpClientIp } from "../access/client-ip.js";
+import { parsePlayPath } from "../access/stream-key.js";
 import type { StreamRegistry } from "../bintu/registry/registry.js";
 import type { BintuUrls } from "../bintu/registry/stream-json.js";
 import type { Config } from "../config/schema.js";
@@ -12,6 +16,8 @@ import { registerBintuRoutes } from "./bintu-routes.js";
 
 export interface ApiDeps {
   config: Config;
+  access: AccessControl;
+  trustedProxies: BlockList;
   auth: AdminAuth;
   metrics: Metrics;
   registry: StreamRegistry | null;
@@ -20,6 +26,19 @@ export interface ApiDeps {
   sessions: () => EdgeSession[];
   kick: (id: string) => boolean;
   ready: () => boolean;
+}
+
+/** `/v1/authorize/play?stream=NAME&app=APP&rest…` as the play path `/APP/NAME?rest…`. */
+function authorizeQueryAsPath(url: string): string | null {
+  const q = url.indexOf("?");
+  const params = new URLSearchParams(q < 0 ? "" : url.slice(q + 1));
+  const stream = params.get("stream");
+  if (stream === null || params.getAll("stream").length > 1 || params.getAll("app").length > 1) return null;
+  const app = params.get("app") ?? "live";
+  params.delete("stream");
+  params.delete("app");
+  const rest = params.toString();
+  return `/${encodeURIComponent(app)}/${encodeURIComponent(stream)}${rest ? "?" + rest : ""}`;
 }
 
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -32,8 +51,8 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: config.api.bodyLimit,
-    // Forwarding headers only from the configured proxies, rightmost untrusted hop (DESIGN.md §4).
-    trustProxy: config.api.trustProxy.length > 0 ? [...config.api.trustProxy] : false,
+    // The client address is computed in one place for both HTTP ports (src/access/client-ip.ts).
+    trustProxy: false,
   });
 
   const send = (reply: { code(n: number): { send(b: unknown): unknown } }, code: ErrorCode, detail?: string) =>
@@ -67,6 +86,23 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
   app.delete<{ Params: { id: string } }>("/v1/sessions/:id", { preHandler: requireRole("nanoAdmin") }, async (req, reply) =>
     deps.kick(req.params.id) ? reply.code(204).send() : send(reply, "EDGE_ERR_NOT_FOUND", "no such session"),
   );
+
+  // For an external media server or CDN, nginx `auth_request` style: the play to decide is
+  // `X-Original-URI` (`/live/NAME.flv?jwtoken=…`) or this request's own `?stream=NAME[&app=…]&jwtoken=…`.
+  // 204 allows; a refusal is the same status and body an HTTP-FLV player of this edge would get.
+  app.get("/v1/authorize/play", async (req, reply) => {
+    const original = req.headers["x-original-uri"];
+    const raw = typeof original === "string" ? original : authorizeQueryAsPath(req.url);
+    const target = raw === null ? null : parsePlayPath(raw, false);
+    if (!target) return send(reply, "EDGE_ERR_BAD_REQUEST", "name the play in X-Original-URI or ?stream=");
+    if (!target.ok) return send(reply, target.error);
+    const { referer, origin } = req.headers;
+    const ip = httpClientIp(req.socket.remoteAddress, req.headers["x-forwarded-for"], deps.trustedProxies);
+    const decision = await deps.access.check({ action: "play", protocol: "http", ...target.value, ip, referer, origin });
+    const code = decision.allow ? null : decision.code;
+    deps.metrics.decisions.inc({ action: "play", protocol: "http", result: code ? "deny" : "allow", reason: code ? ERRORS[code].reason : "ok" });
+    return code ? send(reply, code) : reply.code(204).send();
+  });
 
   if (deps.registry) registerBintuRoutes(app, { registry: deps.registry, auth: deps.auth, urls: deps.bintuUrls });
   return app;

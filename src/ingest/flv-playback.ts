@@ -8,18 +8,18 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
 import type { AccessControl } from "../access/access.js";
-import { normalizeIp } from "../access/client-ip.js";
-import { APP_NAME, STREAM_NAME, parseQuery } from "../access/stream-key.js";
+import type { BlockList } from "node:net";
+import { httpClientIp } from "../access/client-ip.js";
+import { parsePlayPath } from "../access/stream-key.js";
 import { ERRORS, errorBody, type ErrorCode } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { nms, type NmsSubscriber } from "./nms.js";
 import type { EdgeSession, SessionTable } from "./session-table.js";
 
-const PLAY_PATH = /^\/([^/?]*)\/([^/?]*)\.flv(?:\?(.*))?$/;
-
 export interface FlvPlaybackOptions {
   maxPendingBytes: number;
+  trustedProxies: BlockList;
   access: AccessControl;
   table: SessionTable;
   metrics: Metrics;
@@ -61,18 +61,15 @@ export class FlvPlayback {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     if (req.method !== "GET" && req.method !== "HEAD") return this.reply(res, "EDGE_ERR_BAD_REQUEST", "only GET");
-    // Matched on the raw URL: no percent-decoding, so `%2E`, `%2F` or `%00` can never form a name.
-    const match = PLAY_PATH.exec(req.url ?? "");
-    if (!match) return this.reply(res, "EDGE_ERR_NOT_FOUND");
-    const [, app, name, rawQuery = ""] = match;
-    if (!APP_NAME.test(app)) return this.reply(res, "EDGE_ERR_BAD_APP");
-    if (!STREAM_NAME.test(name)) return this.reply(res, "EDGE_ERR_BAD_NAME");
-    const query = parseQuery(rawQuery);
-    if (!query.ok) return this.reply(res, query.error);
+    const target = parsePlayPath(req.url ?? "", true);
+    if (!target) return this.reply(res, "EDGE_ERR_NOT_FOUND");
+    if (!target.ok) return this.reply(res, target.error);
+    const { app, name, query } = target.value;
 
-    const ip = normalizeIp(req.socket.remoteAddress);
+    const ip = httpClientIp(req.socket.remoteAddress, req.headers["x-forwarded-for"], this.opts.trustedProxies);
     const liveHere = this.opts.table.publisherOf(app, name) !== undefined;
-    const decision = await this.opts.access.check({ action: "play", protocol: "flv", app, name, query: query.value, ip, liveHere });
+    const { referer, origin } = req.headers;
+    const decision = await this.opts.access.check({ action: "play", protocol: "flv", app, name, query, ip, liveHere, referer, origin });
     const code = decision.allow ? null : decision.code;
     this.opts.metrics.decisions.inc({
       action: "play", protocol: "flv", result: code ? "deny" : "allow", reason: code ? ERRORS[code].reason : "ok",

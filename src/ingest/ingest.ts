@@ -3,6 +3,7 @@
 // leaves, sessions kicked when their stream is locked or deleted.
 import type { AddressInfo } from "node:net";
 import type { AccessControl } from "../access/access.js";
+import { trustedProxies } from "../access/client-ip.js";
 import type { StreamDirectory, StreamInfo } from "../bintu/directory.js";
 import type { Config } from "../config/schema.js";
 import type { ErrorCode } from "../errors.js";
@@ -38,7 +39,11 @@ export class Ingest {
         publishEnded: (s) => this.onPublishEnded(s),
       },
     });
-    this.flv = new FlvPlayback({ maxPendingBytes: config.playback.maxPendingBytes, access, table, metrics, log });
+    this.flv = new FlvPlayback({
+      maxPendingBytes: config.playback.maxPendingBytes,
+      trustedProxies: trustedProxies(config.api.trustProxy),
+      access, table, metrics, log,
+    });
     this.unsubscribe = opts.directory.onChange((stream) => this.onStreamChanged(stream));
   }
 

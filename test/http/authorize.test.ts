@@ -1,0 +1,28 @@
+// GET /v1/authorize/play: the play decision for an external media server or CDN (nginx auth_request).
+import t from "tap";
+import { startEdge } from "../helpers/edge.js";
+
+t.test("decides a play named by query or by X-Original-URI", async (t) => {
+  const edge = await startEdge(t);
+  const { id, name } = await edge.createStream();
+  const locked = await edge.createStream();
+  await edge.api(`/stream/${locked.id}/lock`, { method: "PUT" });
+  const ask = async (query: string, headers: Record<string, string> = {}) => {
+    const res = await fetch(`http://127.0.0.1:${edge.addresses.api.port}/v1/authorize/play${query}`, { headers });
+    return { status: res.status, code: res.status === 204 ? null : ((await res.json()) as { code: string }).code };
+  };
+  t.same(await ask(`?stream=${name}`), { status: 204, code: null }, "a known stream: allowed (liveness is the media server's business)");
+  t.same(await ask(`?stream=${name}&app=rec`), { status: 204, code: null });
+  t.same(await ask("", { "X-Original-URI": `/live/${name}.flv?jwtoken=x` }), { status: 204, code: null });
+  t.same(await ask("?stream=NoSuch-Stream1"), { status: 404, code: "EDGE_ERR_STREAM_UNKNOWN" });
+  t.same(await ask(`?stream=${locked.name}`), { status: 403, code: "EDGE_ERR_STREAM_LOCKED" });
+  t.same(await ask(`?stream=${name}&app=other`), { status: 404, code: "EDGE_ERR_BAD_APP" });
+  t.same(await ask("?stream=a%2Fb"), { status: 400, code: "EDGE_ERR_BAD_NAME" });
+  t.same(await ask("", { "X-Original-URI": "/live/a%2Eb.flv" }), { status: 400, code: "EDGE_ERR_BAD_NAME" });
+  t.same(await ask(`?stream=${name}&jwtoken=a&jwtoken=b`), { status: 400, code: "EDGE_ERR_BAD_QUERY" });
+  t.same(await ask(""), { status: 400, code: "EDGE_ERR_BAD_REQUEST" });
+  t.same(await ask(`?stream=${name}&stream=${name}`), { status: 400, code: "EDGE_ERR_BAD_REQUEST" });
+  t.same(await ask("", { "X-Original-URI": "/nonsense" }), { status: 400, code: "EDGE_ERR_BAD_REQUEST" });
+  await edge.api(`/stream/${id}`, { method: "DELETE" });
+  t.same(await ask(`?stream=${name}`), { status: 403, code: "EDGE_ERR_STREAM_DELETED" }, "a deleted stream is refused at once");
+});
