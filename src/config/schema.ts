@@ -79,6 +79,18 @@ export const ConfigSchema = Type.Object(
         /** Stream-state cache in front of the registry: positive and negative entry lifetimes. */
         cacheTtlMs: Millis(5_000),
         negativeCacheTtlMs: Millis(1_000),
+        maxCacheEntries: Type.Integer({ minimum: 100, maximum: 10_000_000, default: 100_000 }),
+        /** Remote: every request's deadline — never Node's 300 s default. */
+        requestTimeoutMs: Millis(2_000),
+        /** Remote: a key validated before stays valid this long while bintu fails (stale-if-error). */
+        staleIfErrorMs: Millis(600_000, 0),
+        /** Remote: larger response bodies are an error, never parsed. */
+        maxResponseBytes: Bytes(1 * MiB, 1024, 64 * MiB),
+        /** Remote: consecutive failures that open the circuit breaker, and how long it stays open before a probe. */
+        breakerFailures: Type.Integer({ minimum: 1, maximum: 1000, default: 5 }),
+        breakerCooldownMs: Millis(5_000),
+        /** Remote, for servers without the `streamname` filter: how often the stream list is re-read. */
+        syncIntervalMs: Millis(30_000),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -140,6 +152,14 @@ export const ConfigSchema = Type.Object(
       {
         /** RTMP apps accepted for publish and play; `rec` is nanoStream's recording app. */
         apps: Type.Array(Type.String({ pattern: "^[A-Za-z0-9_-]{1,64}$" }), { default: ["live", "rec"], minItems: 1 }),
+        /** Live publishers are re-validated this often (jittered); a locked or deleted key is kicked. */
+        revalidateIntervalMs: Millis(10_000, 100),
+        /** Organisation webhook (nanoStream / nginx-rtmp on_publish semantics); empty = none. */
+        webhookUrl: Type.String({ default: "" }),
+        webhookTimeoutMs: Millis(2_000),
+        /** Failed publishes allowed per client IP per minute before refusals skip the lookup. */
+        maxFailedPublishesPerMinute: Type.Integer({ minimum: 1, maximum: 100_000, default: 10 }),
+        failedPublishCooldownMs: Millis(60_000),
       },
       { additionalProperties: false, default: {} },
     ),
