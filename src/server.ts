@@ -54,7 +54,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
   const directory = new StreamDirectory(registrySource(registry), {
     ttlMs: config.bintu.cacheTtlMs,
     negativeTtlMs: config.bintu.negativeCacheTtlMs,
-    maxEntries: 100_000,
+    maxEntries: config.bintu.maxCacheEntries,
   });
   const access = new AccessControl(directory, config.ingest.apps);
   const table = new SessionTable();
