@@ -228,10 +228,20 @@ export class RtmpIngest {
     session.rtmp.streamQuery = { ...query };
     session.rtmp.respondPlay();
     session.onConnect({ app: conn.app, name, host: "", query: session.rtmp.streamQuery });
-    // A player that stops reading is dropped once its unsent bytes pass the bound (no back-pressure in NMS).
+    // A player that stops reading is dropped once its unsent bytes pass the bound (no back-pressure
+    // in NMS). Messages of one event-loop turn leave in one writev, not one syscall each.
     const nmsSend = session.sendBuffer;
+    let corked = false;
     session.sendBuffer = (buf) => {
       if (socket.writableLength > this.opts.maxPendingBytes) return this.closeConnection(conn, "EDGE_ERR_SLOW_CONSUMER");
+      if (!corked) {
+        corked = true;
+        socket.cork();
+        process.nextTick(() => {
+          corked = false;
+          socket.uncork();
+        });
+      }
       nmsSend(buf);
     };
     session.onPlay();
