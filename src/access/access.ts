@@ -22,7 +22,8 @@ export interface AccessRequest {
   readonly origin?: string;
 }
 
-export type Decision = { allow: true; stream: StreamInfo } | { allow: false; code: ErrorCode };
+export type Allowed = { allow: true; stream: StreamInfo };
+export type Decision = Allowed | { allow: false; code: ErrorCode };
 
 const deny = (code: ErrorCode): Decision => ({ allow: false, code });
 

@@ -7,7 +7,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
-import type { AccessControl } from "../access/access.js";
+import type { AccessControl, AccessRequest, Allowed } from "../access/access.js";
 import type { BlockList } from "node:net";
 import { httpClientIp } from "../access/client-ip.js";
 import { parsePlayPath } from "../access/stream-key.js";
@@ -69,12 +69,13 @@ export class FlvPlayback {
     const ip = httpClientIp(req.socket.remoteAddress, req.headers["x-forwarded-for"], this.opts.trustedProxies);
     const liveHere = this.opts.table.publisherOf(app, name) !== undefined;
     const { referer, origin } = req.headers;
-    const decision = await this.opts.access.check({ action: "play", protocol: "flv", app, name, query, ip, liveHere, referer, origin });
+    const request: AccessRequest = { action: "play", protocol: "flv", app, name, query, ip, liveHere, referer, origin };
+    const decision = await this.opts.access.check(request);
     const code = decision.allow ? null : decision.code;
     this.opts.metrics.decisions.inc({
       action: "play", protocol: "flv", result: code ? "deny" : "allow", reason: code ? ERRORS[code].reason : "ok",
     });
-    if (code) return this.reply(res, code);
+    if (!decision.allow) return this.reply(res, decision.code);
     const broadcast = nms.broadcastOf(`/${app}/${name}`);
     if (!broadcast || res.destroyed) return this.reply(res, "EDGE_ERR_STREAM_NOT_LIVE");
 
@@ -84,7 +85,7 @@ export class FlvPlayback {
       "Access-Control-Allow-Origin": "*",
     });
     if (req.method === "HEAD") return void res.end();
-    const player = new FlvPlayer(res, app, name, ip, this.opts);
+    const player = new FlvPlayer(res, request, decision, this.opts);
     this.opts.table.add(player.session);
     res.on("close", () => {
       broadcast.donePlay(player);
@@ -111,19 +112,24 @@ class FlvPlayer implements NmsSubscriber {
   private bytesOut = 0;
   private corked = false;
 
+  readonly ip: string;
+
   constructor(
     private readonly res: http.ServerResponse,
-    app: string,
-    name: string,
-    readonly ip: string,
+    request: AccessRequest,
+    decision: Allowed,
     private readonly opts: FlvPlaybackOptions,
   ) {
+    const { app, name, ip } = request;
+    this.ip = ip;
     this.streamPath = `/${app}/${name}`;
     this.session = {
       id: this.id, role: "player", protocol: "flv", app, name, ip, startedAt: Date.now(),
       bytesIn: () => 0,
       bytesOut: () => this.bytesOut,
       end: (code) => this.end(code),
+      request,
+      decision,
     };
   }
 

@@ -8,7 +8,7 @@
 // - every exception raised while parsing one connection's bytes closes that connection only;
 // - limits, timeouts and connection caps are enforced here and in the parser patch (patches/).
 import net, { type AddressInfo } from "node:net";
-import type { AccessControl } from "../access/access.js";
+import type { AccessControl, AccessRequest, Allowed } from "../access/access.js";
 import { normalizeIp } from "../access/client-ip.js";
 import { APP_NAME, parseStreamKey } from "../access/stream-key.js";
 import type { RtmpLimits } from "../config/schema.js";
@@ -186,9 +186,8 @@ export class RtmpIngest {
 
     conn.state = "deciding";
     this.pendingPublishes.add(path);
-    const decision = await this.opts.access
-      .check({ action: "publish", protocol: "rtmp", app: conn.app, name, query, ip: conn.ip, liveHere: this.isLive(conn.app, name) })
-      .finally(() => this.pendingPublishes.delete(path));
+    const request: AccessRequest = { action: "publish", protocol: "rtmp", app: conn.app, name, query, ip: conn.ip, liveHere: this.isLive(conn.app, name) };
+    const decision = await this.opts.access.check(request).finally(() => this.pendingPublishes.delete(path));
     if (conn.state !== "deciding") return; // the client left while we were deciding
     this.countDecision("publish", decision.allow ? null : decision.code);
     if (!decision.allow) return this.refuse(conn, "publish", decision.code);
@@ -204,7 +203,7 @@ export class RtmpIngest {
     // must never let a reconnect skip this decision.
     session.broadcast.publishGraceMs = 0;
     rtmp.onPacketCallback = session.onPacket;
-    this.enterSession(conn, "publisher", name);
+    this.enterSession(conn, "publisher", request, decision);
     this.opts.hooks.publishStarted(conn.edgeSession!);
   }
 
@@ -217,9 +216,8 @@ export class RtmpIngest {
     const { name, query } = key.value;
 
     conn.state = "deciding";
-    const decision = await this.opts.access.check({
-      action: "play", protocol: "rtmp", app: conn.app, name, query, ip: conn.ip, liveHere: this.isLive(conn.app, name),
-    });
+    const request: AccessRequest = { action: "play", protocol: "rtmp", app: conn.app, name, query, ip: conn.ip, liveHere: this.isLive(conn.app, name) };
+    const decision = await this.opts.access.check(request);
     if (conn.state !== "deciding") return;
     this.countDecision("play", decision.allow ? null : decision.code);
     if (!decision.allow) return this.refuse(conn, "play", decision.code);
@@ -245,14 +243,15 @@ export class RtmpIngest {
       nmsSend(buf);
     };
     session.onPlay();
-    this.enterSession(conn, "player", name);
+    this.enterSession(conn, "player", request, decision);
   }
 
   private isLive(app: string, name: string): boolean {
     return this.opts.table.publisherOf(app, name) !== undefined;
   }
 
-  private enterSession(conn: Connection, role: "publisher" | "player", name: string): void {
+  private enterSession(conn: Connection, role: "publisher" | "player", request: AccessRequest, decision: Allowed): void {
+    const name = request.name;
     conn.state = role === "publisher" ? "publishing" : "playing";
     this.clearDeadline(conn);
     const { session } = conn;
@@ -267,6 +266,8 @@ export class RtmpIngest {
       bytesIn: () => session.inBytes,
       bytesOut: () => session.outBytes,
       end: (code) => this.closeConnection(conn, code),
+      request,
+      decision,
     };
     this.opts.table.add(conn.edgeSession);
     this.opts.log.info(`rtmp ${role} started`, { session: session.id, app: conn.app, stream: name });

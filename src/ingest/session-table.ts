@@ -1,6 +1,7 @@
 // The edge's own session table (DESIGN.md §1 src/ingest): who is live and who watches come from
 // here, never from node-media-server's event pairs (which fire late or twice, e.g. donePublish
 // 30 s after a disconnect, and for rejected sessions too).
+import type { AccessRequest, Allowed } from "../access/access.js";
 import type { ErrorCode } from "../errors.js";
 import type { SessionCounts } from "../metrics/metrics.js";
 
@@ -16,6 +17,9 @@ export interface EdgeSession {
   bytesOut(): number;
   /** Ends the session now: socket destroyed, nothing more read or written. */
   end(code: ErrorCode): void;
+  /** What was decided at the start, kept so a later change (revocation, new rule) can re-decide. */
+  readonly request: AccessRequest;
+  readonly decision: Allowed;
 }
 
 export class SessionTable implements SessionCounts {
