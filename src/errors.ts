@@ -34,6 +34,8 @@ export const ERRORS = {
   EDGE_ERR_STREAM_NOT_LIVE: spec(404, null, NOT_FOUND, "not_live", "stream is not live on this edge"),
   EDGE_ERR_STREAM_BUSY: spec(409, BAD_NAME, null, "already_publishing", "stream already has a publisher"),
   EDGE_ERR_BINTU_UNAVAILABLE: spec(503, UNAUTHORIZED, PLAY_FAILED, "bintu_unavailable", "stream directory unavailable"),
+  EDGE_ERR_WEBHOOK_DENIED: spec(403, UNAUTHORIZED, null, "webhook_denied", "refused by the organisation webhook"),
+  EDGE_ERR_PUBLISH_RATE_LIMITED: spec(429, UNAUTHORIZED, null, "publish_rate_limited", "too many failed publishes from this address"),
   // Playback tokens (issue 6): 401 = no usable token, 403 = a valid token that does not cover this play
   EDGE_ERR_TOKEN_MISSING: spec(401, null, PLAY_UNAUTHORIZED, "token_missing", "playback token required"),
   EDGE_ERR_TOKEN_INVALID: spec(401, null, PLAY_UNAUTHORIZED, "token_invalid", "playback token invalid"),

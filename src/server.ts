@@ -9,6 +9,9 @@ import { StreamDirectory } from "./bintu/directory.js";
 import { loadOrCreateApiKey } from "./bintu/registry/api-key.js";
 import { StreamRegistry } from "./bintu/registry/registry.js";
 import { registrySource } from "./bintu/registry-source.js";
+import { remoteSource } from "./bintu/remote-source.js";
+import { OrgWebhook } from "./access/org-webhook.js";
+import { PublishLimiter } from "./access/publish-limiter.js";
 import type { Config } from "./config/schema.js";
 import { createAdminAuth } from "./http/admin-auth.js";
 import { createApiServer } from "./http/api-server.js";
@@ -41,25 +44,53 @@ export class EdgeStartError extends Error {
 let edgeInProcess = false;
 
 export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
-  if (config.bintu.mode !== "embedded") {
-    throw new EdgeStartError("bintu.mode: only 'embedded' is available in this version");
-  }
   if (edgeInProcess) throw new EdgeStartError("another edge is running in this process; start this one in a child process");
   const log = deps.log ?? createLogger(config.logLevel);
   mkdirSync(config.dataDir, { recursive: true });
-  const registry = StreamRegistry.open(config.dataDir, { orgHash: config.bintu.orgHash });
-  const { key: apiKey, created: apiKeyCreated } = loadOrCreateApiKey(config.dataDir, config.bintu.apiKey);
+  // Remote mode: the stream manager is another bintu; the organisation key it takes is also the
+  // key of this edge's admin API. Embedded mode: the registry and its key live in the data dir.
+  const remote = config.bintu.mode === "remote";
+  const registry = remote ? null : StreamRegistry.open(config.dataDir, { orgHash: config.bintu.orgHash });
+  const { key: apiKey, created: apiKeyCreated } = remote
+    ? { key: config.bintu.apiKey, created: false }
+    : loadOrCreateApiKey(config.dataDir, config.bintu.apiKey);
   edgeInProcess = true;
 
-  const directory = new StreamDirectory(registrySource(registry), {
+  const { webhookUrl, webhookTimeoutMs, maxFailedPublishesPerMinute, failedPublishCooldownMs } = config.ingest;
+  const limiter = new PublishLimiter({ maxPerMinute: maxFailedPublishesPerMinute, cooldownMs: failedPublishCooldownMs });
+  const table = new SessionTable();
+  const metrics = createMetrics(table, limiter);
+  const source = registry
+    ? registrySource(registry)
+    : remoteSource({
+        url: config.bintu.url,
+        apiKey: config.bintu.apiKey,
+        timeoutMs: config.bintu.requestTimeoutMs,
+        maxResponseBytes: config.bintu.maxResponseBytes,
+        syncIntervalMs: config.bintu.syncIntervalMs,
+        onRequest: (result, ms) => {
+          metrics.bintuRequests.inc({ result });
+          metrics.bintuRequestSeconds.observe(ms / 1000);
+        },
+      });
+  const directory = new StreamDirectory(source, {
     ttlMs: config.bintu.cacheTtlMs,
     negativeTtlMs: config.bintu.negativeCacheTtlMs,
     maxEntries: config.bintu.maxCacheEntries,
+    // The embedded registry is in-process: it cannot fail the way a network service does.
+    ...(remote
+      ? { staleIfErrorMs: config.bintu.staleIfErrorMs, breakerFailures: config.bintu.breakerFailures, breakerCooldownMs: config.bintu.breakerCooldownMs }
+      : {}),
+    events: {
+      lookup: (s) => metrics.streamLookups.inc({ source: s }),
+      breaker: (s) => metrics.breakerTransitions.inc({ to: s }),
+    },
   });
-  const access = new AccessControl(directory, config.ingest.apps);
-  const table = new SessionTable();
-  const metrics = createMetrics(table);
-  const ingest = new Ingest({ config, access, directory, table, metrics, log });
+  const webhook = webhookUrl
+    ? new OrgWebhook(webhookUrl, webhookTimeoutMs, (call, outcome) => metrics.webhookCalls.inc({ call, outcome }))
+    : null;
+  const access = new AccessControl({ directory, apps: config.ingest.apps, limiter, webhook });
+  const ingest = new Ingest({ config, access, directory, table, metrics, log, webhook });
   let addresses: EdgeAddresses | null = null;
   const api = createApiServer({
     config,
@@ -90,7 +121,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     closed = true;
     addresses = null;
     await Promise.all([ingest.close(), api.close()]);
-    registry.close();
+    registry?.close();
     edgeInProcess = false;
   };
 

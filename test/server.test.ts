@@ -44,11 +44,6 @@ t.test("one edge per process: a second one is refused with a clear error", async
   t.equal((await fetch(`http://127.0.0.1:${first.addresses.api.port}/readyz`)).status, 200);
 });
 
-t.test("bintu.mode remote is refused at start-up until it is implemented", async (t) => {
-  const config = loadConfig({ env: { EDGE_DATA_DIR: t.testdir(), EDGE_BINTU_MODE: "remote", EDGE_BINTU_URL: "http://127.0.0.1:1", EDGE_BINTU_APIKEY: "k" } });
-  t.throws(() => createEdge(config), { name: "EdgeStartError", message: /bintu\.mode/ });
-});
-
 t.test("RTMP play of an unknown or not-live stream answers NetStream.Play.StreamNotFound", async (t) => {
   const edge = await startEdge(t);
   const { name } = await edge.createStream();

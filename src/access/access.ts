@@ -2,6 +2,8 @@
 // `AccessControl.check` does the lookups it needs and hands their answers to `decide`.
 // Tokens (issue 6) and Guardian rules (issue 5) plug in here.
 import type { StreamDirectory, StreamInfo } from "../bintu/directory.js";
+import type { OrgWebhook } from "./org-webhook.js";
+import type { PublishLimiter } from "./publish-limiter.js";
 import { EdgeError, type ErrorCode } from "../errors.js";
 import type { Query } from "./stream-key.js";
 
@@ -20,6 +22,9 @@ export interface AccessRequest {
   /** HTTP players only: the page that embeds the player (Guardian referrer rules, token domains). */
   readonly referer?: string;
   readonly origin?: string;
+  /** RTMP publishers: the edge's session id and the connect tcUrl, for the webhook. */
+  readonly clientId?: string;
+  readonly tcUrl?: string;
 }
 
 export type Allowed = { allow: true; stream: StreamInfo };
@@ -36,16 +41,55 @@ export function decide(req: AccessRequest, apps: readonly string[], stream: Stre
   return req.liveHere === false ? deny("EDGE_ERR_STREAM_NOT_LIVE") : { allow: true, stream };
 }
 
+export interface AccessControlOptions {
+  directory: StreamDirectory;
+  apps: readonly string[];
+  limiter: PublishLimiter;
+  webhook: OrgWebhook | null;
+  /** Monotonic milliseconds (the limiter's clock). */
+  now?: () => number;
+}
+
+// A failed publish of these kinds spends the client's brute-force budget; a busy stream or an
+// unreachable bintu is not the client's doing.
+const PUBLISH_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "EDGE_ERR_STREAM_UNKNOWN", "EDGE_ERR_STREAM_LOCKED", "EDGE_ERR_STREAM_DELETED",
+  "EDGE_ERR_BAD_APP", "EDGE_ERR_BAD_NAME", "EDGE_ERR_BAD_QUERY", "EDGE_ERR_WEBHOOK_DENIED",
+]);
+
+/**
+ * Order of checks, cheapest refusal first: application, the client's failed-publish budget (no
+ * lookup for a blocked scanner), the stream's state from the directory (cached), liveness on this
+ * edge, then — for an allowed publish — the organisation webhook (a network call).
+ */
 export class AccessControl {
-  constructor(
-    private readonly directory: StreamDirectory,
-    private readonly apps: readonly string[],
-  ) {}
+  private readonly now: () => number;
+
+  constructor(private readonly opts: AccessControlOptions) {
+    this.now = opts.now ?? (() => performance.now());
+  }
 
   async check(req: AccessRequest): Promise<Decision> {
-    if (!this.apps.includes(req.app)) return deny("EDGE_ERR_BAD_APP");
+    const decision = await this.decideStream(req);
+    if (req.action !== "publish") return decision;
+    if (decision.allow && this.opts.webhook && (await this.opts.webhook.publish(req)) === "deny") {
+      return this.publishFailed(req, "EDGE_ERR_WEBHOOK_DENIED");
+    }
+    return decision.allow ? decision : this.publishFailed(req, decision.code);
+  }
+
+  /** A name the client may be asked about again, with failures counted for publishes. */
+  private publishFailed(req: AccessRequest, code: ErrorCode): Decision {
+    if (PUBLISH_FAILURES.has(code)) this.opts.limiter.recordFailure(req.ip, this.now());
+    return deny(code);
+  }
+
+  private async decideStream(req: AccessRequest): Promise<Decision> {
+    const { apps, limiter, directory } = this.opts;
+    if (!apps.includes(req.app)) return deny("EDGE_ERR_BAD_APP");
+    if (req.action === "publish" && limiter.blocked(req.ip, this.now())) return deny("EDGE_ERR_PUBLISH_RATE_LIMITED");
     try {
-      return decide(req, this.apps, await this.directory.lookup(req.name));
+      return decide(req, apps, await directory.lookup(req.name));
     } catch (err) {
       // Fail closed (DESIGN.md §4): an unreachable directory never allows.
       return deny(err instanceof EdgeError ? err.code : "EDGE_ERR_BINTU_UNAVAILABLE");

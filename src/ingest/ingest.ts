@@ -6,7 +6,9 @@ import type { AccessControl } from "../access/access.js";
 import { trustedProxies } from "../access/client-ip.js";
 import type { StreamDirectory, StreamInfo } from "../bintu/directory.js";
 import type { Config } from "../config/schema.js";
-import type { ErrorCode } from "../errors.js";
+import { ERRORS, type ErrorCode } from "../errors.js";
+import type { OrgWebhook } from "../access/org-webhook.js";
+import { Revalidator, verdict } from "../bintu/revalidator.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { FlvPlayback } from "./flv-playback.js";
@@ -15,6 +17,7 @@ import type { EdgeSession, SessionTable } from "./session-table.js";
 
 export interface IngestOptions {
   config: Config;
+  webhook: OrgWebhook | null;
   access: AccessControl;
   directory: StreamDirectory;
   table: SessionTable;
@@ -27,6 +30,7 @@ export class Ingest {
   private readonly flv: FlvPlayback;
   private readonly endTimers = new Set<NodeJS.Timeout>();
   private readonly unsubscribe: () => void;
+  private readonly revalidator: Revalidator<EdgeSession>;
 
   constructor(private readonly opts: IngestOptions) {
     const { config, access, table, metrics, log } = opts;
@@ -35,7 +39,10 @@ export class Ingest {
       maxPendingBytes: config.playback.maxPendingBytes,
       access, table, metrics, log,
       hooks: {
-        publishStarted: (s) => this.report("live", s),
+        publishStarted: (s) => {
+          this.report("live", s);
+          this.revalidator.add(s);
+        },
         publishEnded: (s) => this.onPublishEnded(s),
       },
     });
@@ -45,6 +52,16 @@ export class Ingest {
       access, table, metrics, log,
     });
     this.unsubscribe = opts.directory.onChange((stream) => this.onStreamChanged(stream));
+    // Every live publisher is re-checked against bintu (remote mode has no push), and the
+    // webhook gets its update_publish there.
+    const { webhook } = opts;
+    this.revalidator = new Revalidator<EdgeSession>({
+      directory: opts.directory,
+      intervalMs: config.ingest.revalidateIntervalMs,
+      kick: (s, code) => s.end(code),
+      afterValid: webhook ? async (s) => ((await webhook.update(s)) === "allow" ? null : "EDGE_ERR_WEBHOOK_DENIED") : undefined,
+      onChecked: (_s, r) => metrics.revalidations.inc({ result: r.keep ? r.source : ERRORS[r.code].reason }),
+    });
   }
 
   listenRtmp(): Promise<AddressInfo> {
@@ -57,6 +74,7 @@ export class Ingest {
 
   async close(): Promise<void> {
     this.unsubscribe();
+    this.revalidator.close();
     for (const timer of this.endTimers) clearTimeout(timer);
     this.endTimers.clear();
     await Promise.all([this.rtmp.close(), this.flv.close()]);
@@ -75,12 +93,14 @@ export class Ingest {
 
   /** A locked or deleted stream loses its publisher at once; its players follow after the grace. */
   private onStreamChanged(stream: StreamInfo): void {
-    if (stream.state !== "locked" && stream.state !== "deleted") return;
-    const code: ErrorCode = stream.state === "locked" ? "EDGE_ERR_STREAM_LOCKED" : "EDGE_ERR_STREAM_DELETED";
+    const code = verdict(stream);
+    if (!code) return;
     for (const s of this.opts.table.ofStream(stream.name)) if (s.role === "publisher") s.end(code);
   }
 
   private onPublishEnded(publisher: EdgeSession): void {
+    this.revalidator.remove(publisher.id);
+    this.opts.webhook?.done(publisher);
     this.report("ended", publisher);
     // Players wait playback.endGraceMs for the encoder to come back (reconnects are common), then
     // are closed instead of hanging on a stream nobody feeds.

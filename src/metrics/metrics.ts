@@ -1,6 +1,6 @@
 // One prom-client Registry per edge instance (DESIGN.md §1 src/metrics). Labels come from closed
 // sets only — action, protocol, result, reason code — never a stream name, key, token or IP (§4).
-import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 export interface SessionCounts {
   publishers(protocol: "rtmp"): number;
@@ -8,7 +8,11 @@ export interface SessionCounts {
   bytes(direction: "in" | "out"): number;
 }
 
-export function createMetrics(sessions: SessionCounts) {
+export interface LimiterCounts {
+  stats(): { failures: number; blocks: number; refusals: number };
+}
+
+export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "bintu_edge_" });
 
@@ -48,7 +52,57 @@ export function createMetrics(sessions: SessionCounts) {
     },
   });
 
-  return { registry, decisions, connectionsClosed };
+  new Counter({
+    name: "bintu_edge_publish_limiter_events_total",
+    help: "Brute-force friction: failed publishes counted, addresses blocked, publishes refused without a lookup",
+    labelNames: ["event"] as const,
+    registers: [registry],
+    collect() {
+      const { failures, blocks, refusals } = limiter.stats();
+      this.reset();
+      this.inc({ event: "failure" }, failures);
+      this.inc({ event: "block" }, blocks);
+      this.inc({ event: "refusal" }, refusals);
+    },
+  });
+  const bintuRequests = new Counter({
+    name: "bintu_edge_bintu_requests_total",
+    help: "Requests to a remote bintu, by result (ok, timeout, network, http_5xx, bad_schema, …)",
+    labelNames: ["result"] as const,
+    registers: [registry],
+  });
+  const bintuRequestSeconds = new Histogram({
+    name: "bintu_edge_bintu_request_duration_seconds",
+    help: "Remote bintu request latency",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
+    registers: [registry],
+  });
+  const streamLookups = new Counter({
+    name: "bintu_edge_stream_lookups_total",
+    help: "Stream directory answers by source: cache, negative, bintu, stale (served during a bintu failure), error",
+    labelNames: ["source"] as const,
+    registers: [registry],
+  });
+  const breakerTransitions = new Counter({
+    name: "bintu_edge_bintu_breaker_transitions_total",
+    help: "Circuit breaker state changes in front of a remote bintu",
+    labelNames: ["to"] as const,
+    registers: [registry],
+  });
+  const revalidations = new Counter({
+    name: "bintu_edge_revalidations_total",
+    help: "Re-checks of live publishers: kept (by lookup source) or the reason they were kicked",
+    labelNames: ["result"] as const,
+    registers: [registry],
+  });
+  const webhookCalls = new Counter({
+    name: "bintu_edge_webhook_calls_total",
+    help: "Organisation webhook calls by call and outcome",
+    labelNames: ["call", "outcome"] as const,
+    registers: [registry],
+  });
+
+  return { registry, decisions, connectionsClosed, bintuRequests, bintuRequestSeconds, streamLookups, breakerTransitions, revalidations, webhookCalls };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
