@@ -2,10 +2,13 @@
 // The `bintu-edge` command. Signals and exit codes live only here (DESIGN.md §1):
 // 0 clean stop, 1 start-up failure (e.g. a port in use), 2 invalid configuration or usage.
 import { ConfigError, formatConfigError, loadConfig } from "./config/load.js";
+import { runTokenCommand } from "./cli-token.js";
 import { createEdge, EdgeStartError } from "./server.js";
 
 const USAGE = `usage: bintu-edge [--config FILE]      run the edge (defaults: RTMP 1935, HTTP-FLV 8000, API 8080)
        bintu-edge check-config FILE     validate FILE (and EDGE_* variables) without starting
+       bintu-edge token create --stream NAME --ttl 1h [--ip A] [--domain D] [--revocable]
+                  [--force-disconnect] [--config FILE]   print a playback token signed with the local key
 Every config key can also be set by environment variable, e.g. EDGE_RTMP_PORT=1936.`;
 
 const SHUTDOWN_DEADLINE_MS = 5_000;
@@ -15,7 +18,11 @@ function fail(message: string, exitCode: number): never {
   process.exit(exitCode);
 }
 
-function parseArgs(argv: string[]): { command: "run" | "check-config" | "help"; file?: string } {
+function parseArgs(argv: string[]): { command: "run" | "check-config" | "token" | "help"; file?: string } {
+  if (argv[0] === "token") {
+    const at = argv.indexOf("--config");
+    return { command: "token", file: at > 0 ? argv[at + 1] : undefined };
+  }
   if (argv[0] === "check-config") {
     if (argv.length !== 2) fail(USAGE, 2);
     return { command: "check-config", file: argv[1] };
@@ -40,6 +47,7 @@ async function main(): Promise<void> {
   if (args.command === "help") return void process.stdout.write(USAGE + "\n");
   const config = load(args.file);
   if (args.command === "check-config") return void process.stdout.write(`${args.file}: configuration is valid\n`);
+  if (args.command === "token") process.exit(runTokenCommand(process.argv.slice(3), config));
 
   let edge;
   try {

@@ -10,6 +10,11 @@ import { loadOrCreateApiKey } from "./bintu/registry/api-key.js";
 import { StreamRegistry } from "./bintu/registry/registry.js";
 import { registrySource } from "./bintu/registry-source.js";
 import { remoteSource } from "./bintu/remote-source.js";
+import { JwksFollower } from "./auth/jwks-follower.js";
+import { loadKeySet } from "./auth/keys.js";
+import { PlaybackTokens } from "./auth/playback-tokens.js";
+import { RevocationStore } from "./auth/revocations.js";
+import { ERRORS } from "./errors.js";
 import { OrgWebhook } from "./access/org-webhook.js";
 import { PublishLimiter } from "./access/publish-limiter.js";
 import type { Config } from "./config/schema.js";
@@ -89,8 +94,22 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
   const webhook = webhookUrl
     ? new OrgWebhook(webhookUrl, webhookTimeoutMs, (call, outcome) => metrics.webhookCalls.inc({ call, outcome }))
     : null;
-  const access = new AccessControl({ directory, apps: config.ingest.apps, limiter, webhook });
-  const ingest = new Ingest({ config, access, directory, table, metrics, log, webhook });
+  // Playback tokens: this edge's keys (generated on first start) plus those of followed edges.
+  const revocations = RevocationStore.open(config.dataDir);
+  const keys = new JwksFollower(loadKeySet(config.dataDir, config.auth.keys), config.auth.jwksUrls, config.auth.jwksRefreshMs, log);
+  const tokens = new PlaybackTokens({
+    keys: keys.keys,
+    revocations,
+    auth: config.auth,
+    onVerify: (code, cached) =>
+      metrics.tokenVerifications.inc({ result: code ? "deny" : "allow", reason: code ? ERRORS[code].reason : "ok", cache: cached ? "hit" : "miss" }),
+  });
+  const org = registry?.orgHash ?? config.bintu.orgHash;
+  const access = new AccessControl({
+    directory, apps: config.ingest.apps, limiter, webhook, org,
+    tokens: config.auth.playback.required ? tokens : null,
+  });
+  const ingest = new Ingest({ config, access, directory, table, metrics, log, webhook, tokens });
   let addresses: EdgeAddresses | null = null;
   const api = createApiServer({
     config,
@@ -99,6 +118,8 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     auth: createAdminAuth({ apiKey }),
     metrics,
     registry,
+    tokens,
+    org,
     bintuUrls: {
       get rtmpIngest() {
         return `rtmp://${config.publicHost}:${addresses?.rtmp.port ?? config.rtmp.port}/live`;
@@ -121,6 +142,9 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     closed = true;
     addresses = null;
     await Promise.all([ingest.close(), api.close()]);
+    keys.close();
+    tokens.close();
+    revocations.close();
     registry?.close();
     edgeInProcess = false;
   };
@@ -141,6 +165,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     close,
     async start() {
       try {
+        await keys.start();
         const rtmp = await listening("rtmp.port", config.rtmp.port, config.rtmp.host, () => ingest.listenRtmp());
         const playback = await listening("playback.port", config.playback.port, config.playback.host, () => ingest.listenPlayback());
         await listening("api.port", config.api.port, config.api.host, () => api.listen({ port: config.api.port, host: config.api.host }));

@@ -2,6 +2,8 @@
 // `AccessControl.check` does the lookups it needs and hands their answers to `decide`.
 // Tokens (issue 6) and Guardian rules (issue 5) plug in here.
 import type { StreamDirectory, StreamInfo } from "../bintu/directory.js";
+import type { PlaybackTokens } from "../auth/playback-tokens.js";
+import { checkPlayClaims } from "../auth/splay.js";
 import type { OrgWebhook } from "./org-webhook.js";
 import type { PublishLimiter } from "./publish-limiter.js";
 import { EdgeError, type ErrorCode } from "../errors.js";
@@ -27,7 +29,14 @@ export interface AccessRequest {
   readonly tcUrl?: string;
 }
 
-export type Allowed = { allow: true; stream: StreamInfo };
+/** The playback token a play was allowed with: its session ends on revocation (and at `exp` with forceDisconnect). */
+export interface SessionToken {
+  readonly jti: string;
+  readonly exp: number;
+  readonly forceDisconnect: boolean;
+}
+
+export type Allowed = { allow: true; stream: StreamInfo; token?: SessionToken };
 export type Decision = Allowed | { allow: false; code: ErrorCode };
 
 const deny = (code: ErrorCode): Decision => ({ allow: false, code });
@@ -46,8 +55,14 @@ export interface AccessControlOptions {
   apps: readonly string[];
   limiter: PublishLimiter;
   webhook: OrgWebhook | null;
+  /** Set when every play needs a token (`auth.playback.required`). */
+  tokens: PlaybackTokens | null;
+  /** The organisation hash: an `orgawide` token covers its streams. */
+  org: string;
   /** Monotonic milliseconds (the limiter's clock). */
   now?: () => number;
+  /** Unix seconds (token expiry). */
+  nowSec?: () => number;
 }
 
 // A failed publish of these kinds spends the client's brute-force budget; a busy stream or an
@@ -60,22 +75,40 @@ const PUBLISH_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
 /**
  * Order of checks, cheapest refusal first: application, the client's failed-publish budget (no
  * lookup for a blocked scanner), the stream's state from the directory (cached), liveness on this
- * edge, then — for an allowed publish — the organisation webhook (a network call).
+ * edge, then the playback token (a signature check, cached) for a play, or the organisation
+ * webhook (a network call) for an allowed publish.
  */
 export class AccessControl {
   private readonly now: () => number;
+  private readonly nowSec: () => number;
 
   constructor(private readonly opts: AccessControlOptions) {
     this.now = opts.now ?? (() => performance.now());
+    this.nowSec = opts.nowSec ?? (() => Math.floor(Date.now() / 1000));
   }
 
   async check(req: AccessRequest): Promise<Decision> {
     const decision = await this.decideStream(req);
-    if (req.action !== "publish") return decision;
+    if (req.action === "play") return decision.allow ? this.checkToken(req, decision) : decision;
     if (decision.allow && this.opts.webhook && (await this.opts.webhook.publish(req)) === "deny") {
       return this.publishFailed(req, "EDGE_ERR_WEBHOOK_DENIED");
     }
     return decision.allow ? decision : this.publishFailed(req, decision.code);
+  }
+
+  private checkToken(req: AccessRequest, allowed: Allowed): Decision {
+    const { tokens, org } = this.opts;
+    if (!tokens) return allowed;
+    const token = req.query.jwtoken;
+    if (!token) return deny("EDGE_ERR_TOKEN_MISSING");
+    const verified = tokens.verify(token, this.nowSec());
+    if (!verified.ok) return deny(verified.code);
+    const { claims } = verified;
+    const refused = checkPlayClaims(claims, {
+      stream: req.name, streamId: allowed.stream.id, org, ip: req.ip, referer: req.referer, origin: req.origin,
+    });
+    if (refused) return deny(refused);
+    return { ...allowed, token: { jti: claims.jti, exp: claims.exp, forceDisconnect: claims.forceDisconnect === true } };
   }
 
   /** A name the client may be asked about again, with failures counted for publishes. */

@@ -107,6 +107,9 @@ export const ConfigSchema = Type.Object(
         issuer: Type.String({ minLength: 1, default: "bintu-edge" }),
         acceptIssuers: Type.Array(Type.String({ minLength: 1 }), { default: [], description: "besides `issuer`" }),
         leewaySeconds: Type.Integer({ minimum: 0, maximum: 300, default: 30 }),
+        /** Other edges' `/.well-known/jwks.json`: their tokens verify here too (a fleet verifies offline). */
+        jwksUrls: Type.Array(Type.String({ pattern: "^https?://" }), { default: [], maxItems: 64 }),
+        jwksRefreshMs: Millis(300_000, 1_000),
         maxTokenLength: Type.Integer({ minimum: 256, maximum: 65536, default: 4096 }),
         /** Extra keys (rotation, fleets): verification keys, and optionally the one to sign with. */
         keys: Type.Array(

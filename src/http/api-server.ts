@@ -13,6 +13,8 @@ import type { EdgeSession } from "../ingest/session-table.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { hasRole, type AdminAuth, type Role } from "./admin-auth.js";
 import { registerBintuRoutes } from "./bintu-routes.js";
+import { registerSplayRoutes } from "./splay-routes.js";
+import type { PlaybackTokens } from "../auth/playback-tokens.js";
 
 export interface ApiDeps {
   config: Config;
@@ -21,6 +23,8 @@ export interface ApiDeps {
   auth: AdminAuth;
   metrics: Metrics;
   registry: StreamRegistry | null;
+  tokens: PlaybackTokens;
+  org: string;
   /** Read per request: the ports are known only once the edge listens. */
   bintuUrls: BintuUrls;
   sessions: () => EdgeSession[];
@@ -104,6 +108,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     return code ? send(reply, code) : reply.code(204).send();
   });
 
+  registerSplayRoutes(app, { tokens: deps.tokens, auth: deps.auth, org: deps.org });
   if (deps.registry) registerBintuRoutes(app, { registry: deps.registry, auth: deps.auth, urls: deps.bintuUrls });
   return app;
 }

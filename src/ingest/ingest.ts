@@ -8,6 +8,7 @@ import type { StreamDirectory, StreamInfo } from "../bintu/directory.js";
 import type { Config } from "../config/schema.js";
 import { ERRORS, type ErrorCode } from "../errors.js";
 import type { OrgWebhook } from "../access/org-webhook.js";
+import type { PlaybackTokens } from "../auth/playback-tokens.js";
 import { Revalidator, verdict } from "../bintu/revalidator.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/metrics.js";
@@ -18,6 +19,7 @@ import type { EdgeSession, SessionTable } from "./session-table.js";
 export interface IngestOptions {
   config: Config;
   webhook: OrgWebhook | null;
+  tokens: PlaybackTokens;
   access: AccessControl;
   directory: StreamDirectory;
   table: SessionTable;
@@ -31,6 +33,8 @@ export class Ingest {
   private readonly endTimers = new Set<NodeJS.Timeout>();
   private readonly unsubscribe: () => void;
   private readonly revalidator: Revalidator<EdgeSession>;
+  private readonly unsubscribeRevocations: () => void;
+  private readonly tokenExpiry: NodeJS.Timeout;
 
   constructor(private readonly opts: IngestOptions) {
     const { config, access, table, metrics, log } = opts;
@@ -52,6 +56,20 @@ export class Ingest {
       access, table, metrics, log,
     });
     this.unsubscribe = opts.directory.onChange((stream) => this.onStreamChanged(stream));
+    // A revoked token ends every session that was allowed with it (issue 6 §5).
+    this.unsubscribeRevocations = opts.tokens.onRevoke((jti) => {
+      metrics.tokenRevocations.inc();
+      for (const s of table.all()) if (s.decision.token?.jti === jti) s.end("EDGE_ERR_TOKEN_REVOKED");
+    });
+    // forceDisconnect tokens end their sessions at `exp` (nanoStream's semantics; without it an
+    // expired token only blocks new plays). Checked four times a second: within 1 s of exp.
+    this.tokenExpiry = setInterval(() => {
+      const nowSec = Date.now() / 1000;
+      for (const s of table.all()) {
+        const token = s.decision.token;
+        if (token?.forceDisconnect && nowSec >= token.exp) s.end("EDGE_ERR_TOKEN_EXPIRED");
+      }
+    }, 250);
     // Every live publisher is re-checked against bintu (remote mode has no push), and the
     // webhook gets its update_publish there.
     const { webhook } = opts;
@@ -74,6 +92,8 @@ export class Ingest {
 
   async close(): Promise<void> {
     this.unsubscribe();
+    this.unsubscribeRevocations();
+    clearInterval(this.tokenExpiry);
     this.revalidator.close();
     for (const timer of this.endTimers) clearTimeout(timer);
     this.endTimers.clear();

@@ -65,6 +65,17 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts) {
       this.inc({ event: "refusal" }, refusals);
     },
   });
+  const tokenVerifications = new Counter({
+    name: "bintu_edge_token_verifications_total",
+    help: "Playback token verifications by result, reason code and whether the verified-token cache answered",
+    labelNames: ["result", "reason", "cache"] as const,
+    registers: [registry],
+  });
+  const tokenRevocations = new Counter({
+    name: "bintu_edge_token_revocations_total",
+    help: "Playback tokens revoked on this edge",
+    registers: [registry],
+  });
   const bintuRequests = new Counter({
     name: "bintu_edge_bintu_requests_total",
     help: "Requests to a remote bintu, by result (ok, timeout, network, http_5xx, bad_schema, …)",
@@ -102,7 +113,7 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts) {
     registers: [registry],
   });
 
-  return { registry, decisions, connectionsClosed, bintuRequests, bintuRequestSeconds, streamLookups, breakerTransitions, revalidations, webhookCalls };
+  return { registry, decisions, connectionsClosed, tokenVerifications, tokenRevocations, bintuRequests, bintuRequestSeconds, streamLookups, breakerTransitions, revalidations, webhookCalls };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,57 @@
+// A fleet verifies each other's tokens offline (issue 6 §2): every URL in `auth.jwksUrls` is
+// fetched at start and every `auth.jwksRefreshMs`, and its keys join this edge's verification map.
+// A failed fetch keeps the keys from the last good one and is logged; it never stops the edge.
+import type { Logger } from "../log.js";
+import type { JwsKey } from "./jws.js";
+import { keySetFromJwks, type KeySet } from "./keys.js";
+
+const FETCH_TIMEOUT_MS = 5_000;
+const MAX_JWKS_BYTES = 256 * 1024;
+
+export class JwksFollower {
+  /** This edge's keys plus every followed edge's, by kid; the map PlaybackTokens verifies with. */
+  readonly keys: KeySet;
+  private readonly verification: Map<string, JwsKey>;
+  private readonly remote = new Map<string, ReadonlyMap<string, JwsKey>>();
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly local: KeySet,
+    private readonly urls: readonly string[],
+    private readonly refreshMs: number,
+    private readonly log: Logger,
+  ) {
+    this.verification = new Map(local.verification);
+    this.keys = { signing: local.signing, verification: this.verification, jwks: () => local.jwks() };
+  }
+
+  /** First fetch of every URL (failures logged); then refreshes on a timer. */
+  async start(): Promise<void> {
+    await this.refresh();
+    if (this.urls.length > 0) this.timer = setInterval(() => void this.refresh(), this.refreshMs).unref();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+
+  private async refresh(): Promise<void> {
+    await Promise.all(this.urls.map((url) => this.fetchOne(url)));
+    this.verification.clear();
+    for (const [kid, key] of this.local.verification) this.verification.set(kid, key);
+    // A followed edge cannot replace a local key: local kids win.
+    for (const keys of this.remote.values()) for (const [kid, key] of keys) if (!this.verification.has(kid)) this.verification.set(kid, key);
+  }
+
+  private async fetchOne(url: string): Promise<void> {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: "error" });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const body = await res.text();
+      if (body.length > MAX_JWKS_BYTES) throw new Error("JWKS too large");
+      this.remote.set(url, keySetFromJwks(JSON.parse(body)).verification);
+    } catch (err) {
+      this.log.warn("jwks fetch failed; keeping the last good keys", { url, detail: (err as Error).message });
+    }
+  }
+}
