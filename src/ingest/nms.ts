@@ -30,6 +30,7 @@ export interface NmsCommand {
 }
 
 export interface NmsRtmpProtocol {
+  onCreateStream(msg: NmsCommand): void;
   limits: NmsRtmpLimits;
   streamApp: string;
   streamName: string;
@@ -91,11 +92,12 @@ interface NmsContext {
 
 const Context = require("node-media-server/src/core/context.js") as NmsContext;
 const RtmpSessionClass = require("node-media-server/src/session/rtmp_session.js") as new (socket: Socket) => NmsRtmpSession;
-const nmsLogger = require("node-media-server/src/core/logger.js") as { level: string };
+const nmsLogger = require("node-media-server/src/core/logger.js") as { log: (message: string, level?: string) => void };
 
-// NMS's own logger prints every connection at info level through console.log; the adapter logs
-// what matters with reasons, so NMS keeps only its errors.
-nmsLogger.level = "error";
+// NMS's own logger writes through console.log — every connection at info level, and an error line
+// for each unknown AMF command or field a client sends (a log flood on demand). The adapter logs
+// what matters, with codes; NMS's console output is switched off.
+nmsLogger.log = () => {};
 // No NMS auth/notify/record: the edge decides everything itself. NMS reads this object directly.
 Context.config = {};
 

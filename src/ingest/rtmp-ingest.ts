@@ -30,6 +30,7 @@ interface Connection {
   readonly ip: string;
   state: ConnectionState;
   app: string;
+  tcUrl: string;
   deadline?: NodeJS.Timeout;
   edgeSession?: EdgeSession;
 }
@@ -114,7 +115,7 @@ export class RtmpIngest {
     socket.setNoDelay(true);
     socket.setTimeout(limits.idleTimeoutMs);
     const session = nms.createRtmpSession(socket);
-    const conn: Connection = { socket, session, ip, state: "handshake", app: "" };
+    const conn: Connection = { socket, session, ip, state: "handshake", app: "", tcUrl: "" };
     this.connections.add(conn);
     this.wire(conn);
     this.setDeadline(conn, limits.handshakeTimeoutMs, "EDGE_ERR_HANDSHAKE_TIMEOUT");
@@ -133,6 +134,14 @@ export class RtmpIngest {
     rtmp.onPacketCallback = MUTED;
     const nmsOnConnect = rtmp.onConnect.bind(rtmp);
     rtmp.onConnect = (msg) => this.onConnectCommand(conn, msg, nmsOnConnect);
+    // NMS echoes the transaction id in its _result through an AMF encoder that is quadratic in
+    // the size of an array: a 150 KB strict array held the event loop for seconds
+    // (test/ingest/regressions/amf0-echo-*). A transaction id is a number (RTMP spec 7.2.1).
+    const nmsOnCreateStream = rtmp.onCreateStream.bind(rtmp);
+    rtmp.onCreateStream = (msg) => {
+      if (typeof msg.transId !== "number") return this.closeConnection(conn, "EDGE_ERR_PROTOCOL", "transaction id is not a number");
+      nmsOnCreateStream(msg);
+    };
     // The handlers are async: a failure must close this connection, never become an unhandled
     // rejection (which ends a Node 20 process).
     const failed = (err: Error) => this.closeConnection(conn, "EDGE_ERR_INTERNAL", err.message);
@@ -163,13 +172,16 @@ export class RtmpIngest {
     if (conn.state !== "handshake" || typeof cmdObj !== "object" || cmdObj === null) {
       return this.closeConnection(conn, "EDGE_ERR_PROTOCOL");
     }
-    const { app, tcUrl } = cmdObj;
-    if (typeof app !== "string" || typeof tcUrl !== "string" || !URL.canParse(tcUrl)) {
+    const { app, tcUrl, objectEncoding } = cmdObj;
+    if (typeof app !== "string" || typeof tcUrl !== "string" || !URL.canParse(tcUrl) || typeof msg.transId !== "number") {
       return this.closeConnection(conn, "EDGE_ERR_PROTOCOL");
     }
     if (!APP_NAME.test(app)) return this.closeConnection(conn, "EDGE_ERR_BAD_APP");
     conn.app = app;
-    nmsOnConnect(msg);
+    conn.tcUrl = tcUrl;
+    // NMS echoes objectEncoding in its _result: only AMF0 (0) or AMF3 (3) is passed on, never a
+    // client-built value (see onCreateStream above).
+    nmsOnConnect({ ...msg, cmdObj: { ...cmdObj, objectEncoding: objectEncoding === 3 ? 3 : 0 } });
     conn.state = "connected";
     this.setDeadline(conn, this.opts.limits.commandTimeoutMs, "EDGE_ERR_COMMAND_TIMEOUT");
   }
@@ -186,7 +198,10 @@ export class RtmpIngest {
 
     conn.state = "deciding";
     this.pendingPublishes.add(path);
-    const request: AccessRequest = { action: "publish", protocol: "rtmp", app: conn.app, name, query, ip: conn.ip, liveHere: this.isLive(conn.app, name) };
+    const request: AccessRequest = {
+      action: "publish", protocol: "rtmp", app: conn.app, name, query, ip: conn.ip, liveHere: this.isLive(conn.app, name),
+      clientId: session.id, tcUrl: conn.tcUrl,
+    };
     const decision = await this.opts.access.check(request).finally(() => this.pendingPublishes.delete(path));
     if (conn.state !== "deciding") return; // the client left while we were deciding
     this.countDecision("publish", decision.allow ? null : decision.code);
