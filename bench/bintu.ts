@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { LRUCache } from "lru-cache";
 import { AccessControl, decide, type AccessRequest } from "../src/access/access.js";
 import { PublishLimiter } from "../src/access/publish-limiter.js";
+import { Guardian } from "../src/guardian/guardian.js";
 import { StreamDirectory, type StreamInfo } from "../src/bintu/directory.js";
 import { remoteSource } from "../src/bintu/remote-source.js";
 import { startFaultProxy } from "../test/helpers/fault-proxy.js";
@@ -94,7 +95,8 @@ async function warm(url: string, name: string): Promise<void> {
   // A TTL longer than the bench: every decision below is a cache hit.
   const directory = new StreamDirectory(source, { ttlMs: 3_600_000, negativeTtlMs: 1_000, maxEntries: 100_000, staleIfErrorMs: 600_000, breakerFailures: 5 });
   const limiter = new PublishLimiter({ maxPerMinute: 10, cooldownMs: 60_000 });
-  const access = new AccessControl({ directory, apps: APPS, limiter, webhook: null, tokens: null, org: "" });
+  const guardian = new Guardian({ apiRules: { list: () => [], onChange: () => () => {} }, allowMissingReferer: true });
+  const access = new AccessControl({ directory, apps: APPS, limiter, webhook: null, tokens: null, org: "", guardian });
   const req: AccessRequest = { action: "publish", protocol: "rtmp", app: "live", name, query: {}, ip: "127.0.0.1", liveHere: false };
   const stream = (await directory.lookup(name)) as StreamInfo;
   const lru = new LRUCache<string, { stream: StreamInfo }>({ max: 100_000, ttl: 3_600_000 });

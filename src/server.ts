@@ -15,6 +15,9 @@ import { loadKeySet } from "./auth/keys.js";
 import { PlaybackTokens } from "./auth/playback-tokens.js";
 import { RevocationStore } from "./auth/revocations.js";
 import { ERRORS } from "./errors.js";
+import { openGeo } from "./geo/geo.js";
+import { Guardian } from "./guardian/guardian.js";
+import { GuardianStore } from "./guardian/store.js";
 import { OrgWebhook } from "./access/org-webhook.js";
 import { PublishLimiter } from "./access/publish-limiter.js";
 import type { Config } from "./config/schema.js";
@@ -104,12 +107,32 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     onVerify: (code, cached) =>
       metrics.tokenVerifications.inc({ result: code ? "deny" : "allow", reason: code ? ERRORS[code].reason : "ok", cache: cached ? "hit" : "miss" }),
   });
+  // Guardian: API rules in the data dir, an optional watched rules file, countries from the geo db.
+  const geo = openGeo(config.geo.mmdbPath);
+  const guardianStore = GuardianStore.open(config.dataDir, { ipRuleTtlMs: config.guardian.ipRuleTtlMs });
+  const guardian = new Guardian({
+    apiRules: guardianStore,
+    rulesFile: config.guardian.rulesFile,
+    allowMissingReferer: config.guardian.allowMissingReferer,
+    geo,
+    log,
+    counters: {
+      decision: (action, result, kind) => metrics.guardianDecisions.inc({ action, result, kind }),
+      wouldDeny: (action, kind) => metrics.guardianWouldDeny.inc({ action, kind }),
+      reload: (source, result) => metrics.guardianReloads.inc({ source, result }),
+      rules: (counts) => {
+        for (const [kind, byMode] of Object.entries(counts)) {
+          for (const [mode, n] of Object.entries(byMode)) metrics.guardianRules.set({ kind, mode }, n as number);
+        }
+      },
+    },
+  });
   const org = registry?.orgHash ?? config.bintu.orgHash;
   const access = new AccessControl({
-    directory, apps: config.ingest.apps, limiter, webhook, org,
+    directory, apps: config.ingest.apps, limiter, webhook, org, guardian,
     tokens: config.auth.playback.required ? tokens : null,
   });
-  const ingest = new Ingest({ config, access, directory, table, metrics, log, webhook, tokens });
+  const ingest = new Ingest({ config, access, directory, table, metrics, log, webhook, tokens, guardian });
   let addresses: EdgeAddresses | null = null;
   const api = createApiServer({
     config,
@@ -120,6 +143,8 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     registry,
     tokens,
     org,
+    guardian,
+    guardianStore,
     bintuUrls: {
       get rtmpIngest() {
         return `rtmp://${config.publicHost}:${addresses?.rtmp.port ?? config.rtmp.port}/live`;
@@ -143,6 +168,9 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     addresses = null;
     await Promise.all([ingest.close(), api.close()]);
     keys.close();
+    guardian.close();
+    guardianStore.close();
+    geo.close();
     tokens.close();
     revocations.close();
     registry?.close();

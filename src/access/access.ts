@@ -4,6 +4,7 @@
 import type { StreamDirectory, StreamInfo } from "../bintu/directory.js";
 import type { PlaybackTokens } from "../auth/playback-tokens.js";
 import { checkPlayClaims } from "../auth/splay.js";
+import { GUARDIAN_ERRORS, type Guardian, type GuardianRequest } from "../guardian/guardian.js";
 import type { OrgWebhook } from "./org-webhook.js";
 import type { PublishLimiter } from "./publish-limiter.js";
 import { EdgeError, type ErrorCode } from "../errors.js";
@@ -41,6 +42,11 @@ export type Decision = Allowed | { allow: false; code: ErrorCode };
 
 const deny = (code: ErrorCode): Decision => ({ allow: false, code });
 
+/** What Guardian rules look at; also used to re-check running sessions when rules change. */
+export function guardianRequest(req: AccessRequest, allowed: Allowed): GuardianRequest {
+  return { action: req.action, ip: req.ip, referer: req.referer, origin: req.origin, stream: req.name, tags: allowed.stream.tags };
+}
+
 export function decide(req: AccessRequest, apps: readonly string[], stream: StreamInfo | null): Decision {
   if (!apps.includes(req.app)) return deny("EDGE_ERR_BAD_APP");
   if (!stream) return deny("EDGE_ERR_STREAM_UNKNOWN");
@@ -55,6 +61,8 @@ export interface AccessControlOptions {
   apps: readonly string[];
   limiter: PublishLimiter;
   webhook: OrgWebhook | null;
+  /** IP / CIDR / referrer / country rules (issue 5). */
+  guardian: Guardian;
   /** Set when every play needs a token (`auth.playback.required`). */
   tokens: PlaybackTokens | null;
   /** The organisation hash: an `orgawide` token covers its streams. */
@@ -75,8 +83,8 @@ const PUBLISH_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
 /**
  * Order of checks, cheapest refusal first: application, the client's failed-publish budget (no
  * lookup for a blocked scanner), the stream's state from the directory (cached), liveness on this
- * edge, then the playback token (a signature check, cached) for a play, or the organisation
- * webhook (a network call) for an allowed publish.
+ * edge, Guardian rules (in-memory tables), then the playback token (a signature check, cached) for
+ * a play, or the organisation webhook (a network call) for an allowed publish.
  */
 export class AccessControl {
   private readonly now: () => number;
@@ -88,12 +96,19 @@ export class AccessControl {
   }
 
   async check(req: AccessRequest): Promise<Decision> {
-    const decision = await this.decideStream(req);
+    const stream = await this.decideStream(req);
+    const decision = stream.allow ? this.checkRules(req, stream) : stream;
     if (req.action === "play") return decision.allow ? this.checkToken(req, decision) : decision;
     if (decision.allow && this.opts.webhook && (await this.opts.webhook.publish(req)) === "deny") {
       return this.publishFailed(req, "EDGE_ERR_WEBHOOK_DENIED");
     }
     return decision.allow ? decision : this.publishFailed(req, decision.code);
+  }
+
+  /** Guardian rules: pure and in-memory, after the lookup because tag-scoped rules need the stream's tags. */
+  private checkRules(req: AccessRequest, allowed: Allowed): Decision {
+    const verdict = this.opts.guardian.decide(guardianRequest(req, allowed));
+    return verdict.allow ? allowed : deny(GUARDIAN_ERRORS[verdict.kind]);
   }
 
   private checkToken(req: AccessRequest, allowed: Allowed): Decision {

@@ -14,6 +14,9 @@ import type { Metrics } from "../metrics/metrics.js";
 import { hasRole, type AdminAuth, type Role } from "./admin-auth.js";
 import { registerBintuRoutes } from "./bintu-routes.js";
 import { registerSplayRoutes } from "./splay-routes.js";
+import { registerGuardianRoutes } from "./guardian-routes.js";
+import type { Guardian } from "../guardian/guardian.js";
+import type { GuardianStore } from "../guardian/store.js";
 import type { PlaybackTokens } from "../auth/playback-tokens.js";
 
 export interface ApiDeps {
@@ -25,6 +28,8 @@ export interface ApiDeps {
   registry: StreamRegistry | null;
   tokens: PlaybackTokens;
   org: string;
+  guardian: Guardian;
+  guardianStore: GuardianStore;
   /** Read per request: the ports are known only once the edge listens. */
   bintuUrls: BintuUrls;
   sessions: () => EdgeSession[];
@@ -109,6 +114,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
   });
 
   registerSplayRoutes(app, { tokens: deps.tokens, auth: deps.auth, org: deps.org });
+  registerGuardianRoutes(app, { guardian: deps.guardian, store: deps.guardianStore, auth: deps.auth });
   if (deps.registry) registerBintuRoutes(app, { registry: deps.registry, auth: deps.auth, urls: deps.bintuUrls });
   return app;
 }

@@ -2,7 +2,8 @@
 // and what happens around a publish — bintu state live/ended, players closed after the publisher
 // leaves, sessions kicked when their stream is locked or deleted.
 import type { AddressInfo } from "node:net";
-import type { AccessControl } from "../access/access.js";
+import { guardianRequest, type AccessControl } from "../access/access.js";
+import { GUARDIAN_ERRORS, type Guardian } from "../guardian/guardian.js";
 import { trustedProxies } from "../access/client-ip.js";
 import type { StreamDirectory, StreamInfo } from "../bintu/directory.js";
 import type { Config } from "../config/schema.js";
@@ -20,6 +21,7 @@ export interface IngestOptions {
   config: Config;
   webhook: OrgWebhook | null;
   tokens: PlaybackTokens;
+  guardian: Guardian;
   access: AccessControl;
   directory: StreamDirectory;
   table: SessionTable;
@@ -34,6 +36,7 @@ export class Ingest {
   private readonly unsubscribe: () => void;
   private readonly revalidator: Revalidator<EdgeSession>;
   private readonly unsubscribeRevocations: () => void;
+  private readonly unsubscribeRules: () => void;
   private readonly tokenExpiry: NodeJS.Timeout;
 
   constructor(private readonly opts: IngestOptions) {
@@ -60,6 +63,15 @@ export class Ingest {
     this.unsubscribeRevocations = opts.tokens.onRevoke((jti) => {
       metrics.tokenRevocations.inc();
       for (const s of table.all()) if (s.decision.token?.jti === jti) s.end("EDGE_ERR_TOKEN_REVOKED");
+    });
+    // guardian.enforceOnActive: a rule change also ends running sessions the new rules refuse
+    // (nanoStream only ever refuses new connections, which stays the default).
+    this.unsubscribeRules = opts.guardian.onRulesChanged((current) => {
+      if (!config.guardian.enforceOnActive) return;
+      for (const s of table.all()) {
+        const verdict = opts.guardian.check(guardianRequest(s.request, s.decision), current);
+        if (!verdict.allow) s.end(GUARDIAN_ERRORS[verdict.kind]);
+      }
     });
     // forceDisconnect tokens end their sessions at `exp` (nanoStream's semantics; without it an
     // expired token only blocks new plays). Checked four times a second: within 1 s of exp.
@@ -93,6 +105,7 @@ export class Ingest {
   async close(): Promise<void> {
     this.unsubscribe();
     this.unsubscribeRevocations();
+    this.unsubscribeRules();
     clearInterval(this.tokenExpiry);
     this.revalidator.close();
     for (const timer of this.endTimers) clearTimeout(timer);

@@ -65,6 +65,30 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts) {
       this.inc({ event: "refusal" }, refusals);
     },
   });
+  const guardianDecisions = new Counter({
+    name: "bintu_edge_guardian_decisions_total",
+    help: "Guardian decisions by action, result and the kind of rule that denied (none when allowed)",
+    labelNames: ["action", "result", "kind"] as const,
+    registers: [registry],
+  });
+  const guardianWouldDeny = new Counter({
+    name: "bintu_edge_guardian_report_would_deny_total",
+    help: "Report-mode rules that would have refused an allowed request",
+    labelNames: ["action", "kind"] as const,
+    registers: [registry],
+  });
+  const guardianReloads = new Counter({
+    name: "bintu_edge_guardian_reloads_total",
+    help: "Rule recompiles by source (api, file, expiry) and result (a bad rules file keeps the old rules)",
+    labelNames: ["source", "result"] as const,
+    registers: [registry],
+  });
+  const guardianRules = new Gauge({
+    name: "bintu_edge_guardian_rules",
+    help: "Guardian rules in force by kind and mode",
+    labelNames: ["kind", "mode"] as const,
+    registers: [registry],
+  });
   const tokenVerifications = new Counter({
     name: "bintu_edge_token_verifications_total",
     help: "Playback token verifications by result, reason code and whether the verified-token cache answered",
@@ -113,7 +137,7 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts) {
     registers: [registry],
   });
 
-  return { registry, decisions, connectionsClosed, tokenVerifications, tokenRevocations, bintuRequests, bintuRequestSeconds, streamLookups, breakerTransitions, revalidations, webhookCalls };
+  return { registry, decisions, connectionsClosed, guardianDecisions, guardianWouldDeny, guardianReloads, guardianRules, tokenVerifications, tokenRevocations, bintuRequests, bintuRequestSeconds, streamLookups, breakerTransitions, revalidations, webhookCalls };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
