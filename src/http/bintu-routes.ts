@@ -6,6 +6,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifySchemaCompiler
 import type { StreamRecord, StreamRegistry } from "../bintu/registry/registry.js";
 import { toBintuJson, type BintuUrls } from "../bintu/registry/stream-json.js";
 import type { AdminAuth } from "./admin-auth.js";
+import { acceptOptionalJsonBody } from "./json-body.js";
 import { BINTU_ERRORS, sendBintuError, type BintuErrorKind } from "./bintu-errors.js";
 
 export interface BintuRoutesDeps {
@@ -81,13 +82,7 @@ export function registerBintuRoutes(app: FastifyInstance, deps: BintuRoutesDeps)
 async function bintuRoutes(scope: FastifyInstance, { registry, auth, urls }: BintuRoutesDeps) {
   scope.setValidatorCompiler(typeBoxValidator);
 
-  const strictJson = scope.getDefaultJsonParser("error", "error");
-  scope.removeContentTypeParser("application/json");
-  scope.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
-    // POST /stream's body is optional, and clients send the JSON content type without one.
-    if (body === "") return done(null, undefined);
-    strictJson(request, String(body), done);
-  });
+  acceptOptionalJsonBody(scope);
 
   scope.setErrorHandler<FastifyError>(async (error, _request, reply) => {
     if (error instanceof BintuValidationError) {

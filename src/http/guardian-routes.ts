@@ -8,6 +8,7 @@ import type { Guardian } from "../guardian/guardian.js";
 import { parseRule, RuleValidationError, VALUE_FIELD, type Rule, type RuleKind } from "../guardian/rules.js";
 import type { GuardianStore } from "../guardian/store.js";
 import type { AdminAuth } from "./admin-auth.js";
+import { acceptOptionalJsonBody } from "./json-body.js";
 import { BINTU_ERRORS, sendBintuError, type BintuErrorKind } from "./bintu-errors.js";
 
 export interface GuardianRoutesDeps {
@@ -50,12 +51,7 @@ export function registerGuardianRoutes(app: FastifyInstance, deps: GuardianRoute
 }
 
 async function guardianRoutes(scope: FastifyInstance, { guardian, store, auth, now = Date.now }: GuardianRoutesDeps) {
-  const strictJson = scope.getDefaultJsonParser("error", "error");
-  scope.removeContentTypeParser("application/json");
-  scope.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
-    if (body === "") return done(null, undefined);
-    strictJson(request, String(body), done);
-  });
+  acceptOptionalJsonBody(scope);
   scope.setErrorHandler<FastifyError>(async (error, _request, reply) => {
     if (error.code === "FST_ERR_CTP_INVALID_JSON_BODY") {
       return sendBintuError(reply, BINTU_ERRORS.wrongDataType, { reason: "body is not valid JSON" });

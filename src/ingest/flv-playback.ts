@@ -14,6 +14,7 @@ import { parsePlayPath } from "../access/stream-key.js";
 import { ERRORS, errorBody, type ErrorCode } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/metrics.js";
+import { listen } from "./listen.js";
 import { nms, type NmsSubscriber } from "./nms.js";
 import type { EdgeSession, SessionTable } from "./session-table.js";
 
@@ -44,13 +45,7 @@ export class FlvPlayback {
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(port, host, () => {
-        this.server.off("error", reject);
-        resolve(this.server.address() as AddressInfo);
-      });
-    });
+    return listen(this.server, port, host);
   }
 
   async close(): Promise<void> {

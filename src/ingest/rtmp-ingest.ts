@@ -15,6 +15,7 @@ import type { RtmpLimits } from "../config/schema.js";
 import { ERRORS, type ErrorCode } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/metrics.js";
+import { listen } from "./listen.js";
 import { nms, type NmsCommand, type NmsRtmpSession } from "./nms.js";
 import type { EdgeSession, SessionTable } from "./session-table.js";
 
@@ -69,14 +70,7 @@ export class RtmpIngest {
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      this.server.once("error", onError);
-      this.server.listen(port, host, () => {
-        this.server.off("error", onError);
-        resolve(this.server.address() as AddressInfo);
-      });
-    });
+    return listen(this.server, port, host);
   }
 
   async close(): Promise<void> {

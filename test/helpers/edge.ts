@@ -22,17 +22,22 @@ export interface TestEdge {
   flvUrl(name: string, app?: string): string;
 }
 
+/** Every listener on a free loopback port: tests never collide and never leave the machine. */
+const LOOPBACK = {
+  EDGE_RTMP_PORT: "0",
+  EDGE_PLAYBACK_PORT: "0",
+  EDGE_API_PORT: "0",
+  EDGE_RTMP_HOST: "127.0.0.1",
+  EDGE_PLAYBACK_HOST: "127.0.0.1",
+  EDGE_API_HOST: "127.0.0.1",
+};
+
 /** Env-style overrides (`EDGE_…`) go through the real config loader. */
 export async function startEdge(t: Tap, env: Record<string, string> = {}): Promise<TestEdge> {
   const config = loadConfig({
     env: {
+      ...LOOPBACK,
       EDGE_DATA_DIR: t.testdir(),
-      EDGE_RTMP_PORT: "0",
-      EDGE_PLAYBACK_PORT: "0",
-      EDGE_API_PORT: "0",
-      EDGE_RTMP_HOST: "127.0.0.1",
-      EDGE_PLAYBACK_HOST: "127.0.0.1",
-      EDGE_API_HOST: "127.0.0.1",
       EDGE_LOG_LEVEL: process.env.EDGE_TEST_LOG_LEVEL ?? "silent",
       ...env,
     },
@@ -77,13 +82,8 @@ export async function spawnEdge(t: Tap, env: Record<string, string> = {}): Promi
   const child = spawn(process.execPath, [CLI], {
     env: {
       ...process.env,
+      ...LOOPBACK,
       EDGE_DATA_DIR: t.testdir(),
-      EDGE_RTMP_PORT: "0",
-      EDGE_PLAYBACK_PORT: "0",
-      EDGE_API_PORT: "0",
-      EDGE_RTMP_HOST: "127.0.0.1",
-      EDGE_PLAYBACK_HOST: "127.0.0.1",
-      EDGE_API_HOST: "127.0.0.1",
       EDGE_LOG_LEVEL: "warn",
       ...env,
     },
