@@ -1,6 +1,7 @@
 // nanoStream "splay" playback tokens (nanostream.md §2.2): what an issue request may ask for, what a
 // verified token must claim, and whether it covers one play. Pure: keys, clock, revocation set and
 // the jti are passed in; nothing here throws on what a client sent.
+import { normalizeIp } from "../access/client-ip.js";
 import type { ErrorCode } from "../errors.js";
 import { signJws, verifyJws, type JsonObject, type JwsKey } from "./jws.js";
 
@@ -208,13 +209,8 @@ export interface PlayContext {
   origin?: string;
 }
 
-const MAPPED_V4 = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
 
 /** `::ffff:a.b.c.d` is a.b.c.d (DESIGN.md §4 "Client IP"). */
-function normaliseIp(ip: string): string {
-  return MAPPED_V4.exec(ip)?.[1] ?? ip;
-}
-
 /** Host of a Referer or Origin value, lower case, port and a trailing dot dropped; null if none. */
 function hostOf(url: string | undefined): string | null {
   if (url === undefined) return null;
@@ -241,7 +237,7 @@ export function checkPlayClaims(claims: SplayClaims, play: PlayContext): ErrorCo
         ? claims.groupid === play.streamId
         : claims.sub === play.org;
   if (!inScope) return "EDGE_ERR_TOKEN_SCOPE";
-  if (claims.ip !== undefined && normaliseIp(play.ip) !== claims.ip) return "EDGE_ERR_TOKEN_IP";
+  if (claims.ip !== undefined && normalizeIp(play.ip) !== claims.ip) return "EDGE_ERR_TOKEN_IP";
   if (claims.domain !== undefined) {
     const host = hostOf(play.referer) ?? hostOf(play.origin);
     const domain = claims.domain.toLowerCase();
