@@ -209,8 +209,6 @@ export interface PlayContext {
   origin?: string;
 }
 
-
-/** `::ffff:a.b.c.d` is a.b.c.d (DESIGN.md §4 "Client IP"). */
 /** Host of a Referer or Origin value, lower case, port and a trailing dot dropped; null if none. */
 function hostOf(url: string | undefined): string | null {
   if (url === undefined) return null;
