@@ -8,13 +8,13 @@
 //       actions: [play, publish]   # stream: / tagScope: / expiresAt: / mode: / info: / tag: as in the API
 //
 // The `rules:` key is required (`rules: []` for none): an empty file is far more often a write in
-// progress than an intent to drop every rule. Watching covers in-place writes and atomic renames
-// (editors, Kubernetes ConfigMaps swap a symlink in the directory): fs.watch on the directory,
-// debounced, plus a stat poll for file systems where fs.watch stays silent (NFS, some containers).
-import { readFileSync, statSync, watch, type FSWatcher } from "node:fs";
-import { dirname } from "node:path";
+// progress than an intent to drop every rule. Watching (in-place writes, atomic renames, ConfigMap
+// symlink swaps) is src/util/watched-file.ts; it may report a change that is none, so a reload
+// whose text equals the last one seen does nothing.
+import { readFileSync, statSync } from "node:fs";
 import { isMap, isSeq, LineCounter, parseDocument, type Node } from "yaml";
 import type { Logger } from "../log.js";
+import { WatchedFile } from "../util/watched-file.js";
 import { kindOfEntry, parseRule, RuleValidationError, type Rule } from "./rules.js";
 
 export class RulesFileError extends Error {
@@ -82,26 +82,16 @@ export interface RulesFileOptions {
 }
 
 export class RulesFile {
-  private watcher: FSWatcher | null = null;
-  private readonly poller: NodeJS.Timeout;
-  private debounce: NodeJS.Timeout | null = null;
+  private readonly watched: WatchedFile;
   /** The last version seen: a good file's text, or a bad file's error (so each is handled once). */
   private lastSeen: string | null = null;
-  private lastStat = "";
 
   /** Loads the file once; a bad or missing file at start throws RulesFileError. */
   constructor(private readonly opts: RulesFileOptions) {
     const first = this.read();
     if (first instanceof RulesFileError) throw first;
     this.apply(first);
-    try {
-      this.watcher = watch(dirname(opts.path), { persistent: false }, () => this.schedule());
-      this.watcher.on("error", () => this.stopWatching());
-    } catch {
-      this.watcher = null; // the poll still sees changes
-    }
-    this.poller = setInterval(() => this.poll(), opts.pollMs ?? 500);
-    this.poller.unref();
+    this.watched = new WatchedFile({ path: opts.path, onChange: () => this.reload(), pollMs: opts.pollMs, debounceMs: opts.debounceMs });
   }
 
   /** Reads and parses now (what the watcher and the poll end up calling). */
@@ -122,9 +112,7 @@ export class RulesFile {
   }
 
   close(): void {
-    clearInterval(this.poller);
-    if (this.debounce) clearTimeout(this.debounce);
-    this.stopWatching();
+    this.watched.close();
   }
 
   private apply(good: { text: string; rules: Rule[] }): void {
@@ -148,33 +136,5 @@ export class RulesFile {
       if (err instanceof RulesFileError) return err;
       return new RulesFileError(path, undefined, String(err));
     }
-  }
-
-  private schedule(): void {
-    if (this.debounce) clearTimeout(this.debounce);
-    // Editors write in steps (truncate, write, rename); read once they are done.
-    this.debounce = setTimeout(() => {
-      this.debounce = null;
-      this.reload();
-    }, this.opts.debounceMs ?? 100);
-    this.debounce.unref();
-  }
-
-  private poll(): void {
-    let sig: string;
-    try {
-      const st = statSync(this.opts.path);
-      sig = `${st.ino}:${st.size}:${st.mtimeMs}`;
-    } catch {
-      sig = "missing";
-    }
-    if (sig === this.lastStat) return;
-    this.lastStat = sig;
-    this.schedule();
-  }
-
-  private stopWatching(): void {
-    this.watcher?.close();
-    this.watcher = null;
   }
 }
