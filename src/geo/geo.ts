@@ -1,83 +1,202 @@
-// The one geo lookup (DESIGN.md §1: Guardian country rules and routing share it): MaxMind-format
-// `.mmdb` files, read with the maxmind package (mmdb-lib). `geo.mmdbPath` may list several files
-// separated by commas, because @ip-location-db ships IPv4 and IPv6 as two databases.
+// The one geo lookup (DESIGN.md §1: Guardian country rules and routing share it): the
+// hand-made overrides table first (overrides.ts, issue 7 §2), then MaxMind-format `.mmdb` files
+// (mmdb.ts). `geo.mmdbPath` may list several files separated by commas, because @ip-location-db
+// ships IPv4 and IPv6 as two databases; the first one that knows an address answers.
 //
-// A database declares its IP version. mmdb-lib walks an IPv4-only database (ip_version 4) with
-// the first 32 bits of an IPv6 address and answers with some unrelated network's record (seen
-// here: 2a00:1450:4001::1 "CN" from the IPv4 file, "DE" from the IPv6 one), so each address is
-// only ever asked of databases of its family. `::ffff:a.b.c.d` is asked as a.b.c.d.
-import { readFileSync } from "node:fs";
-import { Reader, type Response } from "maxmind";
-import { formatV4, formatV6, parseAddress, wordsToBigInt } from "../guardian/ip.js";
+// A database declares its IP version. Walked with an IPv6 address, an IPv4-only database
+// (ip_version 4) answers with some unrelated network's record (seen here: 2a00:1450:4001::1
+// "CN" from the IPv4 file, "DE" from the IPv6 one), so IPv6 addresses are only asked of IPv6
+// databases; IPv4 addresses are asked of all (an IPv6 database holds IPv4 in ::/96).
+// `::ffff:a.b.c.d` is a.b.c.d everywhere (DESIGN.md §4).
+//
+// The files are watched (issue 7 §2: databases are updated in place by geoipupdate or a
+// ConfigMap) and re-read together when one changes. A file that cannot be read or parsed keeps
+// the databases in force; the new set replaces the old by one reference swap, so a lookup never
+// sees half of a reload.
+import { readFileSync, statSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import type { GeoOverride } from "../config/schema.js";
+import { parseAddress } from "../guardian/ip.js";
+import type { Logger } from "../log.js";
+import { WatchedFile } from "../util/watched-file.js";
+import { MmdbDatabase } from "./mmdb.js";
+import { compileOverrides, type OverrideTable } from "./overrides.js";
+
+export { GeoOverrideError } from "./overrides.js";
+
+export interface GeoOptions {
+  /** Comma-separated `.mmdb` files; "" = none. */
+  readonly mmdbPath: string;
+  /** CIDR → region/location/country, checked before the databases. */
+  readonly overrides?: readonly GeoOverride[];
+  /** Re-read the databases when a file changes; default true (when there are files). */
+  readonly watch?: boolean;
+  readonly log?: Logger;
+  /** After each reload attempt that found changed files: "error" = previous databases kept. */
+  readonly onReload?: (result: "ok" | "error") => void;
+  readonly pollMs?: number;
+  readonly debounceMs?: number;
+}
 
 export interface GeoResult {
   /** ISO 3166-1 alpha-2, uppercase. */
   readonly country?: string;
   readonly lat?: number;
   readonly lon?: number;
+  /** Only from an override: route from this region's centre (unless lat/lon are given). */
+  readonly region?: string;
+  readonly source: "override" | "mmdb";
 }
 
 export interface Geo {
-  /** null when no database knows the address (or none is configured, or it is not an address). */
+  /** null when nothing knows the address (or nothing is configured, or it is not an address). */
   lookup(ip: string): GeoResult | null;
-  /** The oldest build time of the open databases. */
+  /** The oldest build time of the databases in force; undefined without databases. */
   readonly builtAt?: Date;
   close(): void;
 }
 
-/** The two record shapes in use: MaxMind's GeoIP2/GeoLite2 and ip-location-db's flat one. */
-interface GeoRecord {
-  country?: { iso_code?: string };
-  registered_country?: { iso_code?: string };
-  location?: { latitude?: number; longitude?: number };
-  country_code?: string;
-  latitude?: number;
-  longitude?: number;
+/** The databases in force; replaced whole on reload. */
+interface Databases {
+  /** Asked for IPv4 addresses, in configured order. */
+  readonly all: readonly MmdbDatabase[];
+  /** Asked for IPv6 addresses: the ip_version 6 ones. */
+  readonly v6: readonly MmdbDatabase[];
+  readonly builtAt: Date | undefined;
+  readonly buffers: readonly Buffer[];
 }
 
-function toResult(rec: GeoRecord): GeoResult | null {
-  // The registered country stands in only where the database has no location-based one.
-  const country = (rec.country?.iso_code ?? rec.country_code ?? rec.registered_country?.iso_code)?.toUpperCase();
-  const lat = rec.location?.latitude ?? rec.latitude;
-  const lon = rec.location?.longitude ?? rec.longitude;
-  if (country === undefined && lat === undefined) return null;
-  return { ...(country && { country }), ...(lat !== undefined && { lat }), ...(lon !== undefined && { lon }) };
-}
+const EMPTY: Databases = { all: [], v6: [], builtAt: undefined, buffers: [] };
 
-const NONE: Geo = { lookup: () => null, close: () => {} };
-
-/** Opens the databases at `mmdbPath` (comma-separated); "" = no geo data. Throws on an unreadable file. */
-export function openGeo(mmdbPath: string): Geo {
-  const paths = mmdbPath.split(",").map((p) => p.trim()).filter(Boolean);
-  if (paths.length === 0) return NONE;
-  const readers = paths.map((path) => {
-    const reader = new Reader<Response>(readFileSync(path));
-    const version = reader.metadata.ipVersion;
-    if (version !== 4 && version !== 6) throw new Error(`${path}: unsupported ip_version ${version}`);
-    return reader;
-  });
-  const v4 = readers; // an IPv6 database answers IPv4 addresses from its ::/96 subtree
-  const v6 = readers.filter((r) => r.metadata.ipVersion === 6);
-  const words = new Uint32Array(4);
-  const builtAt = new Date(Math.min(...readers.map((r) => r.metadata.buildEpoch.getTime())));
-
+function databases(paths: readonly string[], buffers: Buffer[]): Databases {
+  if (paths.length === 0) return EMPTY;
+  const all = paths.map((path, i) => new MmdbDatabase(path, buffers[i]));
   return {
-    builtAt,
-    lookup(ip) {
-      const family = parseAddress(ip, words);
-      if (family === 0) return null;
-      const text = family === 4 ? formatV4(words[0]) : formatV6(wordsToBigInt(words));
-      for (const reader of family === 4 ? v4 : v6) {
-        const rec = reader.get(text) as GeoRecord | null;
-        const result = rec && toResult(rec);
-        if (result) return result;
-      }
-      return null;
-    },
-    close() {
-      // Readers hold the whole file in memory; drop them so it can be collected.
-      readers.length = 0;
-      v6.length = 0;
-    },
+    all,
+    v6: all.filter((d) => d.ipVersion === 6),
+    builtAt: new Date(Math.min(...all.map((d) => d.builtAt.getTime()))),
+    buffers,
   };
+}
+
+/**
+ * What the files are now: inode, size and times of each. Taken before reading, so a write that
+ * lands during the read changes it again and is read next time.
+ */
+function signature(paths: readonly string[]): string {
+  return paths
+    .map((p) => {
+      try {
+        const st = statSync(p);
+        return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+      } catch (err) {
+        return `error:${(err as NodeJS.ErrnoException).code}`;
+      }
+    })
+    .join("|");
+}
+
+class GeoLookup implements Geo {
+  private dbs: Databases;
+  /** Scratch for the parsed address (lookup is synchronous, never re-entered). */
+  private readonly words = new Uint32Array(4);
+  private readonly watchers: WatchedFile[] = [];
+  /** The files' signature at the last read, good or bad: a bad file is reported once. */
+  private seen: string;
+  private loading = false;
+  private again = false;
+  private closed = false;
+
+  constructor(
+    private readonly paths: readonly string[],
+    private readonly overrides: OverrideTable | null,
+    private readonly opts: GeoOptions,
+  ) {
+    this.seen = signature(paths);
+    // Synchronous at start: a missing or bad file stops start-up with its path.
+    this.dbs = databases(paths, paths.map((p) => readFileSync(p)));
+    if (paths.length > 0 && opts.watch !== false) {
+      for (const path of paths) {
+        this.watchers.push(new WatchedFile({ path, onChange: () => this.changed(), pollMs: opts.pollMs, debounceMs: opts.debounceMs }));
+      }
+    }
+  }
+
+  get builtAt(): Date | undefined {
+    return this.dbs.builtAt;
+  }
+
+  lookup(ip: string): GeoResult | null {
+    const words = this.words;
+    const family = parseAddress(ip, words);
+    if (family === 0) return null;
+    if (this.overrides !== null) {
+      const o = this.overrides.lookup(family, words);
+      if (o !== null) return o;
+    }
+    const list = family === 4 ? this.dbs.all : this.dbs.v6;
+    for (let i = 0; i < list.length; i++) {
+      const r = list[i].lookup(family, words);
+      if (r !== null) return r;
+    }
+    return null;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const w of this.watchers) w.close();
+    this.watchers.length = 0;
+    // Each database holds its whole file in memory; drop them so they can be collected.
+    this.dbs = EMPTY;
+  }
+
+  private changed(): void {
+    if (this.closed) return;
+    if (this.loading) {
+      this.again = true; // a change during a read: look once more when it is done
+      return;
+    }
+    this.loading = true;
+    this.again = false;
+    this.reload()
+      .catch((err) => this.opts.log?.error("geo reload failed", { reason: String(err) }))
+      .finally(() => {
+        this.loading = false;
+        if (this.again) this.changed();
+      });
+  }
+
+  private async reload(): Promise<void> {
+    const sig = signature(this.paths);
+    if (sig === this.seen) return; // another file in the directory, or the first poll
+    this.seen = sig;
+    let next: Databases;
+    try {
+      // Read asynchronously: tens of MB, and the event loop is serving media meanwhile.
+      next = databases(this.paths, await Promise.all(this.paths.map((p) => readFile(p))));
+    } catch (err) {
+      if (this.closed) return;
+      this.opts.log?.warn("geo database rejected, previous databases kept", { reason: (err as Error).message });
+      this.opts.onReload?.("error");
+      return;
+    }
+    if (this.closed) return;
+    const prev = this.dbs.buffers;
+    if (next.buffers.every((b, i) => prev[i] !== undefined && b.equals(prev[i]))) return; // touched, not changed
+    this.dbs = next;
+    this.opts.log?.info("geo databases reloaded", { paths: this.paths.join(","), builtAt: next.builtAt?.toISOString() });
+    this.opts.onReload?.("ok");
+  }
+}
+
+/**
+ * Opens the databases and compiles the overrides. A plain string is `{ mmdbPath }`. Throws on an
+ * unreadable or invalid file (naming it) and on a bad override (GeoOverrideError, naming
+ * `geo.overrides.N.field`).
+ */
+export function openGeo(arg: string | GeoOptions): Geo {
+  const opts: GeoOptions = typeof arg === "string" ? { mmdbPath: arg } : arg;
+  const overrides = compileOverrides(opts.overrides ?? []);
+  const paths = opts.mmdbPath.split(",").map((p) => p.trim()).filter(Boolean);
+  return new GeoLookup(paths, overrides, opts);
 }

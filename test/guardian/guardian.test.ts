@@ -29,7 +29,7 @@ function setup(t: Test, opts: { dir?: string; file?: string; geo?: (ip: string) 
     counters,
     now,
     fileDebounceMs: 20,
-    geo: { lookup: (ip) => (geoCalls.push(ip), { country: opts.geo?.(ip) }) },
+    geo: { lookup: (ip) => (geoCalls.push(ip), { country: opts.geo?.(ip), source: "mmdb" }) },
   });
   t.teardown(() => {
     guardian.close();
