@@ -130,10 +130,16 @@ class GeoLookup implements Geo {
     const words = this.words;
     const family = parseAddress(ip, words);
     if (family === 0) return null;
-    if (this.overrides !== null) {
-      const o = this.overrides.lookup(family, words);
-      if (o !== null) return o;
-    }
+    const o = this.overrides === null ? null : this.overrides.lookup(family, words);
+    if (o === null) return this.fromDatabases(family, words);
+    // An override places a network for routing; without its own `country` the database's still
+    // counts, so placing a network never takes it out of the Guardian's country rules.
+    if (o.country !== undefined) return o;
+    const country = this.fromDatabases(family, words)?.country;
+    return country === undefined ? o : { ...o, country };
+  }
+
+  private fromDatabases(family: 4 | 6, words: Uint32Array): GeoResult | null {
     const list = family === 4 ? this.dbs.all : this.dbs.v6;
     for (let i = 0; i < list.length; i++) {
       const r = list[i].lookup(family, words);
@@ -190,12 +196,11 @@ class GeoLookup implements Geo {
 }
 
 /**
- * Opens the databases and compiles the overrides. A plain string is `{ mmdbPath }`. Throws on an
+ * Opens the databases and compiles the overrides. Throws on an
  * unreadable or invalid file (naming it) and on a bad override (GeoOverrideError, naming
  * `geo.overrides.N.field`).
  */
-export function openGeo(arg: string | GeoOptions): Geo {
-  const opts: GeoOptions = typeof arg === "string" ? { mmdbPath: arg } : arg;
+export function openGeo(opts: GeoOptions): Geo {
   const overrides = compileOverrides(opts.overrides ?? []);
   const paths = opts.mmdbPath.split(",").map((p) => p.trim()).filter(Boolean);
   return new GeoLookup(paths, overrides, opts);

@@ -39,7 +39,7 @@ function expected(rec: Flat | null): [string | undefined, number | undefined, nu
 const fields = (r: GeoResult | null) => (r === null ? null : [r.country, r.lat, r.lon]);
 
 t.test("IPv4, IPv6 and every mapped spelling, each asked of its own family's database", async (t) => {
-  const geo = openGeo(`${V4}, ${V6}`);
+  const geo = openGeo({ mmdbPath: `${V4}, ${V6}` });
   t.teardown(() => geo.close());
   const v4 = raw(V4, "8.8.8.8");
   t.equal(v4?.country_code, "US", "the database places 8.8.8.8 in the US");
@@ -67,12 +67,12 @@ t.test("only an IPv4 database: IPv6 clients get no answer rather than a wrong on
 });
 
 t.test("no database configured: every lookup is null", async (t) => {
-  const geo = openGeo("");
+  const geo = openGeo({ mmdbPath: "" });
   t.equal(geo.lookup("8.8.8.8"), null);
   t.equal(geo.builtAt, undefined);
-  t.throws(() => openGeo("/nonexistent.mmdb"), /ENOENT/);
+  t.throws(() => openGeo({ mmdbPath: "/nonexistent.mmdb" }), /ENOENT/);
   const dir = t.testdir({ "bad.mmdb": "not a database at all" });
-  t.throws(() => openGeo(join(dir, "bad.mmdb")), { message: new RegExp(`^${join(dir, "bad.mmdb")}: `) }, "a bad file is named");
+  t.throws(() => openGeo({ mmdbPath: join(dir, "bad.mmdb") }), { message: new RegExp(`^${join(dir, "bad.mmdb")}: `) }, "a bad file is named");
 });
 
 t.test("the tree walk answers exactly what mmdb-lib's Reader.get answers (property, 20k+ addresses per database)", async (t) => {
@@ -141,14 +141,14 @@ const OVERRIDES = [
   { cidr: "203.0.113.7", region: "one-host" },
 ];
 
-t.test("overrides: checked first, the most specific answers alone, IPv4, IPv6 and mapped", async (t) => {
+t.test("overrides: checked first, the most specific answers (the database adds only a missing country), IPv4, IPv6 and mapped", async (t) => {
   const geo = openGeo({ mmdbPath: `${V4},${V6}`, overrides: OVERRIDES, watch: false });
   t.teardown(() => geo.close());
-  const eu = { region: "eu-test", lat: 50.11, lon: 8.68, source: "override" };
-  t.same(geo.lookup("8.8.8.8"), eu, "ahead of the database, and no database field mixed in");
+  const eu = { region: "eu-test", lat: 50.11, lon: 8.68, country: "US", source: "override" };
+  t.same(geo.lookup("8.8.8.8"), eu, "ahead of the database, which adds only its country (for the Guardian)");
   t.same(geo.lookup("::ffff:8.8.8.8"), eu, "mapped dotted");
   t.same(geo.lookup("::ffff:808:808"), eu, "mapped hex");
-  t.same(geo.lookup("8.8.4.4"), { region: "us-wide", source: "override" }, "the containing /16 where the /24 does not hold");
+  t.same(geo.lookup("8.8.4.4"), { region: "us-wide", country: "US", source: "override" }, "the containing /16 where the /24 does not hold");
   t.same(geo.lookup("10.1.2.3"), { region: "private", country: "DE", source: "override" }, "private range, country upper-cased");
   t.same(geo.lookup("10.20.30.40"), { region: "private-lab", source: "override" }, "nested: the /16, not its /8");
   t.same(geo.lookup("10.21.0.1")?.region, "private", "just past the nested range");
@@ -298,8 +298,8 @@ t.test("watch: false reads once", async (t) => {
   t.equal(geo.lookup("8.8.8.8")?.country, "US");
 });
 
-t.test("country rules decide from the real database through the Guardian", async (t) => {
-  const geo = openGeo(`${V4},${V6}`);
+t.test("country rules decide from the real database and the overrides through the Guardian", async (t) => {
+  const geo = openGeo({ mmdbPath: `${V4},${V6}`, overrides: [{ cidr: "10.9.0.0/16", country: "us" }, { cidr: "8.8.8.0/24", region: "eu-test" }] });
   const rules = [rule("country", { country: "US", type: "deny" }, { id: "no-us" })];
   const guardian = new Guardian({ apiRules: { list: () => rules, onChange: () => () => {} }, allowMissingReferer: true, geo });
   t.teardown(() => {
@@ -310,4 +310,6 @@ t.test("country rules decide from the real database through the Guardian", async
   t.same(play("::ffff:8.8.8.8"), { allow: false, ruleId: "no-us", kind: "country" });
   t.equal(play("2a00:1450:4001::1").allow, raw(V6, "2a00:1450:4001::1")?.country_code !== "US");
   t.equal(play("10.0.0.1").allow, true, "unknown country passes a block-list");
+  t.same(play("10.9.1.1"), { allow: false, ruleId: "no-us", kind: "country" }, "an override's country");
+  t.same(play("8.8.8.8"), { allow: false, ruleId: "no-us", kind: "country" }, "an override placing a network for routing keeps its database country");
 });
