@@ -76,6 +76,8 @@ export const ERRORS = {
   EDGE_ERR_NOT_FOUND: spec(404, null, null, "not_found", "no such resource"),
   EDGE_ERR_BODY_TOO_LARGE: spec(413, null, null, "body_too_large", "request body exceeds api.bodyLimit"),
   EDGE_ERR_UNSUPPORTED_MEDIA_TYPE: spec(415, null, null, "unsupported_media_type", "unsupported Content-Type"),
+  // Routing (issue 7)
+  EDGE_ERR_NO_EDGE: spec(503, null, null, "no_edge", "no eligible edge"),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

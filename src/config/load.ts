@@ -2,10 +2,10 @@
 // frozen. Every problem found is collected so a bad start-up names all offending keys at once.
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
-import { KindGuard, type TObject, type TSchema } from "@sinclair/typebox";
+import { KindGuard, type Static, type TObject, type TSchema } from "@sinclair/typebox";
 import { Value, ValueErrorType, type ValueError } from "@sinclair/typebox/value";
 import YAML from "yaml";
-import { ConfigSchema, type Config } from "./schema.js";
+import { ConfigSchema, type Config, type EdgeEntry } from "./schema.js";
 
 export type ConfigIssue = { path: string; reason: string };
 
@@ -49,10 +49,21 @@ function parseEnv(schema: TSchema, raw: string): { value: unknown } | { reason: 
   if (KindGuard.IsInteger(schema)) {
     return /^-?\d+$/.test(raw) ? { value: Number(raw) } : { reason: `expected an integer, got '${raw}'` };
   }
+  if (KindGuard.IsNumber(schema)) {
+    return /^-?\d+(\.\d+)?$/.test(raw) ? { value: Number(raw) } : { reason: `expected a number, got '${raw}'` };
+  }
   if (KindGuard.IsBoolean(schema)) {
     if (raw === "true" || raw === "1") return { value: true };
     if (raw === "false" || raw === "0") return { value: false };
     return { reason: `expected true, false, 1 or 0, got '${raw}'` };
+  }
+  if (KindGuard.IsArray(schema) && KindGuard.IsObject(schema.items)) {
+    // Lists of mappings (routing.edges, geo.overrides) come as JSON.
+    try {
+      return { value: JSON.parse(raw) as unknown };
+    } catch {
+      return { reason: "expected a JSON list" };
+    }
   }
   if (KindGuard.IsArray(schema)) return { value: raw.trim() === "" ? [] : raw.split(",").map((s) => s.trim()) };
   // Strings and unions of string literals go through as-is; the schema check judges them.
@@ -126,6 +137,7 @@ const typed = (v: unknown) => (typeof v === "string" || typeof v === "number" ? 
 // Type mismatches share one wording; the noun is what a YAML author would call the type.
 const EXPECTED: Partial<Record<ValueErrorType, string>> = {
   [ValueErrorType.Integer]: "integer",
+  [ValueErrorType.Number]: "number",
   [ValueErrorType.String]: "string",
   [ValueErrorType.Boolean]: "boolean",
   [ValueErrorType.Object]: "mapping",
@@ -142,7 +154,12 @@ function reasonOf(e: ValueError): string {
     case ValueErrorType.IntegerMaximum:
       return `must be <= ${s.maximum}, got ${show(e.value)}`;
     case ValueErrorType.IntegerMinimum:
+    case ValueErrorType.NumberMinimum:
       return `must be >= ${s.minimum}, got ${show(e.value)}`;
+    case ValueErrorType.NumberMaximum:
+      return `must be <= ${s.maximum}, got ${show(e.value)}`;
+    case ValueErrorType.NumberExclusiveMinimum:
+      return `must be > ${s.exclusiveMinimum}, got ${show(e.value)}`;
     case ValueErrorType.StringMinLength:
       return s.minLength === 1 ? "must not be empty" : `must be at least ${s.minLength} characters`;
     case ValueErrorType.StringMaxLength:
@@ -206,12 +223,45 @@ function crossCheck(c: Config, issues: ConfigIssue[]): void {
     const reason = `must be <= rtmp.limits.maxBufferedBytes (${maxBufferedBytes}), got ${maxMessageSize}`;
     if (maxMessageSize > maxBufferedBytes) issues.push({ path: "rtmp.limits.maxMessageSize", reason });
   }
+  if (clean("geo.overrides")) {
+    c.geo.overrides.forEach((o, i) => {
+      if (!validCidr(o.cidr)) issues.push({ path: `geo.overrides.${i}.cidr`, reason: `not an IP address or CIDR: '${o.cidr}'` });
+    });
+  }
+  if (clean("routing.edges", "routing.edgesFile")) {
+    if (c.routing.edgesFile !== "" && c.routing.edges.length > 0) {
+      issues.push({ path: "routing.edges", reason: "set either routing.edges or routing.edgesFile, not both" });
+    }
+    issues.push(...edgeTableIssues(c.routing.edges, "routing.edges"));
+  }
   const listeners = (["rtmp", "playback", "api"] as const).filter((k) => clean(`${k}.port`, `${k}.host`));
   listeners.forEach((k, i) => {
     const { port, host } = c[k];
     const clash = listeners.slice(0, i).find((o) => port !== 0 && c[o].port === port && sameHost(c[o].host, host));
     if (clash) issues.push({ path: `${k}.port`, reason: `must differ from ${clash}.port on the same host (${port})` });
   });
+}
+
+/** What the schema cannot say about an edge table: ids are unique (they are metric labels and sticky keys). */
+export function edgeTableIssues(edges: readonly EdgeEntry[], prefix: string): ConfigIssue[] {
+  const seen = new Map<string, number>();
+  const issues: ConfigIssue[] = [];
+  edges.forEach((e, i) => {
+    const before = seen.get(e.id);
+    if (before !== undefined) issues.push({ path: `${prefix}.${i}.id`, reason: `duplicate edge id '${e.id}' (also ${prefix}.${before})` });
+    else seen.set(e.id, i);
+  });
+  return issues;
+}
+
+/**
+ * Checks a value against one part of the schema (defaults filled in), in the wording config
+ * errors use; for files that are read apart from the config (the routing table).
+ */
+export function checkPart<T extends TSchema>(schema: T, value: unknown, prefix: string): { value: Static<T>; issues: ConfigIssue[] } {
+  const filled = Value.Default(schema, structuredClone(value)) as Static<T>;
+  const issues = [...Value.Errors(schema, filled)].map((e) => ({ path: [prefix, dotted(e.path)].filter(Boolean).join("."), reason: reasonOf(e) }));
+  return { value: filled, issues };
 }
 
 /**

@@ -10,6 +10,63 @@ const Cidr = Type.String({ minLength: 1, maxLength: 49, description: "address or
 
 const MiB = 1024 * 1024;
 
+const Latitude = Type.Number({ minimum: -90, maximum: 90 });
+const Longitude = Type.Number({ minimum: -180, maximum: 180 });
+/** Edge ids and regions become metric labels: a short, closed, configured set. */
+const Label = Type.String({ pattern: "^[A-Za-z0-9_.-]{1,64}$" });
+
+/** One entry of the geo load-balancing table (issue 7 §2): a network placed by hand, ahead of the MMDB. */
+export const GeoOverrideSchema = Type.Object(
+  {
+    cidr: Cidr,
+    /** Clients here are routed from this region's centre unless lat/lon are given. */
+    region: Type.Optional(Label),
+    lat: Type.Optional(Latitude),
+    lon: Type.Optional(Longitude),
+    /** ISO 3166-1 alpha-2, for the Guardian's country rules. */
+    country: Type.Optional(Type.String({ pattern: "^[A-Za-z]{2}$" })),
+  },
+  { additionalProperties: false },
+);
+
+/** Base URLs of an edge, one per way in (issue 7 §1); the route appends `/APP/NAME`. */
+const EdgeUrlsSchema = Type.Object(
+  {
+    ingest: Type.Optional(Type.String({ pattern: "^rtmps?://" })),
+    rtmp: Type.Optional(Type.String({ pattern: "^rtmps?://" })),
+    flv: Type.Optional(Type.String({ pattern: "^https?://" })),
+  },
+  { additionalProperties: false },
+);
+
+/** One row of the routing table (issue 7 §1). */
+export const EdgeEntrySchema = Type.Object(
+  {
+    id: Label,
+    region: Label,
+    lat: Latitude,
+    lon: Longitude,
+    /** Control API base probed for `/readyz` and `/v1/load`; empty = not probed, always counted healthy with no load. */
+    api: Type.String({ default: "", pattern: "^(https?://.+)?$" }),
+    urls: EdgeUrlsSchema,
+    /** New clients go elsewhere once the edge reaches routing.spillAt of either bound; absent = unbounded. */
+    capacity: Type.Object(
+      {
+        sessions: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000_000 })),
+        egressMbps: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 10_000_000 })),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /** Share among edges at the same distance (weighted rendezvous hashing). */
+    weight: Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000, default: 1 }),
+    /** Takes no new clients; clients already on it are moved on their next route request. */
+    drain: Type.Boolean({ default: false }),
+  },
+  { additionalProperties: false },
+);
+
+export const EdgeTableSchema = Type.Array(EdgeEntrySchema, { maxItems: 10_000 });
+
 /** Per-connection and total RTMP resource bounds (issue 3). Defaults sit near nginx-rtmp's. */
 export const RtmpLimitsSchema = Type.Object(
   {
@@ -148,6 +205,41 @@ export const ConfigSchema = Type.Object(
       {
         /** MaxMind-format city or country database; empty = no country information. */
         mmdbPath: Type.String({ default: "" }),
+        /** CIDR → region/location/country, checked before the database (private ranges, known networks). */
+        overrides: Type.Array(GeoOverrideSchema, { default: [], maxItems: 100_000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    routing: Type.Object(
+      {
+        /** The edges clients are sent to (see README "Routing"). */
+        edges: Type.Array(EdgeEntrySchema, { default: [], maxItems: 10_000 }),
+        /** YAML file with an `edges:` list, watched and reloaded; a bad version keeps the table in force. */
+        edgesFile: Type.String({ default: "" }),
+        /** Clients the geo lookup cannot place are routed from the centre of this region's edges. */
+        defaultRegion: Type.String({ default: "", pattern: "^([A-Za-z0-9_.-]{1,64})?$" }),
+        /** Fraction of capacity at which an edge stops taking new clients; the rest is headroom for its sticky ones. */
+        spillAt: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.8 }),
+        /** Edges this close to each other count as equally near: weights and the stream's hash choose among them. */
+        sameDistanceKm: Type.Number({ minimum: 0, maximum: 20_000, default: 100 }),
+        /** How long a client keeps its edge for a stream (while that edge stays eligible). */
+        stickyTtlMs: Millis(600_000, 0),
+        maxStickyEntries: Type.Integer({ minimum: 100, maximum: 10_000_000, default: 100_000 }),
+        /** Last resort when no edge is eligible; no URLs = answer 503. */
+        fallback: Type.Object(
+          { id: Type.String({ pattern: "^[A-Za-z0-9_.-]{1,64}$", default: "fallback" }), region: Type.String({ default: "" }), urls: EdgeUrlsSchema },
+          { additionalProperties: false, default: { urls: {} } },
+        ),
+        health: Type.Object(
+          {
+            intervalMs: Millis(2_000, 100),
+            timeoutMs: Millis(1_000, 10),
+            /** Consecutive passes that bring a down edge back, and failures that take an up edge out. */
+            rise: Type.Integer({ minimum: 1, maximum: 100, default: 2 }),
+            fall: Type.Integer({ minimum: 1, maximum: 100, default: 2 }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -172,3 +264,5 @@ export const ConfigSchema = Type.Object(
 
 export type Config = Static<typeof ConfigSchema>;
 export type RtmpLimits = Static<typeof RtmpLimitsSchema>;
+export type GeoOverride = Static<typeof GeoOverrideSchema>;
+export type EdgeEntry = Static<typeof EdgeEntrySchema>;
