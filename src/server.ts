@@ -15,7 +15,7 @@ import { loadKeySet } from "./auth/keys.js";
 import { PlaybackTokens } from "./auth/playback-tokens.js";
 import { RevocationStore } from "./auth/revocations.js";
 import { ERRORS } from "./errors.js";
-import { openGeo } from "./geo/geo.js";
+import { GeoOverrideError, openGeo } from "./geo/geo.js";
 import { Guardian } from "./guardian/guardian.js";
 import { GuardianStore } from "./guardian/store.js";
 import { OrgWebhook } from "./access/org-webhook.js";
@@ -26,7 +26,9 @@ import { createApiServer } from "./http/api-server.js";
 import { Ingest } from "./ingest/ingest.js";
 import { SessionTable } from "./ingest/session-table.js";
 import { createLogger, type Logger } from "./log.js";
-import { createMetrics } from "./metrics/metrics.js";
+import { LoadMeter } from "./metrics/load.js";
+import { createMetrics, type Metrics } from "./metrics/metrics.js";
+import { Router } from "./routing/router.js";
 
 export interface EdgeAddresses {
   rtmp: AddressInfo;
@@ -47,6 +49,20 @@ export class EdgeStartError extends Error {
   override name = "EdgeStartError";
 }
 
+/**
+ * Opens what a config names (geo databases, the routing table) and turns its failure into an
+ * EdgeStartError naming the key; `undo` releases what was opened before.
+ */
+function openOrRefuse<T>(key: string, open: () => T, undo?: () => void): T {
+  try {
+    return open();
+  } catch (err) {
+    undo?.();
+    if (err instanceof GeoOverrideError) throw new EdgeStartError(err.message);
+    throw new EdgeStartError(`${key}: ${(err as Error).message}`);
+  }
+}
+
 // node-media-server keeps its streams in process-global maps: two edges in one process would
 // share them. A second edge runs as a child process (see test/helpers/edge.ts).
 let edgeInProcess = false;
@@ -54,6 +70,20 @@ let edgeInProcess = false;
 export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
   if (edgeInProcess) throw new EdgeStartError("another edge is running in this process; start this one in a child process");
   const log = deps.log ?? createLogger(config.logLevel);
+  // Geo data and the routing table first: a bad file refuses start-up before anything is opened.
+  let metrics: Metrics | undefined;
+  const geo = openOrRefuse("geo.mmdbPath", () =>
+    openGeo({
+      mmdbPath: config.geo.mmdbPath,
+      overrides: config.geo.overrides,
+      log,
+      onReload: (result) => metrics?.geoReloads.inc({ result }),
+    }),
+  );
+  const router = openOrRefuse("routing.edgesFile", () =>
+    new Router(config.routing, geo, { tableReload: (result) => metrics?.routingTableReloads.inc({ result }) }, log),
+    () => geo.close(),
+  );
   mkdirSync(config.dataDir, { recursive: true });
   // Remote mode: the stream manager is another bintu; the organisation key it takes is also the
   // key of this edge's admin API. Embedded mode: the registry and its key live in the data dir.
@@ -67,7 +97,8 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
   const { webhookUrl, webhookTimeoutMs, maxFailedPublishesPerMinute, failedPublishCooldownMs } = config.ingest;
   const limiter = new PublishLimiter({ maxPerMinute: maxFailedPublishesPerMinute, cooldownMs: failedPublishCooldownMs });
   const table = new SessionTable();
-  const metrics = createMetrics(table, limiter);
+  metrics = createMetrics(table, limiter, { edges: () => router.edgeSnapshot(), geoBuiltAt: () => geo.builtAt });
+  const load = new LoadMeter(table);
   const source = registry
     ? registrySource(registry)
     : remoteSource({
@@ -108,7 +139,6 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
       metrics.tokenVerifications.inc({ result: code ? "deny" : "allow", reason: code ? ERRORS[code].reason : "ok", cache: cached ? "hit" : "miss" }),
   });
   // Guardian: API rules in the data dir, an optional watched rules file, countries from the geo db.
-  const geo = openGeo(config.geo.mmdbPath);
   const guardianStore = GuardianStore.open(config.dataDir, { ipRuleTtlMs: config.guardian.ipRuleTtlMs });
   const guardian = new Guardian({
     apiRules: guardianStore,
@@ -156,6 +186,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
         return `http://${config.publicHost}:${addresses?.playback.port ?? config.playback.port}/live`;
       },
     },
+    route: { router, directory, load: () => load.report() },
     sessions: () => table.all(),
     kick: (id) => ingest.kick(id),
     ready: () => addresses !== null,
@@ -166,7 +197,8 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     if (closed) return;
     closed = true;
     addresses = null;
-    await Promise.all([ingest.close(), api.close()]);
+    await Promise.all([ingest.close(), api.close(), router.close()]);
+    load.close();
     keys.close();
     guardian.close();
     guardianStore.close();
@@ -198,6 +230,8 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
         const playback = await listening("playback.port", config.playback.port, config.playback.host, () => ingest.listenPlayback());
         await listening("api.port", config.api.port, config.api.host, () => api.listen({ port: config.api.port, host: config.api.host }));
         addresses = { rtmp, playback, api: api.server.address() as AddressInfo };
+        // After the API listens: this edge may be in its own routing table and probe itself.
+        await router.start();
         log.info("edge listening", {
           rtmp: `${rtmp.address}:${rtmp.port}`,
           playback: `${playback.address}:${playback.port}`,

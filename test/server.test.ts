@@ -1,5 +1,6 @@
 // createEdge lifecycle: start on port 0, readiness, close with live sessions, start again (issue 2 §7).
 import t from "tap";
+import { existsSync } from "node:fs";
 import { loadConfig } from "../src/config/load.js";
 import { createEdge } from "../src/server.js";
 import { startEdge } from "./helpers/edge.js";
@@ -54,4 +55,13 @@ t.test("RTMP play of an unknown or not-live stream answers NetStream.Play.Stream
     t.equal((await c.play(await c.createStream(), stream)).code, "NetStream.Play.StreamNotFound", stream);
     await c.closed;
   }
+});
+
+t.test("a bad routing.edgesFile refuses start-up before anything is opened", async (t) => {
+  const dir = t.testdir({ "edges.yaml": "edges:\n  - { id: a, region: eu, lat: 100, lon: 0, urls: {} }\n" });
+  const config = loadConfig({ env: { EDGE_DATA_DIR: `${dir}/data`, EDGE_ROUTING_EDGES_FILE: `${dir}/edges.yaml` } });
+  t.throws(() => createEdge(config), { name: "EdgeStartError", message: /^routing\.edgesFile: .*edges\.0\.lat: must be <= 90, got 100/ });
+  t.notOk(existsSync(`${dir}/data`), "no data dir created");
+  const next = await startEdge(t);
+  t.ok(next.addresses.api.port > 0, "the process can still run an edge");
 });

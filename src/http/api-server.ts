@@ -18,6 +18,10 @@ import { registerGuardianRoutes } from "./guardian-routes.js";
 import type { Guardian } from "../guardian/guardian.js";
 import type { GuardianStore } from "../guardian/store.js";
 import type { PlaybackTokens } from "../auth/playback-tokens.js";
+import type { StreamDirectory } from "../bintu/directory.js";
+import type { LoadReport } from "../metrics/load.js";
+import type { Router } from "../routing/router.js";
+import { registerRouteRoutes } from "./route-routes.js";
 
 export interface ApiDeps {
   config: Config;
@@ -32,6 +36,7 @@ export interface ApiDeps {
   guardianStore: GuardianStore;
   /** Read per request: the ports are known only once the edge listens. */
   bintuUrls: BintuUrls;
+  route: { router: Router; directory: Pick<StreamDirectory, "lookup">; load: () => LoadReport };
   sessions: () => EdgeSession[];
   kick: (id: string) => boolean;
   ready: () => boolean;
@@ -113,6 +118,12 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     return code ? send(reply, code) : reply.code(204).send();
   });
 
+  registerRouteRoutes(app, {
+    ...deps.route,
+    trustedProxies: deps.trustedProxies,
+    apps: config.ingest.apps,
+    count: (region, reason, result) => deps.metrics.routeAnswers.inc({ region, reason, result }),
+  });
   registerSplayRoutes(app, { tokens: deps.tokens, auth: deps.auth, org: deps.org });
   registerGuardianRoutes(app, { guardian: deps.guardian, store: deps.guardianStore, auth: deps.auth });
   if (deps.registry) registerBintuRoutes(app, { registry: deps.registry, auth: deps.auth, urls: deps.bintuUrls });

@@ -12,7 +12,13 @@ export interface LimiterCounts {
   stats(): { failures: number; blocks: number; refusals: number };
 }
 
-export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts) {
+/** Read at scrape time: the routing table's edges as the health checker sees them, the geo db's age. */
+export interface RoutingState {
+  edges(): readonly { id: string; up: boolean; load: { sessions: number; egressMbps: number; cpu: number }; loadRatio: number }[];
+  geoBuiltAt(): Date | undefined;
+}
+
+export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, routing: RoutingState) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "bintu_edge_" });
 
@@ -137,7 +143,62 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts) {
     registers: [registry],
   });
 
-  return { registry, decisions, connectionsClosed, guardianDecisions, guardianWouldDeny, guardianReloads, guardianRules, tokenVerifications, tokenRevocations, bintuRequests, bintuRequestSeconds, streamLookups, breakerTransitions, revalidations, webhookCalls };
+  const routeAnswers = new Counter({
+    name: "bintu_edge_route_answers_total",
+    help: "GET /v1/route answers by region of the chosen edge, reason (nearest, spill, sticky, fallback, none) and result (ok or a reason code)",
+    labelNames: ["region", "reason", "result"] as const,
+    registers: [registry],
+  });
+  const routingTableReloads = new Counter({
+    name: "bintu_edge_routing_table_reloads_total",
+    help: "Reloads of routing.edgesFile by result (a bad file keeps the table in force)",
+    labelNames: ["result"] as const,
+    registers: [registry],
+  });
+  const geoReloads = new Counter({
+    name: "bintu_edge_geo_reloads_total",
+    help: "Reloads of the geo databases by result (a bad file keeps the databases in force)",
+    labelNames: ["result"] as const,
+    registers: [registry],
+  });
+  // Edge ids are a configured, bounded set (issue 7 §6); reset on each scrape so removed edges vanish.
+  new Gauge({
+    name: "bintu_edge_routing_edge_up",
+    help: "1 when the health checker counts the routing table's edge healthy",
+    labelNames: ["edge"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const e of routing.edges()) this.set({ edge: e.id }, e.up ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "bintu_edge_routing_edge_load",
+    help: "Each routed edge's last load report (sessions, egress_mbps, cpu) and its load as a share of capacity (ratio)",
+    labelNames: ["edge", "measure"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const e of routing.edges()) {
+        this.set({ edge: e.id, measure: "sessions" }, e.load.sessions);
+        this.set({ edge: e.id, measure: "egress_mbps" }, e.load.egressMbps);
+        this.set({ edge: e.id, measure: "cpu" }, e.load.cpu);
+        this.set({ edge: e.id, measure: "ratio" }, e.loadRatio);
+      }
+    },
+  });
+  new Gauge({
+    name: "bintu_edge_geo_database_age_seconds",
+    help: "Age of the oldest open geo database (from its build time); absent without one",
+    registers: [registry],
+    collect() {
+      this.reset();
+      const built = routing.geoBuiltAt();
+      if (built) this.set((Date.now() - built.getTime()) / 1000);
+    },
+  });
+
+  return { routeAnswers, routingTableReloads, geoReloads, registry, decisions, connectionsClosed, guardianDecisions, guardianWouldDeny, guardianReloads, guardianRules, tokenVerifications, tokenRevocations, bintuRequests, bintuRequestSeconds, streamLookups, breakerTransitions, revalidations, webhookCalls };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

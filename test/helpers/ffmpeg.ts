@@ -57,3 +57,14 @@ export function play(url: string, opts: { frames?: number; timeoutMs?: number } 
   const { frames = 25, timeoutMs = 20_000 } = opts;
   return run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-rw_timeout", "10000000", "-i", url, "-frames:v", String(frames), "-f", "null", "-"], timeoutMs);
 }
+
+/** Reads `frames` video frames with ffprobe (following HTTP redirects); resolves with how many arrived. */
+export async function probeFrames(url: string, frames = 10, timeoutMs = 20_000): Promise<{ code: number | null; frames: number; stderr: string }> {
+  const { exited } = run("ffprobe", [
+    "-v", "error", "-rw_timeout", "10000000", "-select_streams", "v:0",
+    "-read_intervals", `%+#${frames}`, "-show_entries", "frame=pict_type", "-of", "json", url,
+  ], timeoutMs);
+  const { code, stdout, stderr } = await exited;
+  const read = code === 0 ? ((JSON.parse(stdout) as { frames?: unknown[] }).frames ?? []).length : 0;
+  return { code, frames: read, stderr };
+}

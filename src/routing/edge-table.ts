@@ -1,0 +1,110 @@
+// The routing table's source (issue 7 §1): `routing.edges` in the config, or a YAML file with an
+// `edges:` list that is watched and reloaded. A file that fails validation keeps the table in
+// force and says why (key path and reason, in the config loader's words); at start-up it refuses
+// to start, like any bad config.
+import { readFileSync } from "node:fs";
+import YAML from "yaml";
+import { checkPart, edgeTableIssues, type ConfigIssue } from "../config/load.js";
+import { EdgeTableSchema, type EdgeEntry } from "../config/schema.js";
+import type { Logger } from "../log.js";
+import { WatchedFile } from "../util/watched-file.js";
+
+export class EdgeTableError extends Error {
+  override name = "EdgeTableError";
+  constructor(
+    readonly path: string,
+    readonly issues: readonly ConfigIssue[],
+  ) {
+    super(`${path}: ${issues.map((i) => `${i.path}: ${i.reason}`).join("; ")}`);
+  }
+}
+
+/** Parses and validates an edge file's text (pure). Throws EdgeTableError. */
+export function parseEdgeFile(path: string, text: string): EdgeEntry[] {
+  const fail = (reason: string, at = "(file)"): never => {
+    throw new EdgeTableError(path, [{ path: at, reason }]);
+  };
+  const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) fail(`YAML syntax error: ${doc.errors[0].message.split("\n")[0]}`);
+  const data = doc.toJS() as unknown;
+  // An empty file is far more often a write in progress than an intent to route nowhere.
+  if (typeof data !== "object" || data === null || Array.isArray(data) || !("edges" in data)) {
+    return fail("expected a mapping with an `edges:` list (`edges: []` for none)");
+  }
+  const unknown = Object.keys(data).find((k) => k !== "edges");
+  if (unknown) fail("unknown key", unknown);
+  const { value, issues } = checkPart(EdgeTableSchema, (data as { edges: unknown }).edges, "edges");
+  issues.push(...(issues.length === 0 ? edgeTableIssues(value, "edges") : []));
+  if (issues.length > 0) throw new EdgeTableError(path, issues);
+  return value;
+}
+
+export interface EdgeTableOptions {
+  readonly inline: readonly EdgeEntry[];
+  /** "" = the inline table, fixed. */
+  readonly file: string;
+  /** Every good table, the first synchronously from the constructor. */
+  readonly onTable: (edges: readonly EdgeEntry[]) => void;
+  readonly onReload?: (result: "ok" | "error") => void;
+  readonly log?: Logger;
+  readonly pollMs?: number;
+  readonly debounceMs?: number;
+}
+
+export class EdgeTableSource {
+  private readonly watched: WatchedFile | null = null;
+  private lastText: string | null = null;
+  private lastError = "";
+
+  /** Throws EdgeTableError when the file is missing or invalid at start. */
+  constructor(private readonly opts: EdgeTableOptions) {
+    if (opts.file === "") {
+      opts.onTable(opts.inline);
+      return;
+    }
+    const first = this.read();
+    if (first instanceof EdgeTableError) throw first;
+    this.apply(first);
+    this.watched = new WatchedFile({ path: opts.file, onChange: () => this.reload(), pollMs: opts.pollMs, debounceMs: opts.debounceMs });
+  }
+
+  reload(): void {
+    const result = this.read();
+    if (result instanceof EdgeTableError) {
+      if (result.message === this.lastError) return; // report each bad version once
+      this.lastError = result.message;
+      this.opts.log?.warn("routing edges file rejected, previous table kept", { path: this.opts.file, reason: result.message });
+      this.opts.onReload?.("error");
+      return;
+    }
+    if (result.text === this.lastText) return;
+    this.apply(result);
+    this.opts.log?.info("routing edges file reloaded", { path: this.opts.file, edges: result.edges.length });
+    this.opts.onReload?.("ok");
+  }
+
+  close(): void {
+    this.watched?.close();
+  }
+
+  private apply(good: { text: string; edges: EdgeEntry[] }): void {
+    this.lastText = good.text;
+    this.lastError = "";
+    this.opts.onTable(good.edges);
+  }
+
+  private read(): { text: string; edges: EdgeEntry[] } | EdgeTableError {
+    const { file } = this.opts;
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (err) {
+      return new EdgeTableError(file, [{ path: "(file)", reason: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }]);
+    }
+    try {
+      return { text, edges: parseEdgeFile(file, text) };
+    } catch (err) {
+      return err instanceof EdgeTableError ? err : new EdgeTableError(file, [{ path: "(file)", reason: String(err) }]);
+    }
+  }
+}
