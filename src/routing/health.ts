@@ -75,6 +75,7 @@ export class HealthChecker {
   private timer: NodeJS.Timeout | null = null;
   private round: Promise<void> | null = null;
   private closed = false;
+  private started = false;
   private readonly aborts = new Set<AbortController>();
   /** What select() reads, by table index: kept current on every probe, table change and route. */
   status: { healthy: boolean[]; load: Float64Array } = { healthy: [], load: new Float64Array(0) };
@@ -84,6 +85,7 @@ export class HealthChecker {
   /** Replaces the table; edges whose id and API URL stay keep their state. Index = table index. */
   setEdges(edges: readonly EdgeEntry[]): void {
     const old = new Map(this.probed.map((p) => [`${p.entry.id}\0${p.entry.api}`, p]));
+    const fresh: Probed[] = [];
     this.probed = edges.map((entry) => {
       const kept = old.get(`${entry.id}\0${entry.api}`);
       if (kept) {
@@ -91,13 +93,18 @@ export class HealthChecker {
         return kept;
       }
       // Unprobed edges (no API URL) are taken as configured: up, no load.
-      return { entry, up: entry.api === "", known: entry.api === "", passes: 0, failures: 0, load: NO_LOAD, lastError: "", routedSinceReport: 0 };
+      const p = { entry, up: entry.api === "", known: entry.api === "", passes: 0, failures: 0, load: NO_LOAD, lastError: "", routedSinceReport: 0 };
+      if (entry.api !== "") fresh.push(p);
+      return p;
     });
+    // An edge added to a running table is probed now rather than at the next round.
+    if (this.started && !this.closed) for (const p of fresh) void this.probe(p);
     this.status = { healthy: this.probed.map((p) => p.up), load: Float64Array.from(this.probed, (p) => this.ratioOf(p)) };
   }
 
   /** Probes every edge once (awaited), then keeps probing every interval. */
   async start(): Promise<void> {
+    this.started = true;
     await this.probeAll();
     if (this.closed) return;
     const tick = () => {
