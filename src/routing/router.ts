@@ -42,7 +42,6 @@ export interface EdgeSnapshot {
 
 export interface RouterEvents {
   tableReload?(result: "ok" | "error"): void;
-  transition?(edge: string, up: boolean): void;
 }
 
 const ALTERNATIVES = 2;
@@ -73,7 +72,6 @@ export class Router {
       ...config.health,
       onTransition: (edge, up, why) => {
         log?.[up ? "info" : "warn"](`routing: edge ${up ? "up" : "down"}`, { edge: edge.id, why });
-        events.transition?.(edge.id, up);
       },
     });
     this.source = new EdgeTableSource({
@@ -105,8 +103,10 @@ export class Router {
 
   route(req: RouteRequest): RouteAnswer {
     const where = this.geo.lookup(req.ip);
-    const located: Located = where ? where.source : "default";
-    const place = where && { lat: where.lat, lon: where.lon, region: where.region };
+    // A record with a country but no coordinates or region does not place the client.
+    const placed = where !== null && ((where.lat !== undefined && where.lon !== undefined) || where.region !== undefined);
+    const located: Located = placed ? where.source : "default";
+    const place = placed ? { lat: where.lat, lon: where.lon, region: where.region } : null;
     const stickyKey = `${req.action}\n${req.ip}\n${req.app}/${req.stream}`;
     const picked = select(
       this.table,
@@ -117,9 +117,7 @@ export class Router {
     if (picked.reason === "none") {
       const { fallback } = this.config;
       const base = fallback.urls[req.way];
-      if (base === undefined) {
-        return { reason: "none", located };
-      }
+      if (base === undefined) return { reason: "none", located };
       const url = urlOf(base, req.way, req.app, req.stream, req.query);
       return { edge: fallback.id, url, region: fallback.region, distanceKm: null, reason: "fallback", located, alternatives: [] };
     }
