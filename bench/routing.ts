@@ -341,7 +341,7 @@ async function inProcess(ips: string[]): Promise<void> {
       return best;
     };
     const table0 = compileTable(edges);
-    const status = { healthy: edges.map(() => true), load: new Float64Array(n) };
+    const status = { healthy: new Uint8Array(n).fill(1), load: new Float64Array(n) };
     const policy: SelectPolicy = { spillAt: config.spillAt, sameDistanceKm: config.sameDistanceKm, defaultRegion: config.defaultRegion, alternatives: 2 };
 
     const ours = row("ours: router.route", (from, count) => {

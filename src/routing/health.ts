@@ -78,7 +78,7 @@ export class HealthChecker {
   private started = false;
   private readonly aborts = new Set<AbortController>();
   /** What select() reads, by table index: kept current on every probe, table change and route. */
-  status: { healthy: boolean[]; load: Float64Array } = { healthy: [], load: new Float64Array(0) };
+  status: { healthy: Uint8Array; load: Float64Array } = { healthy: new Uint8Array(0), load: new Float64Array(0) };
 
   constructor(private readonly opts: HealthOptions) {}
 
@@ -99,7 +99,7 @@ export class HealthChecker {
     });
     // An edge added to a running table is probed now rather than at the next round.
     if (this.started && !this.closed) for (const p of fresh) void this.probe(p);
-    this.status = { healthy: this.probed.map((p) => p.up), load: Float64Array.from(this.probed, (p) => this.ratioOf(p)) };
+    this.status = { healthy: Uint8Array.from(this.probed, (p) => (p.up ? 1 : 0)), load: Float64Array.from(this.probed, (p) => this.ratioOf(p)) };
   }
 
   /** Probes every edge once (awaited), then keeps probing every interval. */
@@ -192,7 +192,7 @@ export class HealthChecker {
     const first = !p.known;
     p.known = true;
     const index = this.probed.indexOf(p);
-    this.status.healthy[index] = p.up;
+    this.status.healthy[index] = p.up ? 1 : 0;
     this.status.load[index] = this.ratioOf(p);
     if (first || wasUp !== p.up) this.opts.onTransition?.(p.entry, p.up, load ? "probe passed" : error);
   }

@@ -1,17 +1,18 @@
 // The router (issue 7): "which edge should this client use for this stream?" Composes the live
 // edge table, the health checker, the geo lookup and the sticky memory around the pure select().
-import { LRUCache } from "lru-cache";
 import type { Config, EdgeEntry } from "../config/schema.js";
 import type { Geo } from "../geo/geo.js";
 import type { Logger } from "../log.js";
 import { EdgeTableSource } from "./edge-table.js";
 import { HealthChecker, type EdgeLoad } from "./health.js";
-import { compileTable, select, type EdgeTable, type RouteReason, type SelectPolicy, type Way } from "./select.js";
+import { StickyMemory } from "./sticky.js";
+import { compileTable, hash32, select, type EdgeTable, type RouteReason, type SelectPolicy, type Way } from "./select.js";
 
 export type { Way } from "./select.js";
 
 export interface RouteRequest {
   readonly ip: string;
+  /** Validated names (STREAM_NAME, APP_NAME in src/access/stream-key.ts): URL-safe as they are. */
   readonly stream: string;
   readonly app: string;
   readonly way: Way;
@@ -46,17 +47,23 @@ export interface RouterEvents {
 
 const ALTERNATIVES = 2;
 
-/** `base/app/name[.flv][?query]`. */
-function urlOf(base: string, way: Way, app: string, stream: string, query: string): string {
-  const path = `${base.replace(/\/+$/, "")}/${encodeURIComponent(app)}/${encodeURIComponent(stream)}${way === "flv" ? ".flv" : ""}`;
-  return query ? `${path}?${query}` : path;
+/** (action, client, app/stream) as a 31-bit key: a Map's fastest key type (a small integer). */
+function stickyKeyOf(req: RouteRequest): number {
+  const h = hash32(req.stream, hash32(req.app, hash32(req.ip, req.action === "play" ? 0x811c9dc5 : 0x050c5d1f)));
+  return h & 0x7fffffff;
+}
+
+/** The part of a URL after the edge's base: `/app/name[.flv][?query]` (names are URL-safe, see RouteRequest). */
+function pathOf(req: RouteRequest): string {
+  const path = `/${req.app}/${req.stream}${req.way === "flv" ? ".flv" : ""}`;
+  return req.query ? `${path}?${req.query}` : path;
 }
 
 export class Router {
   private table: EdgeTable = compileTable([]);
   private readonly health: HealthChecker;
   private readonly source: EdgeTableSource;
-  private readonly sticky: LRUCache<string, string> | null;
+  private readonly sticky: StickyMemory | null;
   private readonly policy: SelectPolicy;
 
   /** Throws EdgeTableError when routing.edgesFile is missing or invalid. */
@@ -67,7 +74,7 @@ export class Router {
     log?: Logger,
   ) {
     this.policy = { spillAt: config.spillAt, sameDistanceKm: config.sameDistanceKm, defaultRegion: config.defaultRegion, alternatives: ALTERNATIVES };
-    this.sticky = config.stickyTtlMs > 0 ? new LRUCache({ max: config.maxStickyEntries, ttl: config.stickyTtlMs }) : null;
+    this.sticky = config.stickyTtlMs > 0 ? new StickyMemory(config.stickyTtlMs, config.maxStickyEntries) : null;
     this.health = new HealthChecker({
       ...config.health,
       onTransition: (edge, up, why) => {
@@ -106,30 +113,35 @@ export class Router {
     // A record with a country but no coordinates or region does not place the client.
     const placed = where !== null && ((where.lat !== undefined && where.lon !== undefined) || where.region !== undefined);
     const located: Located = placed ? where.source : "default";
-    const place = placed ? { lat: where.lat, lon: where.lon, region: where.region } : null;
-    const stickyKey = `${req.action}\n${req.ip}\n${req.app}/${req.stream}`;
+    // The geo answer itself (one frozen object per database record): select() caches per place.
+    const place = placed ? where : null;
+    const stickyKey = this.sticky === null ? 0 : stickyKeyOf(req);
     const picked = select(
       this.table,
       this.health.status,
       { place, stream: req.stream, way: req.way, sticky: this.sticky?.get(stickyKey) },
       this.policy,
     );
+    const path = pathOf(req);
     if (picked.reason === "none") {
       const { fallback } = this.config;
       const base = fallback.urls[req.way];
       if (base === undefined) return { reason: "none", located };
-      const url = urlOf(base, req.way, req.app, req.stream, req.query);
+      const url = base.replace(/\/+$/, "") + path;
       return { edge: fallback.id, url, region: fallback.region, distanceKm: null, reason: "fallback", located, alternatives: [] };
     }
-    const target = ({ index, distanceKm }: { index: number; distanceKm: number | null }): RouteTarget => {
-      const e = this.table.edges[index];
-      const url = urlOf(e.urls[req.way]!, req.way, req.app, req.stream, req.query);
-      return { edge: e.id, url, region: e.region, distanceKm: distanceKm === null ? null : Math.round(distanceKm * 10) / 10 };
-    };
-    const chosen = this.table.edges[picked.chosen.index];
-    this.sticky?.set(stickyKey, chosen.id);
+    const { edges, base } = this.table;
+    const target = (p: { index: number; distanceKm: number | null }): RouteTarget => ({
+      edge: edges[p.index].id,
+      url: base[req.way][p.index] + path,
+      region: edges[p.index].region,
+      distanceKm: p.distanceKm === null ? null : Math.round(p.distanceKm * 10) / 10,
+    });
+    const { edge, url, region, distanceKm } = target(picked.chosen);
+    this.sticky?.set(stickyKey, edge);
     this.health.noteRouted(picked.chosen.index);
-    return { ...target(picked.chosen), reason: picked.reason, located, alternatives: picked.alternatives.map(target) };
+    // Built field by field: an object spread here cost more than the whole selection (measured).
+    return { edge, url, region, distanceKm, reason: picked.reason, located, alternatives: picked.alternatives.map(target) };
   }
 
   private setTable(edges: readonly EdgeEntry[]): void {

@@ -39,7 +39,7 @@ t.test("down on the fall-th failure, up on the rise-th pass, load as a share of 
   checker.setEdges([entry(edge.url, { sessions: 1000, egressMbps: 100 })]);
   await checker.start();
   t.same(transitions, [{ up: true, probes: 1, why: "probe passed" }], "the first probe decides at once");
-  t.equal(checker.status.healthy[0], true);
+  t.equal(checker.status.healthy[0], 1);
   t.equal(checker.status.load[0], 0.2, "egress 20 of 100 Mbit/s outweighs 150 of 1,000 sessions");
   checker.noteRouted(0);
   t.equal(checker.status.load[0], 0.2, "one routed session: 151/1000 still below the egress share");
@@ -51,13 +51,13 @@ t.test("down on the fall-th failure, up on the rise-th pass, load as a share of 
   t.equal(transitions[1].up, false);
   t.equal(transitions[1].probes - failFrom, 2, "exactly fall (2) failed probes");
   t.match(transitions[1].why, /readyz answered 500/);
-  t.equal(checker.status.healthy[0], false);
+  t.equal(checker.status.healthy[0], 0);
 
   const passFrom = edge.probes();
   edge.set("ok");
   await waitFor("up", () => transitions.length === 3);
   t.equal(transitions[2].probes - passFrom, 3, "exactly rise (3) passes");
-  t.equal(checker.status.healthy[0], true);
+  t.equal(checker.status.healthy[0], 1);
 });
 
 t.test("slow, oversized and malformed answers fail the probe; the edge stays counted down", async (t) => {
@@ -69,7 +69,7 @@ t.test("slow, oversized and malformed answers fail the probe; the edge stays cou
     checker.setEdges([entry(edge.url)]);
     await checker.start();
     await checker.close();
-    t.equal(checker.status.healthy[0], false, mode);
+    t.equal(checker.status.healthy[0], 0, mode);
     t.match(reasons[0], mode === "slow" ? /^false:no answer within 100 ms/ : mode === "huge" ? /^false:answer too large/ : /^false:not a load report/, mode);
   }
 });
@@ -82,7 +82,7 @@ t.test("a reload keeps the state of edges whose id and API stay; an edge without
   await checker.start();
   const probes = edge.probes();
   checker.setEdges([{ ...entry(edge.url), drain: true }, { ...entry(""), id: "static" }]);
-  t.same(checker.status.healthy, [true, true], "kept up without a new probe; the unprobed one is up");
+  t.same([...checker.status.healthy], [1, 1], "kept up without a new probe; the unprobed one is up");
   t.equal(edge.probes(), probes);
 });
 

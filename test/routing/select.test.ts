@@ -24,7 +24,7 @@ const BERLIN = { lat: 52.52, lon: 13.4 };
 const NEW_YORK = { lat: 40.73, lon: -73.99 };
 
 const status = (over: Partial<Record<string, { healthy?: boolean; load?: number }>> = {}): EdgeStatus => ({
-  healthy: TABLE.map((e) => over[e.id]?.healthy ?? true),
+  healthy: TABLE.map((e) => ((over[e.id]?.healthy ?? true) ? 1 : 0)),
   load: TABLE.map((e) => over[e.id]?.load ?? 0),
 });
 const ask = (q: Partial<SelectQuery>, st = status(), policy = POLICY, tbl = table) =>
@@ -71,7 +71,7 @@ t.test("unhealthy and draining edges are skipped; the nearest usable edge is `ne
   t.equal(chosenId(down), "ams-1");
   const drained = compileTable(TABLE.map((e) => (e.id.startsWith("fra") ? { ...e, drain: true } : e)));
   t.equal(chosenId(ask({}, status(), POLICY, drained), drained), "ams-1");
-  const none = ask({}, { healthy: TABLE.map(() => false), load: TABLE.map(() => 0) });
+  const none = ask({}, { healthy: TABLE.map(() => 0), load: TABLE.map(() => 0) });
   t.equal(none.reason, "none");
 });
 
@@ -126,9 +126,16 @@ t.test("property: the chosen edge is eligible and none eligible is nearer by mor
     fc.property(fc.array(arbEdge, { minLength: 1, maxLength: 30 }), fc.double({ min: -89, max: 89, noNaN: true }), fc.double({ min: -179, max: 179, noNaN: true }), fc.integer({ min: 0, max: 1500 }), (rows, lat, lon, band) => {
       const entries = rows.map((r, i) => edge(`e${i}`, "r", r.lat, r.lon, { drain: r.drain, weight: r.weight }));
       const tbl = compileTable(entries);
-      const st = { healthy: rows.map((r) => r.healthy), load: rows.map((r) => r.load) };
+      const st = { healthy: rows.map((r) => (r.healthy ? 1 : 0)), load: rows.map((r) => r.load) };
       const policy = { ...POLICY, sameDistanceKm: band };
-      const s = select(tbl, st, { place: { lat, lon }, stream: "p", way: "flv" }, policy);
+      const place = { lat, lon };
+      const s = select(tbl, st, { place, stream: "p", way: "flv" }, policy);
+      // The same place again answers from the place cache: the same answer, also after health
+      // and load change (the cache keeps distances only), as a fresh table would give.
+      if (JSON.stringify(select(tbl, st, { place, stream: "p", way: "flv" }, policy)) !== JSON.stringify(s)) return false;
+      const changed = { healthy: st.healthy.map((h, i) => (i % 3 === 0 ? 1 - h : h)), load: st.load.map((l, i) => (i % 2 ? l / 2 : l)) };
+      const fresh = select(compileTable(entries), changed, { place: { lat, lon }, stream: "p", way: "flv" }, policy);
+      if (JSON.stringify(select(tbl, changed, { place, stream: "p", way: "flv" }, policy)) !== JSON.stringify(fresh)) return false;
       const eligible = rows.map((r, i) => ({ r, i, d: haversine({ lat, lon }, r) })).filter(({ r }) => r.healthy && !r.drain && r.load < policy.spillAt);
       checked++;
       if (s.reason === "none") return eligible.length === 0;
