@@ -5,7 +5,7 @@ import type { ErrorCode } from "../errors.js";
 
 export const STREAM_NAME = /^[A-Za-z0-9_-]{1,128}$/;
 export const APP_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-const MAX_QUERY_LENGTH = 2048;
+export const MAX_QUERY_LENGTH = 2048;
 
 export type Query = Readonly<Record<string, string>>;
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: ErrorCode };

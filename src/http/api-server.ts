@@ -1,9 +1,8 @@
 // The control API (DESIGN.md §2): health, metrics, sessions, and the bintu-compatible routes.
 // Routes only translate between HTTP and the modules that decide.
-import type { BlockList } from "node:net";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import type { AccessControl } from "../access/access.js";
-import { httpClientIp } from "../access/client-ip.js";
+import { httpClientIp, type TrustedProxies } from "../access/client-ip.js";
 import { parsePlayPath } from "../access/stream-key.js";
 import type { StreamRegistry } from "../bintu/registry/registry.js";
 import type { BintuUrls } from "../bintu/registry/stream-json.js";
@@ -26,7 +25,7 @@ import { registerRouteRoutes } from "./route-routes.js";
 export interface ApiDeps {
   config: Config;
   access: AccessControl;
-  trustedProxies: BlockList;
+  trustedProxies: TrustedProxies;
   auth: AdminAuth;
   metrics: Metrics;
   registry: StreamRegistry | null;
@@ -59,6 +58,21 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: "EDGE_ERR_BODY_TOO_LARGE",
   FST_ERR_CTP_INVALID_MEDIA_TYPE: "EDGE_ERR_UNSUPPORTED_MEDIA_TYPE",
 };
+
+/**
+ * Counts /v1/route answers through prom-client children kept per label set: labelling on every
+ * call hashes the label object each time, a measurable share of the route's cost. Regions are
+ * configured, reasons and results closed sets, so the map stays small.
+ */
+function routeAnswerCounter(metrics: Metrics): (region: string, reason: string, result: string) => void {
+  const children = new Map<string, { inc(): void }>();
+  return (region, reason, result) => {
+    const key = `${region}\0${reason}\0${result}`;
+    let child = children.get(key);
+    if (!child) children.set(key, (child = metrics.routeAnswers.labels(region, reason, result)));
+    child.inc();
+  };
+}
 
 export function createApiServer(deps: ApiDeps): FastifyInstance {
   const { config } = deps;
@@ -122,7 +136,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     ...deps.route,
     trustedProxies: deps.trustedProxies,
     apps: config.ingest.apps,
-    count: (region, reason, result) => deps.metrics.routeAnswers.inc({ region, reason, result }),
+    count: routeAnswerCounter(deps.metrics),
   });
   registerSplayRoutes(app, { tokens: deps.tokens, auth: deps.auth, org: deps.org });
   registerGuardianRoutes(app, { guardian: deps.guardian, store: deps.guardianStore, auth: deps.auth });

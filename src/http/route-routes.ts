@@ -1,10 +1,9 @@
 // `GET /v1/route` — which edge should this client use (issue 7 §5) — and `GET /v1/load`, the
 // load report every edge gives routers (issue 7 §3). Both are public, like /readyz: a player asks
 // before it has anything else, and a load report says no more than the metrics do.
-import type { BlockList } from "node:net";
 import type { FastifyInstance, FastifyReply } from "fastify";
-import { httpClientIp } from "../access/client-ip.js";
-import { APP_NAME, parseQuery, STREAM_NAME } from "../access/stream-key.js";
+import { httpClientIp, type TrustedProxies } from "../access/client-ip.js";
+import { APP_NAME, MAX_QUERY_LENGTH, STREAM_NAME } from "../access/stream-key.js";
 import type { StreamDirectory } from "../bintu/directory.js";
 import { ERRORS, errorBody, type ErrorCode } from "../errors.js";
 import type { LoadReport } from "../metrics/load.js";
@@ -13,7 +12,7 @@ import type { Router, Way } from "../routing/router.js";
 export interface RouteDeps {
   router: Router;
   directory: Pick<StreamDirectory, "lookup">;
-  trustedProxies: BlockList;
+  trustedProxies: TrustedProxies;
   apps: readonly string[];
   load: () => LoadReport;
   /** Counts every answer: region of the chosen edge ("none"), reason, result (a reason code or "ok"). */
@@ -45,11 +44,20 @@ const routeSchema = {
 
 type Parsed = { stream: string; app: string; way: Way; action: "play" | "publish"; redirect: boolean; query: string };
 
-function parseRouteQuery(url: string, apps: readonly string[]): Parsed | { code: ErrorCode; detail: string } {
+/**
+ * Reads fastify's parse of the query (already done for every request; parsing again cost more
+ * than the route decision). A repeated parameter is an array there: refused, as everywhere.
+ */
+function parseRouteQuery(url: string, query: Record<string, unknown>, apps: readonly string[]): Parsed | { code: ErrorCode; detail: string } {
   const q = url.indexOf("?");
-  const parsed = parseQuery(q < 0 ? "" : url.slice(q + 1));
-  if (!parsed.ok) return { code: parsed.error, detail: "repeated or oversized query parameters" };
-  const { stream, protocol, action = "play", app = "live", redirect } = parsed.value;
+  if (q >= 0 && (url.length - q - 1 > MAX_QUERY_LENGTH || url.includes("\0", q))) return { code: "EDGE_ERR_BAD_QUERY", detail: "oversized query" };
+  let passOn = "";
+  for (const key in query) {
+    const value = query[key];
+    if (typeof value !== "string") return { code: "EDGE_ERR_BAD_QUERY", detail: `repeated parameter ${key}` };
+    if (!OWN.has(key)) passOn += `${passOn ? "&" : ""}${encodeURIComponent(key)}=${encodeURIComponent(value)}`;
+  }
+  const { stream, protocol, action = "play", app = "live", redirect } = query as Record<string, string | undefined>;
   if (stream === undefined) return { code: "EDGE_ERR_BAD_REQUEST", detail: "stream is required" };
   if (!STREAM_NAME.test(stream)) return { code: "EDGE_ERR_BAD_NAME", detail: "stream" };
   if (!APP_NAME.test(app) || !apps.includes(app)) return { code: "EDGE_ERR_BAD_APP", detail: app };
@@ -58,10 +66,8 @@ function parseRouteQuery(url: string, apps: readonly string[]): Parsed | { code:
   if (proto !== "flv" && proto !== "rtmp") return { code: "EDGE_ERR_BAD_REQUEST", detail: "protocol must be flv or rtmp" };
   if (action === "publish" && proto !== "rtmp") return { code: "EDGE_ERR_BAD_REQUEST", detail: "publishing is RTMP only" };
   if (redirect !== undefined && redirect !== "0" && redirect !== "1") return { code: "EDGE_ERR_BAD_REQUEST", detail: "redirect must be 0 or 1" };
-  const passOn = new URLSearchParams();
-  for (const [k, v] of Object.entries(parsed.value)) if (!OWN.has(k)) passOn.append(k, v);
   const way: Way = action === "publish" ? "ingest" : proto;
-  return { stream, app, way, action, redirect: redirect === "1", query: passOn.toString() };
+  return { stream, app, way, action, redirect: redirect === "1", query: passOn };
 }
 
 export function registerRouteRoutes(app: FastifyInstance, deps: RouteDeps): void {
@@ -73,7 +79,7 @@ export function registerRouteRoutes(app: FastifyInstance, deps: RouteDeps): void
   app.get("/v1/load", async () => deps.load());
 
   app.get("/v1/route", { schema: routeSchema }, async (req, reply) => {
-    const parsed = parseRouteQuery(req.url, deps.apps);
+    const parsed = parseRouteQuery(req.url, req.query as Record<string, unknown>, deps.apps);
     if ("code" in parsed) return refuse(reply, parsed.code, parsed.detail);
     let known: boolean;
     try {
@@ -84,7 +90,8 @@ export function registerRouteRoutes(app: FastifyInstance, deps: RouteDeps): void
     }
     if (!known) return refuse(reply, "EDGE_ERR_STREAM_UNKNOWN");
     const ip = httpClientIp(req.socket.remoteAddress, req.headers["x-forwarded-for"], deps.trustedProxies);
-    const answer = deps.router.route({ ...parsed, ip });
+    const { stream, app, way, action, query } = parsed;
+    const answer = deps.router.route({ ip, stream, app, way, action, query });
     if (answer.reason === "none") return refuse(reply, "EDGE_ERR_NO_EDGE", "no healthy edge with room and no routing.fallback");
     deps.count(answer.region || "none", answer.reason, "ok");
     reply.header("cache-control", "no-store"); // the answer depends on live health and load

@@ -8,8 +8,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
 import type { AccessControl, AccessRequest, Allowed } from "../access/access.js";
-import type { BlockList } from "node:net";
-import { httpClientIp } from "../access/client-ip.js";
+import { httpClientIp, type TrustedProxies } from "../access/client-ip.js";
 import { parsePlayPath } from "../access/stream-key.js";
 import { ERRORS, errorBody, type ErrorCode } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -20,7 +19,7 @@ import type { EdgeSession, SessionTable } from "./session-table.js";
 
 export interface FlvPlaybackOptions {
   maxPendingBytes: number;
-  trustedProxies: BlockList;
+  trustedProxies: TrustedProxies;
   access: AccessControl;
   table: SessionTable;
   metrics: Metrics;
