@@ -222,7 +222,7 @@ export const ConfigSchema = Type.Object(
         spillAt: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.8 }),
         /** Edges this close to each other count as equally near: weights and the stream's hash choose among them. */
         sameDistanceKm: Type.Number({ minimum: 0, maximum: 20_000, default: 100 }),
-        /** How long a client keeps its edge for a stream (while that edge stays eligible). */
+        /** How long after its last request a client keeps its edge for a stream (while that edge stays eligible); 0 = off. */
         stickyTtlMs: Millis(600_000, 0),
         maxStickyEntries: Type.Integer({ minimum: 100, maximum: 10_000_000, default: 100_000 }),
         /** Last resort when no edge is eligible; no URLs = answer 503. */

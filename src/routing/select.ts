@@ -1,6 +1,7 @@
 // Edge selection (issue 7 §4), pure: given the edge table, each edge's health and load, and where
 // the client is, which edge serves this stream — and why. No I/O, no clock; the router passes in
-// everything (src/routing/router.ts).
+// everything (src/routing/router.ts). The compiled table carries working memory and a per-place
+// cache of distances; they change how fast an answer comes, never which.
 //
 // Order of candidates:
 //   1. sticky — the edge this client had for this stream, while it is healthy, not draining and
@@ -269,9 +270,11 @@ export function select(table: EdgeTable, status: EdgeStatus, query: SelectQuery,
   const skip = sticky ? stickyIndex : -1; // not its own alternative
 
   let top = 0;
-  let count = -1; // -1: the candidates were not gathered (a cached `near`)
+  let count = 0; // candidates gathered
+  let partial = false; // open edges exist beyond a cached `near` list, not gathered yet
   if (slot >= 0) {
     top = cache!.nearInto(slot, near);
+    partial = table.openCount[way] > top;
     for (let k = 0; k < top; k++) {
       const i = near[k];
       dot[i] = table.x[i] * vx + table.y[i] * vy + table.z[i] * vz;
@@ -296,10 +299,10 @@ export function select(table: EdgeTable, status: EdgeStatus, query: SelectQuery,
     let next = 0; // the first of `near` not yet taken; every edge of `near` is nearer than every candidate
     while (chosen.length < want) {
       while (next < top && (healthy[near[next]] !== 1 || near[next] === skip)) next++;
-      const beyond = count < 0 ? table.openCount[way] > top : count > 0;
-      if (next === top && count < 0 && beyond) {
+      if (next === top && partial) {
         top = nearestOpen(table, open, n, vx, vy, vz);
         count = table.openCount[way] - top;
+        partial = false;
         continue walk;
       }
       let best = next < top ? near[next] : -1;
@@ -319,10 +322,11 @@ export function select(table: EdgeTable, status: EdgeStatus, query: SelectQuery,
         if (healthy[i] === 1 && i !== skip) band[size++] = i;
       }
       // Only a band that runs past the end of `near` reaches into the candidates.
-      if (next === top && (count < 0 ? table.openCount[way] > top : count > 0)) {
-        if (count < 0) {
+      if (next === top) {
+        if (partial) {
           top = nearestOpen(table, open, n, vx, vy, vz);
           count = table.openCount[way] - top;
+          partial = false;
           continue walk;
         }
         for (let k = 0; k < count; ) {
