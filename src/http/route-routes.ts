@@ -71,8 +71,8 @@ function parseRouteQuery(url: string, query: Record<string, unknown>, apps: read
 }
 
 export function registerRouteRoutes(app: FastifyInstance, deps: RouteDeps): void {
-  const refuse = (reply: FastifyReply, code: ErrorCode, detail?: string, region = "none") => {
-    deps.count(region, "none", ERRORS[code].reason);
+  const refuse = (reply: FastifyReply, code: ErrorCode, detail?: string) => {
+    deps.count("none", "none", ERRORS[code].reason);
     return reply.code(ERRORS[code].http).send(errorBody(code, detail));
   };
 

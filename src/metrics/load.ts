@@ -31,6 +31,7 @@ const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 *
 export class LoadMeter {
   private readonly samples: Sample[] = [];
   private readonly timer: NodeJS.Timeout;
+  private readonly cores = availableParallelism();
 
   constructor(
     private readonly sessions: LoadSource,
@@ -57,7 +58,7 @@ export class LoadMeter {
       egressMbps: round((rate(now.bytesOut, from.bytesOut) * 8) / 1e6, 3),
       ingressMbps: round((rate(now.bytesIn, from.bytesIn) * 8) / 1e6, 3),
       cpu: round(rate(now.cpuMicros, from.cpuMicros) / 1e6, 3),
-      cpuCores: availableParallelism(),
+      cpuCores: this.cores,
     };
   }
 

@@ -47,7 +47,7 @@ export interface RouterEvents {
 
 const ALTERNATIVES = 2;
 
-/** (action, client, app/stream) as a 31-bit key: a Map's fastest key type (a small integer). */
+/** (action, client, app/stream) as the 31-bit key of StickyMemory: no string is built per request. */
 function stickyKeyOf(req: RouteRequest): number {
   const h = hash32(req.stream, hash32(req.app, hash32(req.ip, req.action === "play" ? 0x811c9dc5 : 0x050c5d1f)));
   return h & 0x7fffffff;
