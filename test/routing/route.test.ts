@@ -126,3 +126,18 @@ t.test("bad requests get a stable code; unknown streams 404; a drained table fal
   t.ok(age > 86_400, `geo database age ${Math.round(age / 86_400)} days`);
   t.equal((await router.api("/healthz", { key: null })).status, 200, "still serving");
 });
+
+t.test("bintu unreachable: /v1/route answers 503 with a stable code and the edge keeps serving", async (t) => {
+  const router = await startEdge(t, {
+    EDGE_BINTU_MODE: "remote",
+    EDGE_BINTU_URL: "http://127.0.0.1:9", // discard port: nothing listens
+    EDGE_BINTU_APIKEY: "k",
+    EDGE_BINTU_REQUEST_TIMEOUT_MS: "500",
+    EDGE_ROUTING_EDGES: JSON.stringify([{ id: "a", region: "eu", lat: 50, lon: 8, urls: { flv: "http://a.example:8000" } }]),
+  });
+  for (let i = 0; i < 3; i++) {
+    const res = await router.api("/v1/route?stream=AbCdE-xyz", { key: null });
+    t.same([res.status, ((await res.json()) as { code: string }).code], [503, "EDGE_ERR_BINTU_UNAVAILABLE"], `attempt ${i + 1}`);
+  }
+  t.equal((await router.api("/v1/load", { key: null })).status, 200, "still serving");
+});
