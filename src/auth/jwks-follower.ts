@@ -4,6 +4,7 @@
 import type { Logger } from "../log.js";
 import type { JwsKey } from "./jws.js";
 import { keySetFromJwks, type KeySet } from "./keys.js";
+import { readCapped } from "../util/read-capped.js";
 
 const FETCH_TIMEOUT_MS = 5_000;
 const MAX_JWKS_BYTES = 256 * 1024;
@@ -47,8 +48,7 @@ export class JwksFollower {
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: "error" });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const body = await res.text();
-      if (body.length > MAX_JWKS_BYTES) throw new Error("JWKS too large");
+      const body = await readCapped(res, MAX_JWKS_BYTES);
       this.remote.set(url, keySetFromJwks(JSON.parse(body)).verification);
     } catch (err) {
       this.log.warn("jwks fetch failed; keeping the last good keys", { url, detail: (err as Error).message });

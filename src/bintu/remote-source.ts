@@ -12,6 +12,7 @@
 // body is read with a byte cap; any failure is a BintuRequestError whose `kind` feeds metrics.
 import type { StreamInfo, StreamSource } from "./directory.js";
 import { parseStreamList } from "./stream-schema.js";
+import { BodyError, readCapped } from "../util/read-capped.js";
 
 /** The largest list bintu-edge's registry returns; bintu's own maximum is not documented. */
 const SYNC_QUANTITY = 1000;
@@ -102,7 +103,10 @@ export function remoteSource(opts: RemoteSourceOptions): RemoteSource {
       const kind = res.status < 400 ? "http_3xx" : res.status < 500 ? "http_4xx" : "http_5xx";
       throw new BintuRequestError(kind, `HTTP ${res.status}`);
     }
-    const text = await readCapped(res, opts.maxResponseBytes);
+    const text = await readCapped(res, opts.maxResponseBytes).catch((err: unknown) => {
+      if (err instanceof BodyError) throw new BintuRequestError(err.kind === "too_large" ? "too_large" : "bad_json", err.message);
+      throw err;
+    });
     try {
       return JSON.parse(text) as unknown;
     } catch {
@@ -157,34 +161,6 @@ export function remoteSource(opts: RemoteSourceOptions): RemoteSource {
 }
 
 /** The body as text, aborting once it passes `max` bytes (announced or actually sent). */
-async function readCapped(res: Response, max: number): Promise<string> {
-  const tooLarge = () => new BintuRequestError("too_large", `response larger than ${max} bytes`);
-  const announced = Number(res.headers.get("content-length"));
-  if (announced > max) {
-    void res.body?.cancel().catch(() => {});
-    throw tooLarge();
-  }
-  if (!res.body) return "";
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      void reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks, total));
-  } catch {
-    throw new BintuRequestError("bad_json", "response is not UTF-8");
-  }
-}
-
 /** Any failure → a BintuRequestError with a short reason (no URL: it may carry a stream name). */
 function classify(err: unknown, deadline: AbortSignal): BintuRequestError {
   if (err instanceof BintuRequestError) return err;

@@ -4,6 +4,7 @@
 // down after `fall` failed probes in a row, a down edge comes back after `rise` passes. The first
 // probe of an edge decides its state at once, so a starting router does not wait rise × interval.
 import type { EdgeEntry } from "../config/schema.js";
+import { readCapped } from "../util/read-capped.js";
 import type { EdgeStatus } from "./select.js";
 
 export interface EdgeLoad {
@@ -41,23 +42,7 @@ const MAX_LOAD_BYTES = 16 * 1024;
 
 async function getText(url: string, signal: AbortSignal): Promise<{ status: number; text: string }> {
   const res = await fetch(url, { signal, redirect: "manual", headers: { accept: "application/json" } });
-  const reader = res.body?.getReader();
-  let text = "";
-  if (reader) {
-    const decoder = new TextDecoder();
-    let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > MAX_LOAD_BYTES) {
-        await reader.cancel();
-        throw new Error("answer too large");
-      }
-      text += decoder.decode(value, { stream: true });
-    }
-  }
-  return { status: res.status, text };
+  return { status: res.status, text: await readCapped(res, MAX_LOAD_BYTES) };
 }
 
 const finiteAtLeast0 = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v >= 0;
