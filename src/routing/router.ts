@@ -53,6 +53,8 @@ function stickyKeyOf(req: RouteRequest): number {
   return h & 0x7fffffff;
 }
 
+const roundKm = (km: number | null) => (km === null ? null : Math.round(km * 10) / 10);
+
 /** The part of a URL after the edge's base: `/app/name[.flv][?query]` (names are URL-safe, see RouteRequest). */
 function pathOf(req: RouteRequest): string {
   const path = `/${req.app}/${req.stream}${req.way === "flv" ? ".flv" : ""}`;
@@ -131,17 +133,17 @@ export class Router {
       return { edge: fallback.id, url, region: fallback.region, distanceKm: null, reason: "fallback", located, alternatives: [] };
     }
     const { edges, base } = this.table;
-    const target = (p: { index: number; distanceKm: number | null }): RouteTarget => ({
-      edge: edges[p.index].id,
-      url: base[req.way][p.index] + path,
-      region: edges[p.index].region,
-      distanceKm: p.distanceKm === null ? null : Math.round(p.distanceKm * 10) / 10,
-    });
-    const { edge, url, region, distanceKm } = target(picked.chosen);
-    this.sticky?.set(stickyKey, edge);
-    this.health.noteRouted(picked.chosen.index);
+    const urls = base[req.way];
+    const alternatives: RouteTarget[] = [];
+    for (const a of picked.alternatives) {
+      alternatives.push({ edge: edges[a.index].id, url: urls[a.index] + path, region: edges[a.index].region, distanceKm: roundKm(a.distanceKm) });
+    }
+    const { index, distanceKm } = picked.chosen;
+    const chosen = edges[index];
+    this.sticky?.set(stickyKey, chosen.id);
+    this.health.noteRouted(index);
     // Built field by field: an object spread here cost more than the whole selection (measured).
-    return { edge, url, region, distanceKm, reason: picked.reason, located, alternatives: picked.alternatives.map(target) };
+    return { edge: chosen.id, url: urls[index] + path, region: chosen.region, distanceKm: roundKm(distanceKm), reason: picked.reason, located, alternatives };
   }
 
   private setTable(edges: readonly EdgeEntry[]): void {
