@@ -112,6 +112,11 @@ export const ConfigSchema = Type.Object(
         maxPendingBytes: Bytes(4 * MiB, 64 * 1024, 1024 * MiB),
         /** Players of a stream whose publisher left are closed after this grace (issue 2). */
         endGraceMs: Millis(2_000, 0),
+        /**
+         * Bytes of the last GOP kept per stream so a new player starts at once; past it the cache
+         * stays empty until the next keyframe (players then join there). 0 = no cache.
+         */
+        maxGopCacheBytes: Bytes(64 * MiB, 0, 1024 * MiB),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -44,6 +44,7 @@ export class Ingest {
     this.rtmp = new RtmpIngest({
       limits: config.rtmp.limits,
       maxPendingBytes: config.playback.maxPendingBytes,
+      maxGopCacheBytes: config.playback.maxGopCacheBytes,
       access, table, metrics, log,
       hooks: {
         publishStarted: (s) => {

@@ -65,6 +65,8 @@ export interface NmsBroadcast {
   subscribers: Map<string, NmsSubscriber>;
   publishGraceMs: number;
   maxGopCacheBytes: number;
+  /** The cached GOP as FLV tags (read by a test of the bound). */
+  flvGopCache: Set<Buffer> | null;
   postPlay(session: NmsSubscriber): string | null;
   donePlay(session: NmsSubscriber): void;
 }

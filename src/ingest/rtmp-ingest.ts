@@ -44,6 +44,7 @@ export interface RtmpIngestHooks {
 export interface RtmpIngestOptions {
   limits: RtmpLimits;
   maxPendingBytes: number;
+  maxGopCacheBytes: number;
   access: AccessControl;
   table: SessionTable;
   metrics: Metrics;
@@ -211,6 +212,7 @@ export class RtmpIngest {
     // The edge closes players itself after playback.endGraceMs; NMS's 30 s "resume by the same IP"
     // must never let a reconnect skip this decision.
     session.broadcast.publishGraceMs = 0;
+    session.broadcast.maxGopCacheBytes = this.opts.maxGopCacheBytes;
     rtmp.onPacketCallback = session.onPacket;
     this.enterSession(conn, "publisher", request, decision);
     this.opts.hooks.publishStarted(conn.edgeSession!);
