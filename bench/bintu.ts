@@ -10,10 +10,6 @@
 //
 // env: BINTU_WARM_N (1,000,000) decisions per warm row, BINTU_COLD_N (300) cold keys,
 //      BINTU_LATENCY_MS (5) injected latency, BINTU_ROUNDS (3) warm rows alternate this often.
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { LRUCache } from "lru-cache";
 import { AccessControl, decide, type AccessRequest } from "../src/access/access.js";
 import { PublishLimiter } from "../src/access/publish-limiter.js";
@@ -21,64 +17,14 @@ import { Guardian } from "../src/guardian/guardian.js";
 import { StreamDirectory, type StreamInfo } from "../src/bintu/directory.js";
 import { remoteSource } from "../src/bintu/remote-source.js";
 import { startFaultProxy } from "../test/helpers/fault-proxy.js";
-import { ROOT } from "./lib/servers.js";
+import { startServer } from "./lib/servers.js";
 import { envNumber, fmt, mean, percentile, ratio, table } from "./lib/stats.js";
 
 const WARM_N = envNumber("BINTU_WARM_N", 1_000_000);
 const COLD_N = envNumber("BINTU_COLD_N", 300);
 const LATENCY_MS = envNumber("BINTU_LATENCY_MS", 5);
 const ROUNDS = Math.max(1, envNumber("BINTU_ROUNDS", 3));
-const API_KEY = "bench-bintu-key-0123456789abcdef";
 const APPS = ["live", "rec"];
-
-/** The local bintu: the built CLI with ports 0, its own temp data dir, stopped by its PID. */
-async function startBintu(): Promise<{ url: string; stop(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), "bintu-bench-bintu-"));
-  const child = spawn(process.execPath, [join(ROOT, "dist", "cli.js")], {
-    env: {
-      ...process.env,
-      EDGE_DATA_DIR: dir,
-      EDGE_RTMP_PORT: "0",
-      EDGE_PLAYBACK_PORT: "0",
-      EDGE_API_PORT: "0",
-      EDGE_RTMP_HOST: "127.0.0.1",
-      EDGE_PLAYBACK_HOST: "127.0.0.1",
-      EDGE_API_HOST: "127.0.0.1",
-      EDGE_LOG_LEVEL: "warn",
-      EDGE_BINTU_APIKEY: API_KEY,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const api = await new Promise<number>((resolve, reject) => {
-    let out = "";
-    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /ready: rtmp \d+, playback \d+, api (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once("exit", (code) => reject(new Error(`local bintu exited ${code}: ${out}`)));
-  });
-  return {
-    url: `http://127.0.0.1:${api}`,
-    async stop() {
-      child.kill("SIGTERM"); // this child's PID only
-      await exited;
-      if (process.env.BENCH_KEEP !== "1") rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function createStreams(url: string, n: number): Promise<string[]> {
-  const names: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const res = await fetch(`${url}/stream`, { method: "POST", headers: { "X-BINTU-APIKEY": API_KEY, "content-type": "application/json" }, body: "{}" });
-    if (res.status !== 200) throw new Error(`POST /stream: ${res.status}`);
-    names.push(((await res.json()) as { ingest: { rtmp: { streamname: string } } }).ingest.rtmp.streamname);
-  }
-  return names;
-}
 
 /** ns per call of `f`, run `n` times (awaited when it returns a promise). */
 async function nsPerOp(n: number, f: () => unknown): Promise<number> {
@@ -161,11 +107,14 @@ async function cold(bintuUrl: string, names: string[]): Promise<void> {
   console.log(table(["injected", "path", "p50", "p95", "mean", "max"], rows));
 }
 
-const bintu = await startBintu();
+// The local bintu: the built edge (embedded registry) with ports 0, stopped by its PID.
+const bintu = await startServer("edge");
+const API_KEY = bintu.api!.key;
 try {
-  const names = await createStreams(bintu.url, COLD_N);
-  await warm(bintu.url, names[0]);
-  await cold(bintu.url, names);
+  const url = `http://127.0.0.1:${bintu.api!.port}`;
+  const names = await bintu.newStreamNames(COLD_N);
+  await warm(url, names[0]);
+  await cold(url, names);
 } finally {
   await bintu.stop();
 }

@@ -23,7 +23,7 @@ import { formatV4, formatV6 } from "../src/guardian/ip.js";
 import type { Rule } from "../src/guardian/rules.js";
 import { compile, decide, type DecideRequest } from "../src/guardian/snapshot.js";
 import { waitQuiet } from "./lib/proc.js";
-import { envList, envNumber, fmt, percentile, ratio, table } from "./lib/stats.js";
+import { envList, envNumber, fmt, percentile, prng, ratio, table } from "./lib/stats.js";
 
 if (typeof globalThis.gc !== "function") {
   const r = spawnSync(process.execPath, ["--expose-gc", ...process.argv.slice(1)], { stdio: "inherit" });
@@ -43,15 +43,6 @@ const MASK = QUERIES - 1;
 
 const CidrMatcher = createRequire(import.meta.url)("cidr-matcher") as new (cidrs: string[]) => { contains(ip: string): boolean };
 
-/** mulberry32: a seeded PRNG, so every run measures the same rules and addresses. */
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 interface Net {
   v6: boolean;

