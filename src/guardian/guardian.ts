@@ -9,9 +9,9 @@ import type { ErrorCode } from "../errors.js";
 import type { Geo } from "../geo/geo.js";
 import type { Logger } from "../log.js";
 import { RulesFile } from "./rules-file.js";
+import type { RuleStore } from "./rule-store.js";
 import type { Rule, RuleAction, RuleKind } from "./rules.js";
 import { compile, decide, type Decision, type DecideRequest, type Snapshot } from "./snapshot.js";
-import type { RuleChange } from "./store.js";
 
 /** The edge error of a refusal by each kind of rule (src/errors.ts). */
 export const GUARDIAN_ERRORS = {
@@ -31,12 +31,7 @@ export interface GuardianCounters {
   rules?(counts: Snapshot["counts"]): void;
 }
 
-/** Where API rules come from: the store (or anything listing rules and announcing changes). */
-export interface ApiRuleSource {
-  /** Read once, at start; afterwards the changes keep the Guardian's copy current. */
-  list(): readonly Rule[];
-  onChange(listener: (change: RuleChange) => void): () => void;
-}
+export type ApiRuleSource = Pick<RuleStore, "list" | "onChange">;
 
 export interface GuardianOptions {
   readonly apiRules: ApiRuleSource;

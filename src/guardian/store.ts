@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import type { RuleChange, RuleFilter, RuleStore } from "./rule-store.js";
 import type { Rule, RuleDraft, RuleKind } from "./rules.js";
 
 export interface StoreOptions {
@@ -15,14 +16,6 @@ export interface StoreOptions {
   readonly now?: () => number;
 }
 
-/** What changed: a rule added or refreshed (same id, new expiry/info/tag), or one removed. */
-export type RuleChange = { readonly added: Rule } | { readonly removed: string };
-
-export interface RuleFilter {
-  readonly kind?: RuleKind;
-  readonly stream?: string;
-  readonly tag?: string;
-}
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS rules (
@@ -75,7 +68,7 @@ function toRule(row: Row): Rule {
   };
 }
 
-export class GuardianStore {
+export class GuardianStore implements RuleStore {
   private readonly listeners = new Set<(change: RuleChange) => void>();
   private readonly now: () => number;
   private readonly upsert: Database.Statement;
@@ -112,8 +105,12 @@ export class GuardianStore {
     return new GuardianStore(db, options);
   }
 
-  /** Stores a validated rule (or refreshes the identical one) and returns it with its id. */
-  add(draft: RuleDraft): Rule {
+  /**
+   * Stores a validated rule (or refreshes the identical one) and resolves with it and its id. The
+   * write is synchronous here (the change is in force when the promise settles); the RuleStore port
+   * is asynchronous for stores that write over the network.
+   */
+  async add(draft: RuleDraft): Promise<Rule> {
     const now = this.now();
     const ttl = draft.kind === "ip" && draft.expiresAt === undefined && this.options.ipRuleTtlMs > 0 ? now + this.options.ipRuleTtlMs : null;
     const identity = JSON.stringify([draft.kind, draft.value, draft.type, draft.actions, draft.scope.stream ?? null, draft.scope.tag ?? null, draft.mode]);
@@ -138,7 +135,7 @@ export class GuardianStore {
   }
 
   /** Deletes a rule; with `kind`, only a rule of that kind. */
-  remove(id: string, kind?: RuleKind): boolean {
+  async remove(id: string, kind?: RuleKind): Promise<boolean> {
     const removed = this.deleteOne.run(id, kind ?? null, kind ?? null).changes > 0;
     if (removed) this.changed({ removed: id });
     return removed;

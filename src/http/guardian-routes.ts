@@ -65,7 +65,7 @@ async function guardianRoutes(scope: FastifyInstance, { guardian, store, auth, n
 
   const create = (kind: RuleKind) => async (request: { body: unknown }, reply: FastifyReply) => {
     try {
-      return ruleJson(store.add(parseRule(kind, request.body, { source: "api", nowMs: now() })));
+      return ruleJson(await store.add(parseRule(kind, request.body, { source: "api", nowMs: now() })));
     } catch (err) {
       if (!(err instanceof RuleValidationError)) throw err;
       const kindOfError = err.code === 1002 ? BINTU_ERRORS.parameterRequired : BINTU_ERRORS.wrongDataType;
@@ -102,7 +102,7 @@ async function guardianRoutes(scope: FastifyInstance, { guardian, store, auth, n
   scope.delete<{ Params: { kind: string; id: string } }>("/guardian/:kind/:id", { onRequest: write }, async (request, reply) => {
     const kind = KINDS.get(request.params.kind);
     const { id } = request.params;
-    if (kind !== undefined && store.remove(id, kind)) return reply.code(204).send();
+    if (kind !== undefined && (await store.remove(id, kind))) return reply.code(204).send();
     if (guardian.snapshot.rules.some((r) => r.source === "file" && r.id === id)) {
       return sendBintuError(reply, BINTU_ERRORS.accessDenied, { reason: "the rule comes from the rules file; change the file" });
     }

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { Guardian, type GuardianCounters } from "../../src/guardian/guardian.js";
 import { parseRule } from "../../src/guardian/rules.js";
 import type { Snapshot } from "../../src/guardian/snapshot.js";
-import { GuardianStore, type RuleChange } from "../../src/guardian/store.js";
+import type { RuleChange } from "../../src/guardian/rule-store.js";
+import { GuardianStore } from "../../src/guardian/store.js";
 import { waitFor } from "../helpers/wait.js";
 import { ip as ipRule, NOW } from "./helpers.js";
 
@@ -46,12 +47,12 @@ t.test("an API change is in force when add() returns; onRulesChanged sees both s
   guardian.onRulesChanged((cur, prev) => swaps.push([cur, prev]));
   t.equal(play("203.0.113.5").allow, true);
   const before = guardian.snapshot;
-  const rule = add("ip", { ip: "203.0.113.0/24", type: "deny" });
+  const rule = await add("ip", { ip: "203.0.113.0/24", type: "deny" });
   t.same(play("203.0.113.5"), { allow: false, ruleId: rule.id, kind: "ip" });
   t.equal(swaps.length, 1);
   t.equal(swaps[0][1], before, "previous snapshot");
   t.equal(swaps[0][0], guardian.snapshot, "current snapshot");
-  store.remove(rule.id);
+  await store.remove(rule.id);
   t.equal(play("203.0.113.5").allow, true);
 });
 
@@ -60,7 +61,7 @@ t.test("file rules and API rules together; a file change is in force within 1 s"
   const file = join(dir, "rules.yaml");
   writeFileSync(file, "rules:\n  - ip: 198.51.100.0/24\n    type: deny\n");
   const { guardian, add, play, counts } = setup(t, { dir, file });
-  const api = add("ip", { ip: "203.0.113.0/24", type: "deny" });
+  const api = await add("ip", { ip: "203.0.113.0/24", type: "deny" });
   t.same(play("198.51.100.1"), { allow: false, ruleId: "file:1", kind: "ip" });
   t.same(play("203.0.113.1"), { allow: false, ruleId: api.id, kind: "ip" });
   writeFileSync(file, "rules:\n  - ip: 198.51.100.0/24\n    type: allow\n");
@@ -76,8 +77,8 @@ t.test("file rules and API rules together; a file change is in force within 1 s"
 t.test("counters: decisions, report-mode would-denies, reloads, rules by kind and mode", async (t) => {
   const { add, play, counts } = setup(t);
   counts.length = 0;
-  add("ip", { ip: "10.0.0.0/8", type: "deny" });
-  add("referer", { domain: "*", type: "deny", mode: "report" });
+  await add("ip", { ip: "10.0.0.0/8", type: "deny" });
+  await add("referer", { domain: "*", type: "deny", mode: "report" });
   play("10.0.0.1");
   play("192.0.2.1", { referer: "https://x.com/" });
   play("192.0.2.1");
@@ -97,7 +98,7 @@ t.test("geo is asked only when a country rule exists, and only without a given c
   const { add, play, geoCalls } = setup(t, { geo: (ip) => (ip === "203.0.113.9" ? "CN" : "DE") });
   play("203.0.113.9");
   t.same(geoCalls, [], "no country rules: no lookup");
-  const cn = add("country", { country: "CN", type: "deny" });
+  const cn = await add("country", { country: "CN", type: "deny" });
   t.same(play("203.0.113.9"), { allow: false, ruleId: cn.id, kind: "country" });
   t.equal(play("192.0.2.1").allow, true);
   t.equal(play("203.0.113.9", { country: "DE" }).allow, true, "a country passed in wins");
@@ -106,7 +107,7 @@ t.test("geo is asked only when a country rule exists, and only without a given c
 
 t.test("expiry follows the injected clock, without waiting for a recompile", async (t) => {
   const { add, play, clock } = setup(t);
-  const rule = add("ip", { ip: "203.0.113.0/24", type: "deny", ttlSeconds: 60 });
+  const rule = await add("ip", { ip: "203.0.113.0/24", type: "deny", ttlSeconds: 60 });
   t.same(play("203.0.113.1"), { allow: false, ruleId: rule.id, kind: "ip" });
   clock.now += 60_000;
   t.equal(play("203.0.113.1").allow, true);
@@ -126,7 +127,7 @@ t.test("enforceOnActive: onRulesChanged + check() re-decides running sessions wi
     }
   });
   counts.length = 0;
-  add("ip", { ip: "203.0.113.0/24", type: "deny" });
+  await add("ip", { ip: "203.0.113.0/24", type: "deny" });
   t.same(ended, ["203.0.113.7 ip"]);
   t.notOk(counts.some((c) => c.startsWith("decision")), "re-checks are not counted as decisions");
 });

@@ -4,7 +4,8 @@ import t from "tap";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseRule } from "../../src/guardian/rules.js";
-import { GuardianStore, type RuleChange } from "../../src/guardian/store.js";
+import type { RuleChange } from "../../src/guardian/rule-store.js";
+import { GuardianStore } from "../../src/guardian/store.js";
 import { NOW } from "./helpers.js";
 
 const DAY = 86_400_000;
@@ -14,9 +15,9 @@ t.test("rules persist in the data dir and survive a reopen", async (t) => {
   const dir = t.testdir();
   let now = NOW;
   const store = GuardianStore.open(join(dir, "data"), { ipRuleTtlMs: DAY, now: () => now });
-  const a = store.add(draft("ip", { ip: "103.13.113.0/24", type: "deny", tag: "abuse" }));
-  const b = store.add(draft("referer", { domain: "*", type: "deny", info: "allow-list", stream: "AbCdE-12345" }));
-  const c = store.add(draft("country", { country: "CN", type: "deny", tagScope: "eu-only", actions: ["play", "publish"], mode: "report" }));
+  const a = await store.add(draft("ip", { ip: "103.13.113.0/24", type: "deny", tag: "abuse" }));
+  const b = await store.add(draft("referer", { domain: "*", type: "deny", info: "allow-list", stream: "AbCdE-12345" }));
+  const c = await store.add(draft("country", { country: "CN", type: "deny", tagScope: "eu-only", actions: ["play", "publish"], mode: "report" }));
   t.ok(existsSync(join(dir, "data", "guardian.sqlite")));
   store.close();
   const again = GuardianStore.open(join(dir, "data"), { ipRuleTtlMs: DAY, now: () => now });
@@ -36,27 +37,27 @@ t.test("rules persist in the data dir and survive a reopen", async (t) => {
 t.test("IP expiry: explicit, never (ttlSeconds 0), and ipRuleTtlMs 0", async (t) => {
   const store = GuardianStore.open(t.testdir(), { ipRuleTtlMs: DAY, now: () => NOW });
   t.teardown(() => store.close());
-  t.equal(store.add(draft("ip", { ip: "1.1.1.1", type: "deny", ttlSeconds: 60 })).expiresAt, NOW + 60_000);
-  t.equal(store.add(draft("ip", { ip: "1.1.1.2", type: "deny", ttlSeconds: 0 })).expiresAt, undefined);
+  t.equal((await store.add(draft("ip", { ip: "1.1.1.1", type: "deny", ttlSeconds: 60 }))).expiresAt, NOW + 60_000);
+  t.equal((await store.add(draft("ip", { ip: "1.1.1.2", type: "deny", ttlSeconds: 0 }))).expiresAt, undefined);
   const never = GuardianStore.open(t.testdir(), { ipRuleTtlMs: 0, now: () => NOW });
   t.teardown(() => never.close());
-  t.equal(never.add(draft("ip", { ip: "1.1.1.3", type: "deny" })).expiresAt, undefined);
+  t.equal((await never.add(draft("ip", { ip: "1.1.1.3", type: "deny" }))).expiresAt, undefined);
 });
 
 t.test("posting the same rule again refreshes it and keeps its id", async (t) => {
   let now = NOW;
   const store = GuardianStore.open(t.testdir(), { ipRuleTtlMs: DAY, now: () => now });
   t.teardown(() => store.close());
-  const first = store.add(draft("ip", { ip: "198.51.100.7", type: "deny", tag: "first" }));
+  const first = await store.add(draft("ip", { ip: "198.51.100.7", type: "deny", tag: "first" }));
   now += 1000;
-  const second = store.add(draft("ip", { ip: "198.51.100.7", type: "deny", tag: "second" }));
+  const second = await store.add(draft("ip", { ip: "198.51.100.7", type: "deny", tag: "second" }));
   t.equal(second.id, first.id);
   t.equal(second.expiresAt, NOW + 1000 + DAY);
   t.equal(second.tag, "second");
   t.equal(second.createdAt, NOW);
   t.equal(store.list().length, 1);
-  t.not(store.add(draft("ip", { ip: "198.51.100.7", type: "allow" })).id, first.id, "another type is another rule");
-  t.not(store.add(draft("ip", { ip: "198.51.100.7", type: "deny", stream: "AbCdE-12345" })).id, first.id, "another scope too");
+  t.not((await store.add(draft("ip", { ip: "198.51.100.7", type: "allow" }))).id, first.id, "another type is another rule");
+  t.not((await store.add(draft("ip", { ip: "198.51.100.7", type: "deny", stream: "AbCdE-12345" }))).id, first.id, "another scope too");
 });
 
 t.test("delete, by kind; change listeners get what changed", async (t) => {
@@ -64,12 +65,12 @@ t.test("delete, by kind; change listeners get what changed", async (t) => {
   t.teardown(() => store.close());
   const changes: RuleChange[] = [];
   const off = store.onChange((c) => changes.push(c));
-  const r = store.add(draft("referer", { domain: "bad.com", type: "deny" }));
-  t.equal(store.remove(r.id, "ip"), false, "the kind must match");
-  t.equal(store.remove(r.id, "referer"), true);
-  t.equal(store.remove(r.id), false);
+  const r = await store.add(draft("referer", { domain: "bad.com", type: "deny" }));
+  t.equal(await store.remove(r.id, "ip"), false, "the kind must match");
+  t.equal(await store.remove(r.id, "referer"), true);
+  t.equal(await store.remove(r.id), false);
   t.same(changes, [{ added: r }, { removed: r.id }], "add and remove; a miss is no change");
   off();
-  store.add(draft("referer", { domain: "bad.com", type: "deny" }));
+  await store.add(draft("referer", { domain: "bad.com", type: "deny" }));
   t.equal(changes.length, 2);
 });
