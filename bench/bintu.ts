@@ -42,16 +42,17 @@ async function warm(url: string, name: string): Promise<void> {
   const directory = new StreamDirectory(source, { ttlMs: 3_600_000, negativeTtlMs: 1_000, maxEntries: 100_000, staleIfErrorMs: 600_000, breakerFailures: 5 });
   const limiter = new PublishLimiter({ maxPerMinute: 10, cooldownMs: 60_000 });
   const guardian = new Guardian({ apiRules: { list: () => [], onChange: () => () => {} }, allowMissingReferer: true });
-  const access = new AccessControl({ directory, apps: APPS, limiter, webhook: null, tokens: null, org: "", guardian });
-  const req: AccessRequest = { action: "publish", protocol: "rtmp", app: "live", name, query: {}, ip: "127.0.0.1", liveHere: false };
+  const nowhere = { locate: () => ({ at: "nowhere" }) as const };
+  const access = new AccessControl({ streams: directory, locator: nowhere, apps: APPS, limiter, webhook: null, tokens: null, org: "", rules: guardian });
+  const req: AccessRequest = { action: "publish", protocol: "rtmp", media: "here", app: "live", name, query: {}, ip: "127.0.0.1" };
   const stream = (await directory.lookup(name)) as StreamInfo;
   const lru = new LRUCache<string, { stream: StreamInfo }>({ max: 100_000, ttl: 3_600_000 });
   lru.set(name, { stream });
 
   const rows = { edge: [] as number[], lru: [] as number[], decide: [] as number[] };
   for (let r = 0; r < ROUNDS; r++) {
-    rows.decide.push(await nsPerOp(WARM_N, () => decide(req, APPS, stream)));
-    rows.lru.push(await nsPerOp(WARM_N, () => decide(req, APPS, lru.get(name)!.stream)));
+    rows.decide.push(await nsPerOp(WARM_N, () => decide(req, APPS, stream, nowhere.locate())));
+    rows.lru.push(await nsPerOp(WARM_N, () => decide(req, APPS, lru.get(name)!.stream, nowhere.locate())));
     rows.edge.push(await nsPerOp(WARM_N, () => access.check(req)));
   }
   const best = (xs: number[]) => Math.min(...xs);

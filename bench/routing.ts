@@ -50,6 +50,7 @@ import maxmind, { Reader } from "maxmind";
 import { loadConfig } from "../src/config/load.js";
 import type { EdgeEntry } from "../src/config/schema.js";
 import { openGeo } from "../src/geo/geo.js";
+import { configuredEdges } from "../src/routing/edge-table.js";
 import { Router, type RouteRequest } from "../src/routing/router.js";
 import { compileTable, select, type SelectPolicy } from "../src/routing/select.js";
 import { sampleProc, waitQuiet } from "./lib/proc.js";
@@ -297,7 +298,7 @@ async function inProcess(ips: string[]): Promise<void> {
   for (const n of SIZES) {
     const edges = makeEdges(n);
     const config = loadConfig({ env: { EDGE_ROUTING_EDGES: JSON.stringify(edges) } }).routing;
-    const router = new Router(config, geo);
+    const router = new Router(config, geo, configuredEdges(config));
     const index = new KDBush(n);
     for (const e of edges) index.add(e.lon, e.lat);
     index.finish();
@@ -382,10 +383,8 @@ async function inProcess(ips: string[]): Promise<void> {
     ];
 
     // Cross-check: no band (sameDistanceKm 0), no sticky memory.
-    const strict = new Router(
-      loadConfig({ env: { EDGE_ROUTING_EDGES: JSON.stringify(edges), EDGE_ROUTING_SAME_DISTANCE_KM: "0", EDGE_ROUTING_STICKY_TTL_MS: "0" } }).routing,
-      geo,
-    );
+    const strictConfig = loadConfig({ env: { EDGE_ROUTING_EDGES: JSON.stringify(edges), EDGE_ROUTING_SAME_DISTANCE_KM: "0", EDGE_ROUTING_STICKY_TTL_MS: "0" } }).routing;
+    const strict = new Router(strictConfig, geo, configuredEdges(strictConfig));
     let checked = 0;
     let differ = 0;
     let ties = 0;

@@ -4,6 +4,9 @@
 import { mkdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { AccessControl } from "./access/access.js";
+import { LiveSessionPolicy, revalidationResult } from "./access/live-session-policy.js";
+import { systemClock } from "./access/ports.js";
+import { SessionTable } from "./access/session-table.js";
 import { trustedProxies } from "./access/client-ip.js";
 import { StreamDirectory } from "./bintu/directory.js";
 import { loadOrCreateApiKey } from "./bintu/registry/api-key.js";
@@ -24,10 +27,10 @@ import type { Config } from "./config/schema.js";
 import { createAdminAuth } from "./http/admin-auth.js";
 import { createApiServer } from "./http/api-server.js";
 import { Ingest } from "./ingest/ingest.js";
-import { SessionTable } from "./ingest/session-table.js";
 import { createLogger, type Logger } from "./log.js";
 import { LoadMeter } from "./metrics/load.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
+import { configuredEdges } from "./routing/edge-table.js";
 import { Router } from "./routing/router.js";
 
 export interface EdgeAddresses {
@@ -80,10 +83,12 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
       onReload: (result) => metrics?.geoReloads.inc({ result }),
     }),
   );
-  const router = openOrRefuse("routing.edgesFile", () =>
-    new Router(config.routing, geo, { tableReload: (result) => metrics?.routingTableReloads.inc({ result }) }, log),
+  const edgeFeed = openOrRefuse(
+    "routing.edgesFile",
+    () => configuredEdges(config.routing, { log, onReload: (result) => metrics?.routingTableReloads.inc({ result }) }),
     () => geo.close(),
   );
+  const router = new Router(config.routing, geo, edgeFeed, log);
   mkdirSync(config.dataDir, { recursive: true });
   // Remote mode: the stream manager is another bintu; the organisation key it takes is also the
   // key of this edge's admin API. Embedded mode: the registry and its key live in the data dir.
@@ -158,11 +163,28 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     },
   });
   const org = registry?.orgHash ?? config.bintu.orgHash;
+  const clock = systemClock;
   const access = new AccessControl({
-    directory, apps: config.ingest.apps, limiter, webhook, org, guardian,
+    streams: directory, locator: table, apps: config.ingest.apps, limiter, webhook, org, rules: guardian,
     tokens: config.auth.playback.required ? tokens : null,
   });
-  const ingest = new Ingest({ config, access, directory, table, metrics, log, webhook, tokens, guardian });
+  const sessions = new LiveSessionPolicy({
+    table,
+    rules: guardian,
+    enforceRulesOnActive: config.guardian.enforceOnActive,
+    revocations: tokens,
+    streams: directory,
+    webhook,
+    endGraceMs: config.playback.endGraceMs,
+    revalidateIntervalMs: config.ingest.revalidateIntervalMs,
+    clock,
+    log,
+    events: {
+      revoked: () => metrics.tokenRevocations.inc(),
+      revalidated: (result) => metrics.revalidations.inc({ result: revalidationResult(result) }),
+    },
+  });
+  const ingest = new Ingest({ config, access, sessions, metrics, log, now: clock.now });
   let addresses: EdgeAddresses | null = null;
   const api = createApiServer({
     config,
@@ -188,7 +210,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     },
     route: { router, directory, load: () => load.report() },
     sessions: () => table.all(),
-    kick: (id) => ingest.kick(id),
+    kick: (id) => sessions.end(id),
     ready: () => addresses !== null,
   });
 
@@ -197,7 +219,10 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     if (closed) return;
     closed = true;
     addresses = null;
+    // Media first: the sessions it ends still get their publish-end side effects, then the policy stops.
     await Promise.all([ingest.close(), api.close(), router.close()]);
+    sessions.close();
+    edgeFeed.close();
     load.close();
     keys.close();
     guardian.close();

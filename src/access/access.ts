@@ -1,44 +1,15 @@
-// The one place that knows the order of checks (DESIGN.md §1 src/access). `decide` is pure;
-// `AccessControl.check` does the lookups it needs and hands their answers to `decide`.
-// Tokens (issue 6) and Guardian rules (issue 5) plug in here.
-import type { StreamDirectory, StreamInfo } from "../bintu/directory.js";
-import type { PlaybackTokens } from "../auth/playback-tokens.js";
+// The one place that knows the order of checks for a new session (docs/architecture.md, src/access).
+// `decide` is pure; `AccessControl.check` does the lookups it needs through its ports and hands
+// their answers to `decide`. Running sessions are re-decided by the live-session policy
+// (live-session-policy.ts) with the same pieces: guardianRequest and streamVerdict.
+import type { StreamInfo } from "../bintu/directory.js";
 import { checkPlayClaims } from "../auth/splay.js";
-import { GUARDIAN_ERRORS, type Guardian, type GuardianRequest } from "../guardian/guardian.js";
-import type { OrgWebhook } from "./org-webhook.js";
-import type { PublishLimiter } from "./publish-limiter.js";
+import { GUARDIAN_ERRORS, type GuardianRequest } from "../guardian/guardian.js";
 import { EdgeError, type ErrorCode } from "../errors.js";
-import type { Query } from "./stream-key.js";
+import type { FailedPublishBudget, PublishWebhook, RuleCheck, StreamLocator, StreamLookup, TokenCheck } from "./ports.js";
+import type { AccessRequest, Allowed, Decision, StreamLocation } from "./types.js";
 
-export interface AccessRequest {
-  readonly action: "publish" | "play";
-  readonly protocol: "rtmp" | "flv" | "http";
-  readonly app: string;
-  readonly name: string;
-  readonly query: Query;
-  readonly ip: string;
-  /**
-   * Whether this edge has a publisher on the stream right now; absent when another server serves
-   * the media and only asks for the decision (GET /v1/authorize/play).
-   */
-  readonly liveHere?: boolean;
-  /** HTTP players only: the page that embeds the player (Guardian referrer rules, token domains). */
-  readonly referer?: string;
-  readonly origin?: string;
-  /** RTMP publishers: the edge's session id and the connect tcUrl, for the webhook. */
-  readonly clientId?: string;
-  readonly tcUrl?: string;
-}
-
-/** The playback token a play was allowed with: its session ends on revocation (and at `exp` with forceDisconnect). */
-export interface SessionToken {
-  readonly jti: string;
-  readonly exp: number;
-  readonly forceDisconnect: boolean;
-}
-
-export type Allowed = { allow: true; stream: StreamInfo; token?: SessionToken };
-export type Decision = Allowed | { allow: false; code: ErrorCode };
+export type { AccessRequest, Allowed, Decision, EdgeSession, SessionToken, StreamLocation } from "./types.js";
 
 const deny = (code: ErrorCode): Decision => ({ allow: false, code });
 
@@ -47,24 +18,38 @@ export function guardianRequest(req: AccessRequest, allowed: Allowed): GuardianR
   return { action: req.action, ip: req.ip, referer: req.referer, origin: req.origin, stream: req.name, tags: allowed.stream.tags };
 }
 
-export function decide(req: AccessRequest, apps: readonly string[], stream: StreamInfo | null): Decision {
+/** The code a known stream's state refuses (or ends) a session with; null while it may be live. */
+export function streamVerdict(stream: StreamInfo): ErrorCode | null {
+  if (stream.state === "locked") return "EDGE_ERR_STREAM_LOCKED";
+  if (stream.state === "deleted") return "EDGE_ERR_STREAM_DELETED";
+  return null;
+}
+
+/**
+ * The stream part of a decision, pure: application, the stream's state, and — when this edge
+ * carries the media — where the stream is live. A publish is busy wherever the key is live (here
+ * or on another edge of the fleet); a play here needs the publisher here.
+ */
+export function decide(req: AccessRequest, apps: readonly string[], stream: StreamInfo | null, location: StreamLocation): Decision {
   if (!apps.includes(req.app)) return deny("EDGE_ERR_BAD_APP");
   if (!stream) return deny("EDGE_ERR_STREAM_UNKNOWN");
-  if (stream.state === "deleted") return deny("EDGE_ERR_STREAM_DELETED");
-  if (stream.state === "locked") return deny("EDGE_ERR_STREAM_LOCKED");
-  if (req.action === "publish") return req.liveHere ? deny("EDGE_ERR_STREAM_BUSY") : { allow: true, stream };
-  return req.liveHere === false ? deny("EDGE_ERR_STREAM_NOT_LIVE") : { allow: true, stream };
+  const refused = streamVerdict(stream);
+  if (refused) return deny(refused);
+  if (req.media === "elsewhere") return { allow: true, stream };
+  if (req.action === "publish") return location.at === "nowhere" ? { allow: true, stream } : deny("EDGE_ERR_STREAM_BUSY");
+  return location.at === "here" ? { allow: true, stream } : deny("EDGE_ERR_STREAM_NOT_LIVE");
 }
 
 export interface AccessControlOptions {
-  directory: StreamDirectory;
+  streams: StreamLookup;
+  locator: StreamLocator;
   apps: readonly string[];
-  limiter: PublishLimiter;
-  webhook: OrgWebhook | null;
+  limiter: FailedPublishBudget;
+  webhook: Pick<PublishWebhook, "publish"> | null;
   /** IP / CIDR / referrer / country rules (issue 5). */
-  guardian: Guardian;
+  rules: Pick<RuleCheck, "decide">;
   /** Set when every play needs a token (`auth.playback.required`). */
-  tokens: PlaybackTokens | null;
+  tokens: TokenCheck | null;
   /** The organisation hash: an `orgawide` token covers its streams. */
   org: string;
   /** Monotonic milliseconds (the limiter's clock). */
@@ -80,11 +65,13 @@ const PUBLISH_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "EDGE_ERR_BAD_APP", "EDGE_ERR_BAD_NAME", "EDGE_ERR_BAD_QUERY", "EDGE_ERR_WEBHOOK_DENIED",
 ]);
 
+const NOT_ASKED: StreamLocation = { at: "nowhere" };
+
 /**
  * Order of checks, cheapest refusal first: application, the client's failed-publish budget (no
- * lookup for a blocked scanner), the stream's state from the directory (cached), liveness on this
- * edge, Guardian rules (in-memory tables), then the playback token (a signature check, cached) for
- * a play, or the organisation webhook (a network call) for an allowed publish.
+ * lookup for a blocked scanner), the stream's state from the directory (cached), where the stream
+ * is live (memory), Guardian rules (in-memory tables), then the playback token (a signature check,
+ * cached) for a play, or the organisation webhook (a network call) for an allowed publish.
  */
 export class AccessControl {
   private readonly now: () => number;
@@ -107,7 +94,7 @@ export class AccessControl {
 
   /** Guardian rules: pure and in-memory, after the lookup because tag-scoped rules need the stream's tags. */
   private checkRules(req: AccessRequest, allowed: Allowed): Decision {
-    const verdict = this.opts.guardian.decide(guardianRequest(req, allowed));
+    const verdict = this.opts.rules.decide(guardianRequest(req, allowed));
     return verdict.allow ? allowed : deny(GUARDIAN_ERRORS[verdict.kind]);
   }
 
@@ -123,7 +110,7 @@ export class AccessControl {
       stream: req.name, streamId: allowed.stream.id, org, ip: req.ip, referer: req.referer, origin: req.origin,
     });
     if (refused) return deny(refused);
-    return { ...allowed, token: { jti: claims.jti, exp: claims.exp, forceDisconnect: claims.forceDisconnect === true } };
+    return { allow: true, stream: allowed.stream, token: { jti: claims.jti, exp: claims.exp, forceDisconnect: claims.forceDisconnect === true } };
   }
 
   /** A name the client may be asked about again, with failures counted for publishes. */
@@ -133,14 +120,17 @@ export class AccessControl {
   }
 
   private async decideStream(req: AccessRequest): Promise<Decision> {
-    const { apps, limiter, directory } = this.opts;
+    const { apps, limiter, streams, locator } = this.opts;
     if (!apps.includes(req.app)) return deny("EDGE_ERR_BAD_APP");
     if (req.action === "publish" && limiter.blocked(req.ip, this.now())) return deny("EDGE_ERR_PUBLISH_RATE_LIMITED");
+    let stream: StreamInfo | null;
     try {
-      return decide(req, apps, await directory.lookup(req.name));
+      stream = await streams.lookup(req.name);
     } catch (err) {
-      // Fail closed (DESIGN.md §4): an unreachable directory never allows.
+      // Fail closed (docs/decisions.md): an unreachable directory never allows.
       return deny(err instanceof EdgeError ? err.code : "EDGE_ERR_BINTU_UNAVAILABLE");
     }
+    // Located after the lookup's await: a publisher that arrived meanwhile is seen.
+    return decide(req, apps, stream, req.media === "here" ? locator.locate(req.app, req.name) : NOT_ASKED);
   }
 }

@@ -1,12 +1,12 @@
 // The organisation webhook around a publish (nanostream.md §4, issue 4 §4): `publish` before
 // Publish.Start, `update_publish` on every re-validation, `publish_done` at the end.
 import { callWebhook, type WebhookOutcome, type WebhookSession } from "../bintu/webhook.js";
-import type { EdgeSession } from "../ingest/session-table.js";
-import type { AccessRequest } from "./access.js";
+import type { PublishWebhook } from "./ports.js";
+import type { AccessRequest, EdgeSession } from "./types.js";
 
 export type WebhookCallName = "publish" | "update_publish" | "publish_done";
 
-export class OrgWebhook {
+export class OrgWebhook implements PublishWebhook {
   constructor(
     private readonly url: string,
     private readonly timeoutMs: number,
@@ -17,8 +17,7 @@ export class OrgWebhook {
     return this.call({ call: "publish", tcurl: req.tcUrl ?? "", ...fieldsOf(req) });
   }
 
-  update(s: EdgeSession): Promise<"allow" | "deny"> {
-    const elapsedMs = Date.now() - s.startedAt;
+  update(s: EdgeSession, elapsedMs: number): Promise<"allow" | "deny"> {
     // `timestamp` is the stream's last A/V timestamp in nginx-rtmp; the edge reports the
     // publish's elapsed time in ms, which matches it for encoders that start at 0.
     return this.call({ call: "update_publish", time: Math.floor(elapsedMs / 1000), timestamp: elapsedMs, ...fieldsOf(s.request) });

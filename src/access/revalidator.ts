@@ -7,8 +7,10 @@
 // less than `staleIfErrorMs` ago when bintu fails. So a publisher is kept while bintu is down
 // until its last good validation is older than the stale window, then kicked with
 // EDGE_ERR_BINTU_UNAVAILABLE. Kick latency ≤ interval × 1.2 + request deadline.
+import type { Lookup, StreamInfo } from "../bintu/directory.js";
 import { EdgeError, type ErrorCode } from "../errors.js";
-import type { Lookup, StreamInfo } from "./directory.js";
+import { streamVerdict } from "./access.js";
+import { systemClock, type Clock, type Timer } from "./ports.js";
 
 export interface LiveSession {
   readonly id: string;
@@ -33,20 +35,17 @@ export interface RevalidatorOptions<S extends LiveSession> {
   /** Called with each check's result (metrics: kicks by reason, stale keeps). */
   onChecked?: (session: S, result: CheckResult) => void;
   random?: () => number;
-}
-
-/** The code a known stream's state ends a live session with, or null when it may stay live. */
-export function verdict(stream: StreamInfo): ErrorCode | null {
-  if (stream.state === "locked") return "EDGE_ERR_STREAM_LOCKED";
-  if (stream.state === "deleted") return "EDGE_ERR_STREAM_DELETED";
-  return null;
+  clock?: Clock;
 }
 
 export class Revalidator<S extends LiveSession> {
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, Timer>();
+  private readonly clock: Clock;
   private closed = false;
 
-  constructor(private readonly opts: RevalidatorOptions<S>) {}
+  constructor(private readonly opts: RevalidatorOptions<S>) {
+    this.clock = opts.clock ?? systemClock;
+  }
 
   /** Starts re-checking a publisher (call when its publish is accepted). */
   add(session: S): void {
@@ -56,7 +55,8 @@ export class Revalidator<S extends LiveSession> {
 
   /** Stops re-checking (call when the publisher leaves, for any reason). */
   remove(id: string): void {
-    clearTimeout(this.timers.get(id));
+    const timer = this.timers.get(id);
+    if (timer) this.clock.clearTimer(timer);
     this.timers.delete(id);
   }
 
@@ -66,16 +66,14 @@ export class Revalidator<S extends LiveSession> {
 
   close(): void {
     this.closed = true;
-    for (const timer of this.timers.values()) clearTimeout(timer);
+    for (const timer of this.timers.values()) this.clock.clearTimer(timer);
     this.timers.clear();
   }
 
   private schedule(session: S): void {
     const { intervalMs, jitter = 0.2, random = Math.random } = this.opts;
     const wait = intervalMs * (1 - jitter + 2 * jitter * random());
-    const timer = setTimeout(() => void this.check(session), wait);
-    timer.unref();
-    this.timers.set(session.id, timer);
+    this.timers.set(session.id, this.clock.setTimer(() => void this.check(session), wait));
   }
 
   private async check(session: S): Promise<void> {
@@ -98,7 +96,7 @@ export class Revalidator<S extends LiveSession> {
     }
     const { stream, source } = found;
     if (!stream) return { keep: false, code: "EDGE_ERR_STREAM_UNKNOWN" };
-    const refused = verdict(stream);
+    const refused = streamVerdict(stream);
     if (refused) return { keep: false, code: refused };
     let code: ErrorCode | null = null;
     try {

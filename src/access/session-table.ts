@@ -1,46 +1,44 @@
-// The edge's own session table (DESIGN.md §1 src/ingest): who is live and who watches come from
-// here, never from node-media-server's event pairs (which fire late or twice, e.g. donePublish
-// 30 s after a disconnect, and for rejected sessions too).
-import type { AccessRequest, Allowed } from "../access/access.js";
-import type { ErrorCode } from "../errors.js";
-import type { SessionCounts } from "../metrics/metrics.js";
+// The edge's own table of running sessions (docs/architecture.md, src/access): who is live and who
+// watches come from here, never from node-media-server's event pairs (which fire late or twice,
+// e.g. donePublish 30 s after a disconnect, and for rejected sessions too). Adapters add a session
+// through the live-session policy once its decision allowed it and remove it when its socket
+// closes; the policy, the metrics, the load report and the API read it.
+import type { EdgeSession, StreamLocation } from "./types.js";
 
-export interface EdgeSession {
-  readonly id: string;
-  readonly role: "publisher" | "player";
-  readonly protocol: "rtmp" | "flv";
-  readonly app: string;
-  readonly name: string;
-  readonly ip: string;
-  readonly startedAt: number;
-  bytesIn(): number;
-  bytesOut(): number;
-  /** Ends the session now: socket destroyed, nothing more read or written. */
-  end(code: ErrorCode): void;
-  /** What was decided at the start, kept so a later change (revocation, new rule) can re-decide. */
-  readonly request: AccessRequest;
-  readonly decision: Allowed;
-}
+export type { EdgeSession } from "./types.js";
 
-export class SessionTable implements SessionCounts {
+const HERE: StreamLocation = { at: "here" };
+const NOWHERE: StreamLocation = { at: "nowhere" };
+
+export class SessionTable {
   private readonly sessions = new Map<string, EdgeSession>();
   private readonly publishersByPath = new Map<string, EdgeSession>();
+  /** Sessions by stream name (any app): stream changes and publish ends look them up without a scan. */
+  private readonly byName = new Map<string, Set<EdgeSession>>();
   private closedBytesIn = 0;
   private closedBytesOut = 0;
 
   add(session: EdgeSession): void {
     this.sessions.set(session.id, session);
     if (session.role === "publisher") this.publishersByPath.set(pathOf(session), session);
+    let named = this.byName.get(session.name);
+    if (!named) this.byName.set(session.name, (named = new Set()));
+    named.add(session);
   }
 
-  remove(session: EdgeSession): void {
-    if (this.sessions.get(session.id) !== session) return;
+  /** False when the session was not (or no longer) in the table. */
+  remove(session: EdgeSession): boolean {
+    if (this.sessions.get(session.id) !== session) return false;
     this.sessions.delete(session.id);
     if (session.role === "publisher" && this.publishersByPath.get(pathOf(session)) === session) {
       this.publishersByPath.delete(pathOf(session));
     }
+    const named = this.byName.get(session.name);
+    named?.delete(session);
+    if (named?.size === 0) this.byName.delete(session.name);
     this.closedBytesIn += session.bytesIn();
     this.closedBytesOut += session.bytesOut();
+    return true;
   }
 
   get(id: string): EdgeSession | undefined {
@@ -55,9 +53,15 @@ export class SessionTable implements SessionCounts {
     return this.publishersByPath.get(`/${app}/${name}`);
   }
 
+  /** This edge's answer to "where is this stream live?" (the StreamLocator of a single edge). */
+  locate(app: string, name: string): StreamLocation {
+    return this.publishersByPath.has(`/${app}/${name}`) ? HERE : NOWHERE;
+  }
+
   /** Every session (publisher and players) of a stream name, in any app. */
   ofStream(name: string): EdgeSession[] {
-    return this.all().filter((s) => s.name === name);
+    const named = this.byName.get(name);
+    return named ? [...named] : [];
   }
 
   get size(): number {
@@ -65,11 +69,15 @@ export class SessionTable implements SessionCounts {
   }
 
   publishers(protocol: "rtmp"): number {
-    return this.all().filter((s) => s.role === "publisher" && s.protocol === protocol).length;
+    let n = 0;
+    for (const s of this.publishersByPath.values()) if (s.protocol === protocol) n++;
+    return n;
   }
 
   players(protocol: "rtmp" | "flv"): number {
-    return this.all().filter((s) => s.role === "player" && s.protocol === protocol).length;
+    let n = 0;
+    for (const s of this.sessions.values()) if (s.role === "player" && s.protocol === protocol) n++;
+    return n;
   }
 
   bytes(direction: "in" | "out"): number {

@@ -8,7 +8,7 @@ import type { StreamRegistry } from "../bintu/registry/registry.js";
 import type { BintuUrls } from "../bintu/registry/stream-json.js";
 import type { Config } from "../config/schema.js";
 import { ERRORS, errorBody, type ErrorCode } from "../errors.js";
-import type { EdgeSession } from "../ingest/session-table.js";
+import type { EdgeSession } from "../access/session-table.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { hasRole, type AdminAuth, type Role } from "./admin-auth.js";
 import { registerBintuRoutes } from "./bintu-routes.js";
@@ -126,7 +126,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     if (!target.ok) return send(reply, target.error);
     const { referer, origin } = req.headers;
     const ip = httpClientIp(req.socket.remoteAddress, req.headers["x-forwarded-for"], deps.trustedProxies);
-    const decision = await deps.access.check({ action: "play", protocol: "http", ...target.value, ip, referer, origin });
+    const decision = await deps.access.check({ action: "play", protocol: "http", media: "elsewhere", ...target.value, ip, referer, origin });
     const code = decision.allow ? null : decision.code;
     deps.metrics.decisions.inc({ action: "play", protocol: "http", result: code ? "deny" : "allow", reason: code ? ERRORS[code].reason : "ok" });
     return code ? send(reply, code) : reply.code(204).send();

@@ -7,7 +7,8 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
-import type { AccessControl, AccessRequest, Allowed } from "../access/access.js";
+import type { AccessControl, AccessRequest, Allowed, EdgeSession } from "../access/access.js";
+import type { LiveSessionPolicy } from "../access/live-session-policy.js";
 import { httpClientIp, type TrustedProxies } from "../access/client-ip.js";
 import { parsePlayPath } from "../access/stream-key.js";
 import { ERRORS, errorBody, type ErrorCode } from "../errors.js";
@@ -15,15 +16,17 @@ import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { listen } from "./listen.js";
 import { nms, type NmsSubscriber } from "./nms.js";
-import type { EdgeSession, SessionTable } from "./session-table.js";
 
 export interface FlvPlaybackOptions {
   maxPendingBytes: number;
   trustedProxies: TrustedProxies;
   access: AccessControl;
-  table: SessionTable;
+  /** Told when a player starts and ends; it decides when running sessions end. */
+  sessions: Pick<LiveSessionPolicy, "started" | "ended">;
   metrics: Metrics;
   log: Logger;
+  /** Wall-clock ms for session start times (the policy's clock). */
+  now: () => number;
 }
 
 export class FlvPlayback {
@@ -61,9 +64,8 @@ export class FlvPlayback {
     const { app, name, query } = target.value;
 
     const ip = httpClientIp(req.socket.remoteAddress, req.headers["x-forwarded-for"], this.opts.trustedProxies);
-    const liveHere = this.opts.table.publisherOf(app, name) !== undefined;
     const { referer, origin } = req.headers;
-    const request: AccessRequest = { action: "play", protocol: "flv", app, name, query, ip, liveHere, referer, origin };
+    const request: AccessRequest = { action: "play", protocol: "flv", media: "here", app, name, query, ip, referer, origin };
     const decision = await this.opts.access.check(request);
     const code = decision.allow ? null : decision.code;
     this.opts.metrics.decisions.inc({
@@ -80,10 +82,10 @@ export class FlvPlayback {
     });
     if (req.method === "HEAD") return void res.end();
     const player = new FlvPlayer(res, request, decision, this.opts);
-    this.opts.table.add(player.session);
+    this.opts.sessions.started(player.session);
     res.on("close", () => {
       broadcast.donePlay(player);
-      this.opts.table.remove(player.session);
+      this.opts.sessions.ended(player.session);
     });
     broadcast.postPlay(player);
     this.opts.log.info("flv player started", { session: player.id, app, stream: name });
@@ -118,7 +120,7 @@ class FlvPlayer implements NmsSubscriber {
     this.ip = ip;
     this.streamPath = `/${app}/${name}`;
     this.session = {
-      id: this.id, role: "player", protocol: "flv", app, name, ip, startedAt: Date.now(),
+      id: this.id, role: "player", protocol: "flv", app, name, ip, startedAt: opts.now(),
       bytesIn: () => 0,
       bytesOut: () => this.bytesOut,
       end: (code) => this.end(code),

@@ -8,7 +8,8 @@
 // - every exception raised while parsing one connection's bytes closes that connection only;
 // - limits, timeouts and connection caps are enforced here and in the parser patch (patches/).
 import net, { type AddressInfo } from "node:net";
-import type { AccessControl, AccessRequest, Allowed } from "../access/access.js";
+import type { AccessControl, AccessRequest, Allowed, EdgeSession } from "../access/access.js";
+import type { LiveSessionPolicy } from "../access/live-session-policy.js";
 import { normalizeIp } from "../access/client-ip.js";
 import { APP_NAME, parseStreamKey } from "../access/stream-key.js";
 import type { RtmpLimits } from "../config/schema.js";
@@ -17,7 +18,6 @@ import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { listen } from "./listen.js";
 import { nms, type NmsCommand, type NmsRtmpSession } from "./nms.js";
-import type { EdgeSession, SessionTable } from "./session-table.js";
 
 /** A refused client gets this long to read its status before the socket is destroyed. */
 const REFUSAL_LINGER_MS = 1_000;
@@ -36,20 +36,17 @@ interface Connection {
   edgeSession?: EdgeSession;
 }
 
-export interface RtmpIngestHooks {
-  publishStarted(session: EdgeSession): void;
-  publishEnded(session: EdgeSession): void;
-}
-
 export interface RtmpIngestOptions {
   limits: RtmpLimits;
   maxPendingBytes: number;
   maxGopCacheBytes: number;
   access: AccessControl;
-  table: SessionTable;
+  /** Told when a session starts and ends; it decides when running sessions end. */
+  sessions: Pick<LiveSessionPolicy, "started" | "ended">;
   metrics: Metrics;
   log: Logger;
-  hooks: RtmpIngestHooks;
+  /** Wall-clock ms for session start times (the policy's clock). */
+  now: () => number;
 }
 
 const NMS_ERROR_CODES: Record<string, ErrorCode> = {
@@ -81,10 +78,6 @@ export class RtmpIngest {
       conn.socket.destroy(); // also ends refused clients still in their linger
     }
     await closed;
-  }
-
-  get connectionCount(): number {
-    return this.connections.size;
   }
 
   private accept(socket: net.Socket): void {
@@ -194,8 +187,7 @@ export class RtmpIngest {
     conn.state = "deciding";
     this.pendingPublishes.add(path);
     const request: AccessRequest = {
-      action: "publish", protocol: "rtmp", app: conn.app, name, query, ip: conn.ip, liveHere: this.isLive(conn.app, name),
-      clientId: session.id, tcUrl: conn.tcUrl,
+      action: "publish", protocol: "rtmp", media: "here", app: conn.app, name, query, ip: conn.ip, clientId: session.id, tcUrl: conn.tcUrl,
     };
     const decision = await this.opts.access.check(request).finally(() => this.pendingPublishes.delete(path));
     if (conn.state !== "deciding") return; // the client left while we were deciding
@@ -215,7 +207,6 @@ export class RtmpIngest {
     session.broadcast.maxGopCacheBytes = this.opts.maxGopCacheBytes;
     rtmp.onPacketCallback = session.onPacket;
     this.enterSession(conn, "publisher", request, decision);
-    this.opts.hooks.publishStarted(conn.edgeSession!);
   }
 
   private async onPlayCommand(conn: Connection, msg: NmsCommand): Promise<void> {
@@ -227,7 +218,7 @@ export class RtmpIngest {
     const { name, query } = key.value;
 
     conn.state = "deciding";
-    const request: AccessRequest = { action: "play", protocol: "rtmp", app: conn.app, name, query, ip: conn.ip, liveHere: this.isLive(conn.app, name) };
+    const request: AccessRequest = { action: "play", protocol: "rtmp", media: "here", app: conn.app, name, query, ip: conn.ip };
     const decision = await this.opts.access.check(request);
     if (conn.state !== "deciding") return;
     this.countDecision("play", decision.allow ? null : decision.code);
@@ -257,10 +248,6 @@ export class RtmpIngest {
     this.enterSession(conn, "player", request, decision);
   }
 
-  private isLive(app: string, name: string): boolean {
-    return this.opts.table.publisherOf(app, name) !== undefined;
-  }
-
   private enterSession(conn: Connection, role: "publisher" | "player", request: AccessRequest, decision: Allowed): void {
     const name = request.name;
     conn.state = role === "publisher" ? "publishing" : "playing";
@@ -273,14 +260,14 @@ export class RtmpIngest {
       app: conn.app,
       name,
       ip: conn.ip,
-      startedAt: Date.now(),
+      startedAt: this.opts.now(),
       bytesIn: () => session.inBytes,
       bytesOut: () => session.outBytes,
       end: (code) => this.closeConnection(conn, code),
       request,
       decision,
     };
-    this.opts.table.add(conn.edgeSession);
+    this.opts.sessions.started(conn.edgeSession);
     this.opts.log.info(`rtmp ${role} started`, { session: session.id, app: conn.app, stream: name });
   }
 
@@ -319,9 +306,8 @@ export class RtmpIngest {
     conn.session.onClose();
     const edgeSession = conn.edgeSession;
     if (!edgeSession) return;
-    this.opts.table.remove(edgeSession);
     this.opts.log.info(`rtmp ${edgeSession.role} ended`, { session: edgeSession.id, stream: edgeSession.name });
-    if (edgeSession.role === "publisher") this.opts.hooks.publishEnded(edgeSession);
+    this.opts.sessions.ended(edgeSession);
   }
 
   private setDeadline(conn: Connection, ms: number, code: ErrorCode): void {

@@ -5,8 +5,9 @@
 import { readFileSync } from "node:fs";
 import YAML from "yaml";
 import { checkPart, edgeTableIssues, type ConfigIssue } from "../config/load.js";
-import { EdgeTableSchema, type EdgeEntry } from "../config/schema.js";
+import { EdgeTableSchema, type Config, type EdgeEntry } from "../config/schema.js";
 import type { Logger } from "../log.js";
+import type { EdgeFeed } from "./router.js";
 import { WatchedFile } from "../util/watched-file.js";
 
 export class EdgeTableError extends Error {
@@ -43,23 +44,24 @@ export interface EdgeTableOptions {
   readonly inline: readonly EdgeEntry[];
   /** "" = the inline table, fixed. */
   readonly file: string;
-  /** Every good table, the first synchronously from the constructor. */
-  readonly onTable: (edges: readonly EdgeEntry[]) => void;
   readonly onReload?: (result: "ok" | "error") => void;
   readonly log?: Logger;
   readonly pollMs?: number;
   readonly debounceMs?: number;
 }
 
-export class EdgeTableSource {
+/** The edge feed of a single edge: the configured table, or the watched edges file. */
+export class EdgeTableSource implements EdgeFeed {
   private readonly watched: WatchedFile | null = null;
   private lastText: string | null = null;
   private lastError = "";
+  private edges: readonly EdgeEntry[] = [];
+  private readonly listeners = new Set<(edges: readonly EdgeEntry[]) => void>();
 
   /** Throws EdgeTableError when the file is missing or invalid at start. */
   constructor(private readonly opts: EdgeTableOptions) {
     if (opts.file === "") {
-      opts.onTable(opts.inline);
+      this.edges = opts.inline;
       return;
     }
     const first = this.read();
@@ -83,14 +85,22 @@ export class EdgeTableSource {
     this.opts.onReload?.("ok");
   }
 
+  subscribe(listener: (edges: readonly EdgeEntry[]) => void): () => void {
+    this.listeners.add(listener);
+    listener(this.edges);
+    return () => this.listeners.delete(listener);
+  }
+
   close(): void {
     this.watched?.close();
+    this.listeners.clear();
   }
 
   private apply(good: { text: string; edges: EdgeEntry[] }): void {
     this.lastText = good.text;
     this.lastError = "";
-    this.opts.onTable(good.edges);
+    this.edges = good.edges;
+    for (const listener of this.listeners) listener(good.edges);
   }
 
   private read(): { text: string; edges: EdgeEntry[] } | EdgeTableError {
@@ -107,4 +117,12 @@ export class EdgeTableSource {
       return err instanceof EdgeTableError ? err : new EdgeTableError(file, [{ path: "(file)", reason: String(err) }]);
     }
   }
+}
+
+/** The edge feed a single edge's config names: `routing.edges`, or the watched `routing.edgesFile`. */
+export function configuredEdges(
+  routing: Pick<Config["routing"], "edges" | "edgesFile">,
+  opts: Pick<EdgeTableOptions, "log" | "onReload"> = {},
+): EdgeTableSource {
+  return new EdgeTableSource({ inline: routing.edges, file: routing.edgesFile, ...opts });
 }

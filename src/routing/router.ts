@@ -3,7 +3,6 @@
 import type { Config, EdgeEntry } from "../config/schema.js";
 import type { Geo } from "../geo/geo.js";
 import type { Logger } from "../log.js";
-import { EdgeTableSource } from "./edge-table.js";
 import { HealthChecker, type EdgeLoad } from "./health.js";
 import { StickyMemory } from "./sticky.js";
 import { compileTable, hash32, select, type EdgeTable, type RouteReason, type SelectPolicy, type Way } from "./select.js";
@@ -41,8 +40,13 @@ export interface EdgeSnapshot {
   readonly loadRatio: number;
 }
 
-export interface RouterEvents {
-  tableReload?(result: "ok" | "error"): void;
+/**
+ * Where the router's edge table comes from: the config or a watched file on one edge
+ * (EdgeTableSource), the fleet's edge registry next. `subscribe` calls the listener with the
+ * current table at once and with every later one; a feed only ever hands on valid tables.
+ */
+export interface EdgeFeed {
+  subscribe(listener: (edges: readonly EdgeEntry[]) => void): () => void;
 }
 
 const ALTERNATIVES = 2;
@@ -64,15 +68,14 @@ function pathOf(req: RouteRequest): string {
 export class Router {
   private table: EdgeTable = compileTable([]);
   private readonly health: HealthChecker;
-  private readonly source: EdgeTableSource;
+  private readonly unsubscribe: () => void;
   private readonly sticky: StickyMemory | null;
   private readonly policy: SelectPolicy;
 
-  /** Throws EdgeTableError when routing.edgesFile is missing or invalid. */
   constructor(
     private readonly config: Config["routing"],
     private readonly geo: Pick<Geo, "lookup">,
-    private readonly events: RouterEvents = {},
+    feed: EdgeFeed,
     log?: Logger,
   ) {
     this.policy = { spillAt: config.spillAt, sameDistanceKm: config.sameDistanceKm, defaultRegion: config.defaultRegion, alternatives: ALTERNATIVES };
@@ -83,13 +86,7 @@ export class Router {
         log?.[up ? "info" : "warn"](`routing: edge ${up ? "up" : "down"}`, { edge: edge.id, why });
       },
     });
-    this.source = new EdgeTableSource({
-      inline: config.edges,
-      file: config.edgesFile,
-      log,
-      onReload: (result) => events.tableReload?.(result),
-      onTable: (edges) => this.setTable(edges),
-    });
+    this.unsubscribe = feed.subscribe((edges) => this.setTable(edges));
   }
 
   /** Resolves once every edge has been probed once. */
@@ -98,7 +95,7 @@ export class Router {
   }
 
   async close(): Promise<void> {
-    this.source.close();
+    this.unsubscribe();
     await this.health.close();
   }
 

@@ -2,11 +2,11 @@
 // a key locked or deleted in bintu is kicked within one jittered interval and stays refused;
 // while bintu is down a publisher is kept until its stale window ends, then kicked.
 import t from "tap";
-import { Revalidator, type CheckResult, type LiveSession } from "../../src/bintu/revalidator.js";
+import { Revalidator, type CheckResult, type LiveSession } from "../../src/access/revalidator.js";
 import type { ErrorCode } from "../../src/errors.js";
 import { startFaultProxy } from "../helpers/fault-proxy.js";
 import { waitFor } from "../helpers/wait.js";
-import { fakeClock, remoteDirectory, startUpstream, TEST_TIMEOUT_MS } from "./fixtures/upstream.js";
+import { fakeClock, remoteDirectory, startUpstream, TEST_TIMEOUT_MS } from "../bintu/fixtures/upstream.js";
 
 const INTERVAL_MS = 200;
 const upstream = await startUpstream(t);

@@ -7,20 +7,22 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { loadConfig, ConfigError } from "../../src/config/load.js";
 import type { EdgeEntry } from "../../src/config/schema.js";
-import { parseEdgeFile } from "../../src/routing/edge-table.js";
+import { configuredEdges, parseEdgeFile } from "../../src/routing/edge-table.js";
 import { Router, type RouteRequest } from "../../src/routing/router.js";
 import { waitFor } from "../helpers/wait.js";
 
 // Edges without an API URL are not probed: the router runs with no network.
 const row = (id: string, lat: number, lon: number, extra: Partial<EdgeEntry> = {}) => ({ id, region: "eu", lat, lon, urls: { flv: `http://${id}.example` }, ...extra });
 const routingConfig = (env: Record<string, string>) => loadConfig({ env }).routing;
+/** A router over the edges a config names (the inline table: nothing to close). */
+const routerOf = (routing: ReturnType<typeof routingConfig>) => new Router(routing, geo, configuredEdges(routing));
 const BERLIN = { lat: 52.52, lon: 13.4 };
 const geo = { lookup: (ip: string) => (ip.startsWith("10.") ? { ...BERLIN, source: "override" as const } : null) };
 const req = (over: Partial<RouteRequest> = {}): RouteRequest => ({ ip: "10.0.0.1", stream: "s", app: "live", way: "flv", action: "play", query: "", ...over });
 
 t.test("a client keeps its edge for a stream while it stays eligible", async (t) => {
   const edges = [row("fra", 50.11, 8.68), row("ams", 52.37, 4.9)];
-  const router = new Router(routingConfig({ EDGE_ROUTING_EDGES: JSON.stringify(edges), EDGE_ROUTING_SAME_DISTANCE_KM: "0" }), geo);
+  const router = routerOf(routingConfig({ EDGE_ROUTING_EDGES: JSON.stringify(edges), EDGE_ROUTING_SAME_DISTANCE_KM: "0" }));
   t.teardown(() => router.close());
   await router.start();
   const first = router.route(req());
@@ -31,7 +33,7 @@ t.test("a client keeps its edge for a stream while it stays eligible", async (t)
 });
 
 t.test("sticky memory off: every answer is fresh", async (t) => {
-  const router = new Router(routingConfig({ EDGE_ROUTING_EDGES: JSON.stringify([row("fra", 50.11, 8.68)]), EDGE_ROUTING_STICKY_TTL_MS: "0" }), geo);
+  const router = routerOf(routingConfig({ EDGE_ROUTING_EDGES: JSON.stringify([row("fra", 50.11, 8.68)]), EDGE_ROUTING_STICKY_TTL_MS: "0" }));
   t.teardown(() => router.close());
   router.route(req());
   t.equal(router.route(req()).reason, "nearest");
@@ -46,12 +48,17 @@ t.test("the edges file: invalid at start refuses, invalid later keeps the table"
     renameSync(file + ".tmp", file);
   };
   write("edges:\n  - { id: fra, region: eu, lat: 91, lon: 8, urls: {} }\n");
-  t.throws(() => new Router(routingConfig({ EDGE_ROUTING_EDGES_FILE: file }), geo), { message: /edges\.0\.lat: must be <= 90, got 91/ });
+  t.throws(() => configuredEdges(routingConfig({ EDGE_ROUTING_EDGES_FILE: file })), { message: /edges\.0\.lat: must be <= 90, got 91/ });
 
   write(stringify({ edges: [row("fra", 50.11, 8.68)] }));
   const reloads: string[] = [];
-  const router = new Router(routingConfig({ EDGE_ROUTING_EDGES_FILE: file }), geo, { tableReload: (r) => reloads.push(r) });
-  t.teardown(() => router.close());
+  const routing = routingConfig({ EDGE_ROUTING_EDGES_FILE: file });
+  const feed = configuredEdges(routing, { onReload: (r) => reloads.push(r) });
+  const router = new Router(routing, geo, feed);
+  t.teardown(async () => {
+    await router.close();
+    feed.close();
+  });
   t.match(router.route(req({ ip: "10.0.0.9" })), { edge: "fra" });
 
   write(stringify({ edges: [row("ams", 52.37, 4.9), row("ams", 52.37, 4.9)] }));

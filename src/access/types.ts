@@ -1,0 +1,60 @@
+// What the access layer decides about and what it keeps of a running session. Every protocol —
+// our RTMP and HTTP-FLV, a relay, a foreign media server's hook — ends in one AccessRequest.
+import type { StreamInfo } from "../bintu/directory.js";
+import type { ErrorCode } from "../errors.js";
+import type { Query } from "./stream-key.js";
+
+export interface AccessRequest {
+  readonly action: "publish" | "play";
+  readonly protocol: "rtmp" | "flv" | "http";
+  readonly app: string;
+  readonly name: string;
+  readonly query: Query;
+  readonly ip: string;
+  /**
+   * "here": this edge carries the media, so where the stream is live matters (a second publisher is
+   * busy, a play needs a publisher). "elsewhere": another server carries it and only asks for the
+   * decision (GET /v1/authorize/play, a foreign server's hook).
+   */
+  readonly media: "here" | "elsewhere";
+  /** HTTP players only: the page that embeds the player (Guardian referrer rules, token domains). */
+  readonly referer?: string;
+  readonly origin?: string;
+  /** RTMP publishers: the edge's session id and the connect tcUrl, for the webhook. */
+  readonly clientId?: string;
+  readonly tcUrl?: string;
+}
+
+/** The playback token a play was allowed with: its session ends on revocation (and at `exp` with forceDisconnect). */
+export interface SessionToken {
+  readonly jti: string;
+  /** Unix seconds. */
+  readonly exp: number;
+  readonly forceDisconnect: boolean;
+}
+
+export type Allowed = { readonly allow: true; readonly stream: StreamInfo; readonly token?: SessionToken };
+export type Denied = { readonly allow: false; readonly code: ErrorCode };
+export type Decision = Allowed | Denied;
+
+/** Where a stream's publisher is: on this edge, on another edge of the fleet, or nowhere. */
+export type StreamLocation = { readonly at: "here" } | { readonly at: "edge"; readonly edge: string } | { readonly at: "nowhere" };
+
+/** A running session as the policy sees it; the adapter that carries it fills `end`. */
+export interface EdgeSession {
+  readonly id: string;
+  readonly role: "publisher" | "player";
+  readonly protocol: "rtmp" | "flv";
+  readonly app: string;
+  readonly name: string;
+  readonly ip: string;
+  /** Wall-clock ms since the epoch (the policy's clock). */
+  readonly startedAt: number;
+  bytesIn(): number;
+  bytesOut(): number;
+  /** Ends the session now: socket destroyed, nothing more read or written. The adapter's only duty. */
+  end(code: ErrorCode): void;
+  /** What was decided at the start, kept so a later change (revocation, new rule) can re-decide. */
+  readonly request: AccessRequest;
+  readonly decision: Allowed;
+}

@@ -1,0 +1,192 @@
+// The access decision for new sessions, table-driven over plain fakes of its ports (issue 11 §8):
+// every outcome × action × where the media is carried, with the order of checks proven by what the
+// fakes were asked (a blocked scanner costs no lookup, a play never calls the webhook, …). The
+// end-to-end tests (test/ingest, test/http) prove the same decisions through real sockets.
+import t from "tap";
+import { AccessControl, decide, streamVerdict, type AccessRequest } from "../../src/access/access.js";
+import type { StreamLocation } from "../../src/access/types.js";
+import type { SplayClaims, SplayVerification } from "../../src/auth/splay.js";
+import type { StreamInfo } from "../../src/bintu/directory.js";
+import { EdgeError, type ErrorCode } from "../../src/errors.js";
+import type { GuardianRequest } from "../../src/guardian/guardian.js";
+import type { Decision as RuleVerdict } from "../../src/guardian/snapshot.js";
+
+const STREAM: StreamInfo = { id: "6b1c0c1e-0000-4000-8000-000000000001", name: "AbCd3-x7Qk2", state: "created", tags: ["sports"] };
+const ORG = "org-1";
+const NOW_SEC = 1_800_000_000;
+
+const claims = (over: Partial<SplayClaims> = {}): SplayClaims =>
+  ({ streams: [STREAM.name], exp: NOW_SEC + 600, aud: "splay", iss: "edge", sub: ORG, iat: NOW_SEC - 1, jti: "jti-1", ...over }) as SplayClaims;
+
+/** One world the decision runs in; each row of the table changes one thing. */
+interface World {
+  stream: StreamInfo | null | "unavailable" | "broken";
+  /** "natural": live here for a play, live nowhere for a publish — so a row tests what it names. */
+  location: StreamLocation | "natural";
+  blocked: boolean;
+  rules: RuleVerdict;
+  tokensRequired: boolean;
+  token: string | undefined;
+  verify: SplayVerification;
+  webhook: "allow" | "deny" | null;
+  app: string;
+}
+
+const LIVE_HERE: StreamLocation = { at: "here" };
+const ALLOW_RULES: RuleVerdict = { allow: true, reportedRuleIds: [] };
+const base: World = {
+  stream: STREAM,
+  location: "natural",
+  blocked: false,
+  rules: ALLOW_RULES,
+  tokensRequired: true,
+  token: "tok",
+  verify: { ok: true, claims: claims() },
+  webhook: "allow",
+  app: "live",
+};
+
+/** What the decision asked of its ports, in order. */
+type Call = "blocked" | "lookup" | "locate" | "rules" | "verify" | "webhook" | "failure";
+
+function run(world: World, action: "publish" | "play", media: "here" | "elsewhere") {
+  const calls: Call[] = [];
+  const access = new AccessControl({
+    streams: {
+      lookup: async () => {
+        calls.push("lookup");
+        if (world.stream === "unavailable") throw new EdgeError("EDGE_ERR_BINTU_UNAVAILABLE");
+        if (world.stream === "broken") throw new Error("socket hang up");
+        return world.stream;
+      },
+    },
+    locator: {
+      locate: () => {
+        calls.push("locate");
+        if (world.location !== "natural") return world.location;
+        return action === "play" ? LIVE_HERE : { at: "nowhere" };
+      },
+    },
+    apps: ["live", "rec"],
+    limiter: {
+      blocked: () => {
+        calls.push("blocked");
+        return world.blocked;
+      },
+      recordFailure: () => void calls.push("failure"),
+    },
+    webhook:
+      world.webhook === null
+        ? null
+        : {
+            publish: async () => {
+              calls.push("webhook");
+              return world.webhook as "allow" | "deny";
+            },
+          },
+    rules: {
+      decide: (_req: GuardianRequest) => {
+        calls.push("rules");
+        return world.rules;
+      },
+    },
+    tokens: world.tokensRequired
+      ? {
+          verify: () => {
+            calls.push("verify");
+            return world.verify;
+          },
+        }
+      : null,
+    org: ORG,
+    now: () => 0,
+    nowSec: () => NOW_SEC,
+  });
+  const req: AccessRequest = {
+    action,
+    protocol: media === "here" ? "rtmp" : "http",
+    media,
+    app: world.app,
+    name: STREAM.name,
+    query: world.token === undefined ? {} : { jwtoken: world.token },
+    ip: "203.0.113.7",
+  };
+  return access.check(req).then((decision) => ({ decision, calls }));
+}
+
+type Column = "publish/here" | "play/here" | "publish/elsewhere" | "play/elsewhere";
+type Expected = ErrorCode | "allow";
+const COLUMNS: Column[] = ["publish/here", "play/here", "publish/elsewhere", "play/elsewhere"];
+
+const rows: Array<[string, Partial<World>, Record<Column, Expected>]> = [
+  ["all allowed", {}, { "publish/here": "allow", "play/here": "allow", "publish/elsewhere": "allow", "play/elsewhere": "allow" }],
+  ["live here", { location: LIVE_HERE }, { "publish/here": "EDGE_ERR_STREAM_BUSY", "play/here": "allow", "publish/elsewhere": "allow", "play/elsewhere": "allow" }],
+  ["live nowhere", { location: { at: "nowhere" } }, { "publish/here": "allow", "play/here": "EDGE_ERR_STREAM_NOT_LIVE", "publish/elsewhere": "allow", "play/elsewhere": "allow" }],
+  ["live on another edge", { location: { at: "edge", edge: "fra-1" } }, { "publish/here": "EDGE_ERR_STREAM_BUSY", "play/here": "EDGE_ERR_STREAM_NOT_LIVE", "publish/elsewhere": "allow", "play/elsewhere": "allow" }],
+  ["unknown app", { app: "vod" }, { "publish/here": "EDGE_ERR_BAD_APP", "play/here": "EDGE_ERR_BAD_APP", "publish/elsewhere": "EDGE_ERR_BAD_APP", "play/elsewhere": "EDGE_ERR_BAD_APP" }],
+  ["publisher's address blocked", { blocked: true }, { "publish/here": "EDGE_ERR_PUBLISH_RATE_LIMITED", "play/here": "allow", "publish/elsewhere": "EDGE_ERR_PUBLISH_RATE_LIMITED", "play/elsewhere": "allow" }],
+  ["unknown stream", { stream: null }, { "publish/here": "EDGE_ERR_STREAM_UNKNOWN", "play/here": "EDGE_ERR_STREAM_UNKNOWN", "publish/elsewhere": "EDGE_ERR_STREAM_UNKNOWN", "play/elsewhere": "EDGE_ERR_STREAM_UNKNOWN" }],
+  ["locked stream", { stream: { ...STREAM, state: "locked" } }, { "publish/here": "EDGE_ERR_STREAM_LOCKED", "play/here": "EDGE_ERR_STREAM_LOCKED", "publish/elsewhere": "EDGE_ERR_STREAM_LOCKED", "play/elsewhere": "EDGE_ERR_STREAM_LOCKED" }],
+  ["deleted stream", { stream: { ...STREAM, state: "deleted" } }, { "publish/here": "EDGE_ERR_STREAM_DELETED", "play/here": "EDGE_ERR_STREAM_DELETED", "publish/elsewhere": "EDGE_ERR_STREAM_DELETED", "play/elsewhere": "EDGE_ERR_STREAM_DELETED" }],
+  ["bintu unavailable", { stream: "unavailable" }, { "publish/here": "EDGE_ERR_BINTU_UNAVAILABLE", "play/here": "EDGE_ERR_BINTU_UNAVAILABLE", "publish/elsewhere": "EDGE_ERR_BINTU_UNAVAILABLE", "play/elsewhere": "EDGE_ERR_BINTU_UNAVAILABLE" }],
+  ["directory fails unexpectedly: closed", { stream: "broken" }, { "publish/here": "EDGE_ERR_BINTU_UNAVAILABLE", "play/here": "EDGE_ERR_BINTU_UNAVAILABLE", "publish/elsewhere": "EDGE_ERR_BINTU_UNAVAILABLE", "play/elsewhere": "EDGE_ERR_BINTU_UNAVAILABLE" }],
+  ["Guardian refuses the address", { rules: { allow: false, ruleId: "r1", kind: "ip" } }, { "publish/here": "EDGE_ERR_GUARDIAN_IP", "play/here": "EDGE_ERR_GUARDIAN_IP", "publish/elsewhere": "EDGE_ERR_GUARDIAN_IP", "play/elsewhere": "EDGE_ERR_GUARDIAN_IP" }],
+  ["Guardian refuses the referrer", { rules: { allow: false, ruleId: "r2", kind: "referer" } }, { "publish/here": "EDGE_ERR_GUARDIAN_REFERER", "play/here": "EDGE_ERR_GUARDIAN_REFERER", "publish/elsewhere": "EDGE_ERR_GUARDIAN_REFERER", "play/elsewhere": "EDGE_ERR_GUARDIAN_REFERER" }],
+  ["Guardian refuses the country", { rules: { allow: false, ruleId: "r3", kind: "country" } }, { "publish/here": "EDGE_ERR_GUARDIAN_COUNTRY", "play/here": "EDGE_ERR_GUARDIAN_COUNTRY", "publish/elsewhere": "EDGE_ERR_GUARDIAN_COUNTRY", "play/elsewhere": "EDGE_ERR_GUARDIAN_COUNTRY" }],
+  ["no token", { token: undefined }, { "publish/here": "allow", "play/here": "EDGE_ERR_TOKEN_MISSING", "publish/elsewhere": "allow", "play/elsewhere": "EDGE_ERR_TOKEN_MISSING" }],
+  ["no token, none required", { token: undefined, tokensRequired: false }, { "publish/here": "allow", "play/here": "allow", "publish/elsewhere": "allow", "play/elsewhere": "allow" }],
+  ["token invalid", { verify: { ok: false, code: "EDGE_ERR_TOKEN_INVALID" } }, { "publish/here": "allow", "play/here": "EDGE_ERR_TOKEN_INVALID", "publish/elsewhere": "allow", "play/elsewhere": "EDGE_ERR_TOKEN_INVALID" }],
+  ["token expired", { verify: { ok: false, code: "EDGE_ERR_TOKEN_EXPIRED" } }, { "publish/here": "allow", "play/here": "EDGE_ERR_TOKEN_EXPIRED", "publish/elsewhere": "allow", "play/elsewhere": "EDGE_ERR_TOKEN_EXPIRED" }],
+  ["token revoked", { verify: { ok: false, code: "EDGE_ERR_TOKEN_REVOKED" } }, { "publish/here": "allow", "play/here": "EDGE_ERR_TOKEN_REVOKED", "publish/elsewhere": "allow", "play/elsewhere": "EDGE_ERR_TOKEN_REVOKED" }],
+  ["token for another stream", { verify: { ok: true, claims: claims({ streams: ["other"] }) } }, { "publish/here": "allow", "play/here": "EDGE_ERR_TOKEN_SCOPE", "publish/elsewhere": "allow", "play/elsewhere": "EDGE_ERR_TOKEN_SCOPE" }],
+  ["token bound to another IP", { verify: { ok: true, claims: claims({ ip: "198.51.100.1" }) } }, { "publish/here": "allow", "play/here": "EDGE_ERR_TOKEN_IP", "publish/elsewhere": "allow", "play/elsewhere": "EDGE_ERR_TOKEN_IP" }],
+  ["org-wide token of this org", { verify: { ok: true, claims: claims({ streams: undefined, orgawide: true }) } }, { "publish/here": "allow", "play/here": "allow", "publish/elsewhere": "allow", "play/elsewhere": "allow" }],
+  ["webhook refuses", { webhook: "deny" }, { "publish/here": "EDGE_ERR_WEBHOOK_DENIED", "play/here": "allow", "publish/elsewhere": "EDGE_ERR_WEBHOOK_DENIED", "play/elsewhere": "allow" }],
+  ["no webhook", { webhook: null }, { "publish/here": "allow", "play/here": "allow", "publish/elsewhere": "allow", "play/elsewhere": "allow" }],
+];
+
+t.test("outcome × action × media", async (t) => {
+  for (const [name, change, expected] of rows) {
+    for (const column of COLUMNS) {
+      const [action, media] = column.split("/") as ["publish" | "play", "here" | "elsewhere"];
+      const { decision } = await run({ ...base, ...change }, action, media);
+      t.equal(decision.allow ? "allow" : decision.code, expected[column], `${name}: ${column}`);
+    }
+  }
+});
+
+t.test("order of checks: what each refusal spared", async (t) => {
+  const asked = async (change: Partial<World>, action: "publish" | "play", media: "here" | "elsewhere" = "here") =>
+    (await run({ ...base, ...change }, action, media)).calls;
+  t.same(await asked({ app: "vod" }, "publish"), ["failure"], "unknown app: nothing asked, a failed publish counted");
+  t.same(await asked({ app: "vod" }, "play"), [], "unknown app: nothing asked");
+  t.same(await asked({ blocked: true }, "publish"), ["blocked"], "blocked scanner: no lookup, no new failure");
+  t.same(await asked({ blocked: true }, "play"), ["lookup", "locate", "rules", "verify"], "plays are not rate-limited");
+  t.same(await asked({ stream: null }, "publish"), ["blocked", "lookup", "locate", "failure"], "unknown key: spends the budget");
+  t.same(await asked({ stream: "unavailable" }, "publish"), ["blocked", "lookup"], "bintu down is not the client's failure");
+  t.same(await asked({ location: LIVE_HERE }, "publish"), ["blocked", "lookup", "locate"], "busy: no rules, no webhook, no failure");
+  t.same(await asked({}, "publish", "elsewhere"), ["blocked", "lookup", "rules", "webhook"], "another server carries the media: not located");
+  t.same(await asked({}, "publish"), ["blocked", "lookup", "locate", "rules", "webhook"], "allowed publish: webhook last");
+  t.same(await asked({ webhook: "deny" }, "publish"), ["blocked", "lookup", "locate", "rules", "webhook", "failure"], "webhook refusal spends the budget");
+  t.same(await asked({ rules: { allow: false, ruleId: "r", kind: "ip" } }, "publish"), ["blocked", "lookup", "locate", "rules"], "Guardian refusal: no webhook");
+  t.same(await asked({}, "play"), ["lookup", "locate", "rules", "verify"], "allowed play: token last, never the webhook");
+  t.same(await asked({ rules: { allow: false, ruleId: "r", kind: "country" } }, "play"), ["lookup", "locate", "rules"], "Guardian refusal: no token check");
+  t.same(await asked({ token: undefined }, "play"), ["lookup", "locate", "rules"], "no token: nothing to verify");
+});
+
+t.test("an allowed play keeps the token it was allowed with, for the live-session policy", async (t) => {
+  const { decision } = await run({ ...base, verify: { ok: true, claims: claims({ forceDisconnect: true, jti: "j-9" }) } }, "play", "here");
+  t.same(decision, { allow: true, stream: STREAM, token: { jti: "j-9", exp: NOW_SEC + 600, forceDisconnect: true } });
+  const { decision: untokened } = await run({ ...base, tokensRequired: false }, "play", "here");
+  t.same(untokened, { allow: true, stream: STREAM }, "no token required: none kept");
+});
+
+t.test("decide() and streamVerdict() are pure answers of their inputs", async (t) => {
+  const req: AccessRequest = { action: "play", protocol: "flv", media: "here", app: "live", name: STREAM.name, query: {}, ip: "203.0.113.7" };
+  t.same(decide(req, ["live"], STREAM, { at: "here" }), { allow: true, stream: STREAM });
+  t.same(decide(req, ["live"], { ...STREAM, state: "live" }, { at: "nowhere" }), { allow: false, code: "EDGE_ERR_STREAM_NOT_LIVE" });
+  t.same(decide({ ...req, app: "x" }, ["live"], null, { at: "here" }), { allow: false, code: "EDGE_ERR_BAD_APP" }, "app before stream");
+  for (const state of ["created", "live", "ended"] as const) t.equal(streamVerdict({ ...STREAM, state }), null, `${state} may be live`);
+  t.equal(streamVerdict({ ...STREAM, state: "locked" }), "EDGE_ERR_STREAM_LOCKED");
+  t.equal(streamVerdict({ ...STREAM, state: "deleted" }), "EDGE_ERR_STREAM_DELETED");
+});
