@@ -7,8 +7,7 @@ import { join } from "node:path";
 import Fastify from "fastify";
 import { Guardian } from "../../src/guardian/guardian.js";
 import { GuardianStore } from "../../src/guardian/store.js";
-import { createAdminAuth, hasRole, type AdminAuth, type Role } from "../../src/http/admin-auth.js";
-import { BINTU_ERRORS, sendBintuError } from "../../src/http/bintu-errors.js";
+import { createAdminAuth, type AdminAuth, type Role } from "../../src/http/admin-auth.js";
 import { registerGuardianRoutes } from "../../src/http/guardian-routes.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -17,16 +16,7 @@ const DAY = 86_400_000;
 
 /** Keys per role, for the role checks the admin key alone cannot show (user tokens come later). */
 function roleAuth(keys: Record<string, Role>): AdminAuth {
-  const authenticate = (headers: IncomingHttpHeaders) => keys[String(headers["x-bintu-apikey"])] ?? null;
-  return {
-    authenticate,
-    requireRole: (min) => async (request, reply) => {
-      const role = authenticate(request.headers);
-      if (role === null) return sendBintuError(reply, BINTU_ERRORS.badCredentials);
-      if (!hasRole(role, min)) return sendBintuError(reply, BINTU_ERRORS.accessDenied);
-      return undefined;
-    },
-  };
+  return { authenticate: (headers: IncomingHttpHeaders) => keys[String(headers["x-bintu-apikey"])] ?? null };
 }
 
 async function start(t: Test, auth: AdminAuth = createAdminAuth({ apiKey: API_KEY })) {
