@@ -7,7 +7,7 @@ import type { StreamRecord, StreamRegistry } from "../bintu/registry/registry.js
 import { toBintuJson, type BintuUrls } from "../bintu/registry/stream-json.js";
 import { requireRole, type AdminAuth } from "./admin-auth.js";
 import { acceptOptionalJsonBody } from "./json-body.js";
-import { bintuError, WIRE_CODES, type WireKind } from "./wire-codes.js";
+import { bintuError, sendBintuFastifyError, WIRE_CODES, type WireKind } from "./wire-codes.js";
 
 export interface BintuRoutesDeps {
   registry: StreamRegistry;
@@ -88,11 +88,7 @@ async function bintuRoutes(scope: FastifyInstance, { registry, auth, urls }: Bin
     if (error instanceof BintuValidationError) {
       return bintuError(reply, error.kind, error.userinfo);
     }
-    if (error.code === "FST_ERR_CTP_INVALID_JSON_BODY") {
-      const userinfo = { reason: "body is not valid JSON" };
-      return bintuError(reply, "wrong_data_type", userinfo);
-    }
-    throw error; // fastify's own handling (413, 415, 500…)
+    return sendBintuFastifyError(reply, "bintu", error);
   });
 
   const json = (rec: StreamRecord) => toBintuJson(rec, urls);

@@ -9,7 +9,7 @@ import { parseRule, RuleValidationError, VALUE_FIELD, type Rule, type RuleKind }
 import type { GuardianStore } from "../guardian/store.js";
 import { requireRole, type AdminAuth } from "./admin-auth.js";
 import { acceptOptionalJsonBody } from "./json-body.js";
-import { guardianError } from "./wire-codes.js";
+import { guardianError, sendBintuFastifyError } from "./wire-codes.js";
 
 export interface GuardianRoutesDeps {
   guardian: Guardian;
@@ -49,12 +49,7 @@ export function registerGuardianRoutes(app: FastifyInstance, deps: GuardianRoute
 
 async function guardianRoutes(scope: FastifyInstance, { guardian, store, auth, now = Date.now }: GuardianRoutesDeps) {
   acceptOptionalJsonBody(scope);
-  scope.setErrorHandler<FastifyError>(async (error, _request, reply) => {
-    if (error.code === "FST_ERR_CTP_INVALID_JSON_BODY") {
-      return guardianError(reply, "wrong_data_type", { reason: "body is not valid JSON" });
-    }
-    throw error; // fastify's own handling (413, 415, 500…)
-  });
+  scope.setErrorHandler<FastifyError>(async (error, _request, reply) => sendBintuFastifyError(reply, "guardian", error));
 
   // Auth at onRequest: an anonymous caller gets 401 before any body is read.
   const read = requireRole(auth, "nanoReadOnly", "guardian");

@@ -9,7 +9,7 @@
 //   Guardian API takes bintu's key (nanostream.md §3), so it answers as bintu does.
 // - splay (`/api/v1/splay…`): `{"success":false,"errorCode","message"}` (nanostream.md §2.2).
 // - edge (`/v1/…`, `/healthz`, …): `{ code, reason }` with an EDGE_ERR_* code (src/errors.ts).
-import type { FastifyReply } from "fastify";
+import type { FastifyError, FastifyReply } from "fastify";
 import { ERRORS, errorBody, type ErrorCode } from "../errors.js";
 
 export type WireFamily = "bintu" | "guardian" | "splay";
@@ -32,6 +32,11 @@ const PARAMETER_REQUIRED = "a required field is missing; `userinfo.required_para
 const WRONG_DATA_TYPE = "a field, the query or the body is malformed; `userinfo` says which and why";
 const BAD_CREDENTIALS = "no `X-BINTU-APIKEY`, or not a valid one";
 const ACCESS_DENIED = "the key's role may not do this";
+// bintu documents no answer for these: its nearest code, under the HTTP status fastify chose.
+const BODY_TOO_LARGE = "a body over `api.bodyLimit`; `userinfo.reason` says so";
+const UNSUPPORTED_MEDIA_TYPE = "a body of a Content-Type the API does not read; `userinfo.reason` says so";
+// Not a bintu code (it documents none for this): the HTTP status, as the token service does.
+const INTERNAL = "an unexpected server error";
 
 export const WIRE_CODES = {
   bintu: {
@@ -41,6 +46,9 @@ export const WIRE_CODES = {
     access_denied: wire(403, 2001, "Access denied", ACCESS_DENIED),
     // bintu documents no answer for an unknown stream id; 404 with 3004 is our choice.
     stream_not_found: wire(404, 3004, "Stream not found", "unknown, deleted or malformed stream id (3004 is ours)"),
+    body_too_large: wire(413, 1004, "Wrong Data Type", BODY_TOO_LARGE),
+    unsupported_media_type: wire(415, 1004, "Wrong Data Type", UNSUPPORTED_MEDIA_TYPE),
+    internal: wire(500, 500, "Internal error", INTERNAL),
   },
   guardian: {
     parameter_required: wire(400, 1002, "Parameter required", PARAMETER_REQUIRED),
@@ -50,12 +58,15 @@ export const WIRE_CODES = {
     rule_in_file: wire(403, 2001, "Access denied", "deleting a rule of the rules file; `userinfo.reason` says so"),
     // bintu documents no code for an unknown rule; 404 with 3005 is our choice (3004 = stream).
     rule_not_found: wire(404, 3005, "Rule not found", "unknown rule kind or rule id (3005 is ours)"),
+    body_too_large: wire(413, 1004, "Wrong Data Type", BODY_TOO_LARGE),
+    unsupported_media_type: wire(415, 1004, "Wrong Data Type", UNSUPPORTED_MEDIA_TYPE),
+    internal: wire(500, 500, "Internal error", INTERNAL),
   },
   splay: {
     // The message names the field after a colon: "Parameter required: exp (unix seconds)".
     parameter_required: wire(400, 1000, "Parameter required", "an issue body that is not valid, or no `token`; the field follows a colon"),
     body_too_large: wire(413, 1000, "Parameter required: a smaller body", "a body over `api.bodyLimit`"),
-    unsupported_media_type: wire(415, 1000, "Parameter required: Content-Type application/json", "a body that is not JSON"),
+    unsupported_media_type: wire(415, 1000, "Parameter required: Content-Type application/json", "a body of a Content-Type the API does not read"),
     api_key_invalid: wire(403, 1001, "Provided APIKey is not valid", "issue or revoke without a key of role nanoUser or nanoAdmin"),
     jwt_expired: wire(403, 1002, "jwt expired", "verify: expired or not yet valid; revoke: more than 24 h after `exp`"),
     jwt_revoked: wire(403, 2004, "jwt revoked", "verify: the token was revoked"),
@@ -64,7 +75,7 @@ export const WIRE_CODES = {
     not_revocable: wire(400, 2011, "The token is not allowed for revocation", "revoke: the token was not issued `revocable`"),
     other_org: wire(403, 2012, "The token belongs to another organisation", "revoke: another organisation's token"),
     // nanoStream documents no code for this: the HTTP status, in the same envelope.
-    internal: wire(500, 500, "Internal error", "an unexpected server error"),
+    internal: wire(500, 500, "Internal error", INTERNAL),
   },
 } as const satisfies { [F in WireFamily]: Record<string, WireSpec> };
 
@@ -84,6 +95,25 @@ export function sendBintuEnvelope<F extends "bintu" | "guardian">(
   const { http, code, message } = WIRE_CODES[family][kind] as WireSpec;
   const body: BintuErrorBody = { error: { message, code, userinfo } };
   return reply.code(http).send(body);
+}
+
+/**
+ * fastify's own errors (body parsing and limits, a throw) on a route of the bintu or Guardian
+ * family, in bintu's envelope: a bintu client never meets the edge's `{ code, reason }`.
+ */
+export function sendBintuFastifyError(reply: FastifyReply, family: "bintu" | "guardian", error: FastifyError): FastifyReply {
+  switch (error.code) {
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+      return sendBintuEnvelope(reply, family, "wrong_data_type", { reason: "body is not valid JSON" });
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return sendBintuEnvelope(reply, family, "body_too_large", { reason: "request body exceeds api.bodyLimit" });
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return sendBintuEnvelope(reply, family, "unsupported_media_type", { reason: "unsupported Content-Type; send application/json" });
+  }
+  if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+    return sendBintuEnvelope(reply, family, "wrong_data_type", { reason: error.message });
+  }
+  return sendBintuEnvelope(reply, family, "internal");
 }
 
 export const bintuError = (reply: FastifyReply, kind: WireKind<"bintu">, userinfo?: Record<string, unknown>) =>

@@ -58,6 +58,20 @@ t.test("without a valid key: 401 everywhere, nothing stored", async (t) => {
   t.same(store.list(), []);
 });
 
+t.test("an oversized or non-JSON body answers in bintu's envelope, nothing stored", async (t) => {
+  const { call, store } = await start(t);
+  const tooLarge = await call("POST", "/guardian/ip", { ip: "1.2.3.4", type: "deny", info: "x".repeat(1_100_000) });
+  t.same([tooLarge.status, await tooLarge.json()], [413, { error: { message: "Wrong Data Type", code: 1004, userinfo: { reason: "request body exceeds api.bodyLimit" } } }]);
+  const port = new URL(tooLarge.url).port;
+  const form = await fetch(`http://127.0.0.1:${port}/guardian/ip`, {
+    method: "POST",
+    body: "ip=1.2.3.4&type=deny",
+    headers: { "X-BINTU-APIKEY": API_KEY, "content-type": "application/x-www-form-urlencoded" },
+  });
+  t.same([form.status, await form.json()], [415, { error: { message: "Wrong Data Type", code: 1004, userinfo: { reason: "unsupported Content-Type; send application/json" } } }]);
+  t.same(store.list(), []);
+});
+
 t.test("nanoStream bodies create rules that are in force when the answer arrives", async (t) => {
   const { call, guardian } = await start(t);
   const res = await call("POST", "/guardian/ip", { ip: "103.13.113.0/24", type: "deny", tag: "abuse" });
