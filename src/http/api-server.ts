@@ -10,7 +10,7 @@ import type { Config } from "../config/schema.js";
 import { ERRORS, type ErrorCode } from "../errors.js";
 import type { EdgeSession } from "../ingest/session-table.js";
 import type { Metrics } from "../metrics/metrics.js";
-import { requireRole, type AdminAuth } from "./admin-auth.js";
+import { requireRole, type AdminAuth, type Role } from "./admin-auth.js";
 import { registerBintuRoutes } from "./bintu-routes.js";
 import { registerSplayRoutes } from "./splay-routes.js";
 import { registerGuardianRoutes } from "./guardian-routes.js";
@@ -91,7 +91,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
   });
 
   // The edge's own admin routes answer a refused key in the edge envelope `{ code, reason }`.
-  const requireEdgeRole = (min: "nanoReadOnly" | "nanoAdmin") => requireRole(deps.auth, min, "edge");
+  const requireEdgeRole = (min: Role) => requireRole(deps.auth, min, "edge");
 
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_req, reply) => (deps.ready() ? { status: "ready" } : reply.code(503).send({ status: "starting" })));

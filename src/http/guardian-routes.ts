@@ -1,8 +1,8 @@
 // The Guardian API on the control port (issue 5 §2): nanoStream's `POST /ip {ip, type, tag}` and
 // `POST /referer {domain, info, type}` under /guardian, plus what nanoStream documents no endpoint
-// for: country rules, listing and deleting. Errors use bintu's envelope, their codes are the
-// guardian rows of src/http/wire-codes.ts; a refused body stores nothing. Rules from the rules file are listed but not deletable here:
-// the file is their source of truth.
+// for: country rules, listing and deleting. Errors use bintu's envelope with the guardian rows of
+// src/http/wire-codes.ts; a refused body stores nothing. Rules from the rules file are listed but
+// not deletable here: the file is their source of truth.
 import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
 import type { Guardian } from "../guardian/guardian.js";
 import { parseRule, RuleValidationError, VALUE_FIELD, type Rule, type RuleKind } from "../guardian/rules.js";

@@ -33,6 +33,7 @@ const VERIFY_REFUSAL: Partial<Record<ErrorCode, WireKind<"splay">>> = {
   EDGE_ERR_TOKEN_REVOKED: "jwt_revoked",
 };
 
+/** /revoke refusals: a malformed token is 2004 as on verify, but 400 there (a bad request body). */
 const REVOKE_REFUSAL: Record<RevokeRefusal, WireKind<"splay">> = {
   malformed: "revoke_malformed",
   other_org: "other_org",

@@ -71,6 +71,8 @@ export const WIRE_CODES = {
     jwt_expired: wire(403, 1002, "jwt expired", "verify: expired or not yet valid; revoke: more than 24 h after `exp`"),
     jwt_revoked: wire(403, 2004, "jwt revoked", "verify: the token was revoked"),
     jwt_invalid: wire(403, 2004, "Malformed JWT", "verify: signature, issuer or claims not valid"),
+    // nanoStream documents 400 for 2011 (nanostream.md §2.2); the statuses of 2004 and 2012 on
+    // revoke are ours: 400 for what the body holds, 403 for a token this organisation may not touch.
     revoke_malformed: wire(400, 2004, "Malformed JWT", "revoke: signature, issuer or claims not valid"),
     not_revocable: wire(400, 2011, "The token is not allowed for revocation", "revoke: the token was not issued `revocable`"),
     other_org: wire(403, 2012, "The token belongs to another organisation", "revoke: another organisation's token"),
