@@ -107,7 +107,7 @@ export function runTokenCommand(argv: string[], config: Config, io: TokenCommand
     maxLength: config.auth.maxTokenLength,
   });
   if (!issued.ok) {
-    io.err(`bintu-edge token: ${issued.message}\n`);
+    io.err(`bintu-edge token: Parameter required: ${issued.parameter}\n`);
     return 2;
   }
   io.out(issued.token + "\n");

@@ -32,15 +32,22 @@ export interface PlaybackTokensOptions {
 
 export type IssueResult = { ok: true; token: string; claims: SplayClaims } | IssueRefusal;
 
-/** nanoStream's revoke answers (nanostream.md §2.2). */
-export type RevokeResult = { ok: true } | { ok: false; errorCode: 1002 | 2004 | 2011 | 2012; message: string };
+/**
+ * Why a revoke is refused (nanostream.md §2.2 lists nanoStream's answers; src/http/wire-codes.ts
+ * gives each its code): not a well-signed token, another organisation's, not issued revocable, or
+ * more than 24 h past its expiry.
+ */
+export type RevokeRefusal = "malformed" | "other_org" | "not_revocable" | "expired";
+
+export type RevokeResult = { ok: true } | { ok: false; refusal: RevokeRefusal };
 
 export const DEFAULT_CACHE_MAX_ENTRIES = 100_000;
 
-const MALFORMED: RevokeResult = { ok: false, errorCode: 2004, message: "Malformed JWT" };
-const OTHER_ORG: RevokeResult = { ok: false, errorCode: 2012, message: "The token belongs to another organisation" };
-const NOT_REVOCABLE: RevokeResult = { ok: false, errorCode: 2011, message: "The token is not allowed for revocation" };
-const TOO_LATE: RevokeResult = { ok: false, errorCode: 1002, message: "jwt expired" };
+const refused = (refusal: RevokeRefusal): RevokeResult => Object.freeze({ ok: false, refusal });
+const MALFORMED = refused("malformed");
+const OTHER_ORG = refused("other_org");
+const NOT_REVOCABLE = refused("not_revocable");
+const TOO_LATE = refused("expired");
 const INVALID: SplayVerification = Object.freeze({ ok: false, code: "EDGE_ERR_TOKEN_INVALID" });
 
 function freezeVerified(result: SplayVerification): SplayVerification {
@@ -72,7 +79,7 @@ export class PlaybackTokens {
     this.unsubscribe = revocations.onRevoke((jti) => this.forget(jti));
   }
 
-  /** Signs a token for `org` from a `POST /api/v1/splay` body; a refusal is nanoStream's 1000. */
+  /** Signs a token for `org` from a `POST /api/v1/splay` body, or names the parameter refused. */
   issue(body: unknown, { org, nowSec }: { org: string; nowSec: number }): IssueResult {
     const signingKey = this.opts.keys.signing;
     if (signingKey === null) throw new Error("this key set can only verify: it has no signing key");

@@ -37,13 +37,14 @@ export type SplayClaims = SplayFields & {
   jti: string;
 };
 
+/** An issue request refused: `parameter` names the field and what it must be ("exp (unix seconds)"). */
 export interface IssueRefusal {
   ok: false;
-  errorCode: 1000;
-  message: string;
+  refusal: "bad_parameter";
+  parameter: string;
 }
 
-const refuse = (field: string): IssueRefusal => ({ ok: false, errorCode: 1000, message: `Parameter required: ${field}` });
+const refuse = (parameter: string): IssueRefusal => ({ ok: false, refusal: "bad_parameter", parameter });
 
 const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
 const isNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);

@@ -57,17 +57,19 @@ export interface RuleDraft {
   readonly id?: string;
 }
 
-/** Why a body was refused, as bintu says it: 1002 parameter required, 1004 wrong data type. */
+/**
+ * Why a body was refused: a `missing` field or an `invalid` one, naming the field. The API answers
+ * it in its envelope (src/http/wire-codes.ts), the rules file as `path:line: message`.
+ */
+export type RuleProblem = "missing" | "invalid";
+
 export class RuleValidationError extends Error {
-  readonly userinfo: Record<string, string>;
   constructor(
-    readonly code: 1002 | 1004,
+    readonly problem: RuleProblem,
     readonly field: string,
     readonly reason: string,
   ) {
-    super(code === 1002 ? `${field} is required` : `${field}: ${reason}`);
-    // bintu's own userinfo key for a missing parameter (nanostream.md §1.4).
-    this.userinfo = code === 1002 ? { required_parameter: field } : { parameter: field, reason };
+    super(problem === "missing" ? `${field} is required` : `${field}: ${reason}`);
   }
 }
 
@@ -85,7 +87,7 @@ export interface ParseContext {
 
 type Body = Record<string, unknown>;
 
-const wrong = (field: string, reason: string) => new RuleValidationError(1004, field, reason);
+const wrong = (field: string, reason: string) => new RuleValidationError("invalid", field, reason);
 
 function optionalString(body: Body, field: string, max: number): string | undefined {
   const v = body[field];
@@ -95,7 +97,7 @@ function optionalString(body: Body, field: string, max: number): string | undefi
 }
 
 function requiredString(body: Body, field: string): string {
-  if (body[field] === undefined || body[field] === null) throw new RuleValidationError(1002, field, "required");
+  if (body[field] === undefined || body[field] === null) throw new RuleValidationError("missing", field, "required");
   const v = optionalString(body, field, 4096);
   return v as string;
 }
@@ -165,7 +167,7 @@ function parseExpiry(body: Body, ctx: ParseContext): number | null | undefined {
 function oneOf<T extends string>(body: Body, field: string, allowed: readonly T[], def?: T): T {
   const v = body[field];
   if (v === undefined && def !== undefined) return def;
-  if (v === undefined || v === null) throw new RuleValidationError(1002, field, "required");
+  if (v === undefined || v === null) throw new RuleValidationError("missing", field, "required");
   if (!allowed.includes(v as T)) throw wrong(field, `one of ${allowed.map((a) => `"${a}"`).join(", ")}`);
   return v as T;
 }

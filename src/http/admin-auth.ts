@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { BINTU_ERRORS, sendBintuError } from "./bintu-errors.js";
+import { sendAdminRefusal, type RouteFamily } from "./wire-codes.js";
 
 /** bintu's roles (nanostream.md §6). */
 export type Role = "nanoAdmin" | "nanoUser" | "nanoReadOnly";
@@ -11,8 +11,8 @@ const ROLE_RANK: Record<Role, number> = { nanoAdmin: 3, nanoUser: 2, nanoReadOnl
 const API_KEY_HEADER = "x-bintu-apikey";
 
 /**
- * A fastify hook that lets the request through or answers 401/403 with bintu's envelope.
- * Its shape fits both `onRequest` and `preHandler`.
+ * A fastify hook that lets the request through or answers 401/403 in the envelope of the family of
+ * routes it guards. Its shape fits both `onRequest` and `preHandler`.
  */
 export type RoleGuard = (
   request: FastifyRequest,
@@ -21,7 +21,6 @@ export type RoleGuard = (
 
 export interface AdminAuth {
   authenticate(headers: IncomingHttpHeaders): Role | null;
-  requireRole(min: Role): RoleGuard;
 }
 
 export function hasRole(role: Role, min: Role): boolean {
@@ -56,14 +55,19 @@ export function createAdminAuth({ apiKey }: { apiKey: string }): AdminAuth {
     return timingSafeEqual(digest(presented), expectedDigest) ? "nanoAdmin" : null;
   }
 
-  function requireRole(min: Role): RoleGuard {
-    return async (request, reply) => {
-      const role = authenticate(request.headers);
-      if (role === null) return sendBintuError(reply, BINTU_ERRORS.badCredentials);
-      if (!hasRole(role, min)) return sendBintuError(reply, BINTU_ERRORS.accessDenied);
-      return undefined;
-    };
-  }
+  return { authenticate };
+}
 
-  return { authenticate, requireRole };
+/**
+ * The admin-key check of every guarded route on the API port. `family` is the family of the route
+ * it guards, and picks the envelope of the refusal (src/http/wire-codes.ts): a bintu client gets
+ * bintu's 4002, a token-service client nanoStream's 1001, an edge route `EDGE_ERR_UNAUTHORIZED`.
+ */
+export function requireRole(auth: AdminAuth, min: Role, family: RouteFamily): RoleGuard {
+  return async (request, reply) => {
+    const role = auth.authenticate(request.headers);
+    if (role === null) return sendAdminRefusal(reply, family, "unauthenticated");
+    if (!hasRole(role, min)) return sendAdminRefusal(reply, family, "forbidden");
+    return undefined;
+  };
 }

@@ -7,20 +7,21 @@ import { parsePlayPath } from "../access/stream-key.js";
 import type { StreamRegistry } from "../bintu/registry/registry.js";
 import type { BintuUrls } from "../bintu/registry/stream-json.js";
 import type { Config } from "../config/schema.js";
-import { ERRORS, errorBody, type ErrorCode } from "../errors.js";
+import { ERRORS, type ErrorCode } from "../errors.js";
 import type { EdgeSession } from "../access/session-table.js";
 import type { Metrics } from "../metrics/metrics.js";
-import { hasRole, type AdminAuth, type Role } from "./admin-auth.js";
+import { requireRole, type AdminAuth, type Role } from "./admin-auth.js";
 import { registerBintuRoutes } from "./bintu-routes.js";
 import { registerSplayRoutes } from "./splay-routes.js";
 import { registerGuardianRoutes } from "./guardian-routes.js";
 import type { Guardian } from "../guardian/guardian.js";
-import type { GuardianStore } from "../guardian/store.js";
+import type { RuleStore } from "../guardian/rule-store.js";
 import type { PlaybackTokens } from "../auth/playback-tokens.js";
 import type { StreamDirectory } from "../bintu/directory.js";
 import type { LoadReport } from "../metrics/load.js";
 import type { Router } from "../routing/router.js";
 import { registerRouteRoutes } from "./route-routes.js";
+import { edgeError as send } from "./wire-codes.js";
 
 export interface ApiDeps {
   config: Config;
@@ -32,7 +33,7 @@ export interface ApiDeps {
   tokens: PlaybackTokens;
   org: string;
   guardian: Guardian;
-  guardianStore: GuardianStore;
+  guardianStore: RuleStore;
   /** Read per request: the ports are known only once the edge listens. */
   bintuUrls: BintuUrls;
   route: { router: Router; directory: Pick<StreamDirectory, "lookup">; load: () => LoadReport };
@@ -83,20 +84,14 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     trustProxy: false,
   });
 
-  const send = (reply: { code(n: number): { send(b: unknown): unknown } }, code: ErrorCode, detail?: string) =>
-    reply.code(ERRORS[code].http).send(errorBody(code, detail));
-
   app.setNotFoundHandler((_req, reply) => send(reply, "EDGE_ERR_NOT_FOUND"));
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     const code = FASTIFY_CODES[err.code] ?? (err.statusCode && err.statusCode < 500 ? "EDGE_ERR_BAD_REQUEST" : "EDGE_ERR_INTERNAL");
     return send(reply, code, code === "EDGE_ERR_INTERNAL" ? undefined : err.message);
   });
 
-  const requireRole = (min: Role) => async (req: { headers: Record<string, unknown> }, reply: Parameters<typeof send>[0]) => {
-    const role = deps.auth.authenticate(req.headers as never);
-    if (role === null) return send(reply, "EDGE_ERR_UNAUTHORIZED");
-    if (!hasRole(role, min)) return send(reply, "EDGE_ERR_FORBIDDEN");
-  };
+  // The edge's own admin routes answer a refused key in the edge envelope `{ code, reason }`.
+  const requireEdgeRole = (min: Role) => requireRole(deps.auth, min, "edge");
 
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_req, reply) => (deps.ready() ? { status: "ready" } : reply.code(503).send({ status: "starting" })));
@@ -105,13 +100,13 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     return deps.metrics.registry.metrics();
   });
 
-  app.get("/v1/sessions", { preHandler: requireRole("nanoReadOnly") }, async () =>
+  app.get("/v1/sessions", { preHandler: requireEdgeRole("nanoReadOnly") }, async () =>
     deps.sessions().map((s) => ({
       id: s.id, role: s.role, protocol: s.protocol, app: s.app, stream: s.name, ip: s.ip,
       startedAt: new Date(s.startedAt).toISOString(), bytesIn: s.bytesIn(), bytesOut: s.bytesOut(),
     })),
   );
-  app.delete<{ Params: { id: string } }>("/v1/sessions/:id", { preHandler: requireRole("nanoAdmin") }, async (req, reply) =>
+  app.delete<{ Params: { id: string } }>("/v1/sessions/:id", { preHandler: requireEdgeRole("nanoAdmin") }, async (req, reply) =>
     deps.kick(req.params.id) ? reply.code(204).send() : send(reply, "EDGE_ERR_NOT_FOUND", "no such session"),
   );
 

@@ -5,9 +5,9 @@ import { Value } from "@sinclair/typebox/value";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifySchemaCompiler } from "fastify";
 import type { StreamRecord, StreamRegistry } from "../bintu/registry/registry.js";
 import { toBintuJson, type BintuUrls } from "../bintu/registry/stream-json.js";
-import type { AdminAuth } from "./admin-auth.js";
+import { requireRole, type AdminAuth } from "./admin-auth.js";
 import { acceptOptionalJsonBody } from "./json-body.js";
-import { BINTU_ERRORS, sendBintuError, type BintuErrorKind } from "./bintu-errors.js";
+import { bintuError, sendBintuFastifyError, WIRE_CODES, type WireKind } from "./wire-codes.js";
 
 export interface BintuRoutesDeps {
   registry: StreamRegistry;
@@ -42,10 +42,10 @@ const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 /** A request part that failed its schema, carrying the bintu error to answer with. */
 class BintuValidationError extends Error {
   constructor(
-    readonly kind: BintuErrorKind,
+    readonly kind: WireKind<"bintu">,
     readonly userinfo: Record<string, unknown>,
   ) {
-    super(kind.message);
+    super(WIRE_CODES.bintu[kind].message);
   }
 }
 
@@ -66,10 +66,10 @@ const typeBoxValidator: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) 
     const parameter = first?.path.slice(1) || httpPart || "request";
     if (first?.type === ValueErrorType.ObjectRequiredProperty) {
       const userinfo = { required_parameter: parameter }; // bintu's own userinfo key
-      return { error: new BintuValidationError(BINTU_ERRORS.parameterRequired, userinfo) };
+      return { error: new BintuValidationError("parameter_required", userinfo) };
     }
     const userinfo = { parameter, reason: first?.message };
-    return { error: new BintuValidationError(BINTU_ERRORS.wrongDataType, userinfo) };
+    return { error: new BintuValidationError("wrong_data_type", userinfo) };
   };
 };
 
@@ -86,17 +86,13 @@ async function bintuRoutes(scope: FastifyInstance, { registry, auth, urls }: Bin
 
   scope.setErrorHandler<FastifyError>(async (error, _request, reply) => {
     if (error instanceof BintuValidationError) {
-      return sendBintuError(reply, error.kind, error.userinfo);
+      return bintuError(reply, error.kind, error.userinfo);
     }
-    if (error.code === "FST_ERR_CTP_INVALID_JSON_BODY") {
-      const userinfo = { reason: "body is not valid JSON" };
-      return sendBintuError(reply, BINTU_ERRORS.wrongDataType, userinfo);
-    }
-    throw error; // fastify's own handling (413, 415, 500…)
+    return sendBintuFastifyError(reply, "bintu", error);
   });
 
   const json = (rec: StreamRecord) => toBintuJson(rec, urls);
-  const notFound = (reply: FastifyReply) => sendBintuError(reply, BINTU_ERRORS.streamNotFound);
+  const notFound = (reply: FastifyReply) => bintuError(reply, "stream_not_found");
 
   /** Deleted streams are hidden like unknown ones; a non-UUID can name no stream. */
   function findVisible(id: string): StreamRecord | undefined {
@@ -107,10 +103,10 @@ async function bintuRoutes(scope: FastifyInstance, { registry, auth, urls }: Bin
 
   // Auth runs at onRequest, before the body is read or validated: an anonymous client gets
   // 401 and never makes the server parse anything.
-  const readOnly = auth.requireRole("nanoReadOnly");
-  const user = auth.requireRole("nanoUser");
+  const readOnly = requireRole(auth, "nanoReadOnly", "bintu");
+  const user = requireRole(auth, "nanoUser", "bintu");
   // Lock, unlock and delete are nanoAdmin-only in bintu (user_roles.md).
-  const admin = auth.requireRole("nanoAdmin");
+  const admin = requireRole(auth, "nanoAdmin", "bintu");
 
   scope.post<{ Body: Static<typeof CreateStreamBody> }>(
     "/stream",

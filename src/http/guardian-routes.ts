@@ -1,25 +1,22 @@
 // The Guardian API on the control port (issue 5 §2): nanoStream's `POST /ip {ip, type, tag}` and
 // `POST /referer {domain, info, type}` under /guardian, plus what nanoStream documents no endpoint
-// for: country rules, listing and deleting. Errors use bintu's envelope (nanostream.md §1.4);
-// a refused body stores nothing. Rules from the rules file are listed but not deletable here:
-// the file is their source of truth.
+// for: country rules, listing and deleting. Errors use bintu's envelope with the guardian rows of
+// src/http/wire-codes.ts; a refused body stores nothing. Rules from the rules file are listed but
+// not deletable here: the file is their source of truth.
 import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
 import type { Guardian } from "../guardian/guardian.js";
 import { parseRule, RuleValidationError, VALUE_FIELD, type Rule, type RuleKind } from "../guardian/rules.js";
-import type { GuardianStore } from "../guardian/store.js";
-import type { AdminAuth } from "./admin-auth.js";
+import type { RuleStore } from "../guardian/rule-store.js";
+import { requireRole, type AdminAuth } from "./admin-auth.js";
 import { acceptOptionalJsonBody } from "./json-body.js";
-import { BINTU_ERRORS, sendBintuError, type BintuErrorKind } from "./bintu-errors.js";
+import { guardianError, sendBintuFastifyError } from "./wire-codes.js";
 
 export interface GuardianRoutesDeps {
   guardian: Guardian;
-  store: GuardianStore;
+  store: RuleStore;
   auth: AdminAuth;
   now?: () => number;
 }
-
-// bintu documents no code for an unknown rule; 404 with 3005 is our choice (3004 = stream).
-const RULE_NOT_FOUND: BintuErrorKind = { http: 404, code: 3005, message: "Rule not found" };
 
 /** Both spellings nanoStream uses (nanostream.md §3). */
 const KINDS = new Map<string, RuleKind>([["ip", "ip"], ["referer", "referer"], ["referrer", "referer"], ["country", "country"]]);
@@ -52,24 +49,21 @@ export function registerGuardianRoutes(app: FastifyInstance, deps: GuardianRoute
 
 async function guardianRoutes(scope: FastifyInstance, { guardian, store, auth, now = Date.now }: GuardianRoutesDeps) {
   acceptOptionalJsonBody(scope);
-  scope.setErrorHandler<FastifyError>(async (error, _request, reply) => {
-    if (error.code === "FST_ERR_CTP_INVALID_JSON_BODY") {
-      return sendBintuError(reply, BINTU_ERRORS.wrongDataType, { reason: "body is not valid JSON" });
-    }
-    throw error; // fastify's own handling (413, 415, 500…)
-  });
+  scope.setErrorHandler<FastifyError>(async (error, _request, reply) => sendBintuFastifyError(reply, "guardian", error));
 
   // Auth at onRequest: an anonymous caller gets 401 before any body is read.
-  const read = auth.requireRole("nanoReadOnly");
-  const write = auth.requireRole("nanoUser");
+  const read = requireRole(auth, "nanoReadOnly", "guardian");
+  const write = requireRole(auth, "nanoUser", "guardian");
 
   const create = (kind: RuleKind) => async (request: { body: unknown }, reply: FastifyReply) => {
     try {
       return ruleJson(await store.add(parseRule(kind, request.body, { source: "api", nowMs: now() })));
     } catch (err) {
       if (!(err instanceof RuleValidationError)) throw err;
-      const kindOfError = err.code === 1002 ? BINTU_ERRORS.parameterRequired : BINTU_ERRORS.wrongDataType;
-      return sendBintuError(reply, kindOfError, err.userinfo);
+      // bintu's own userinfo keys (nanostream.md §1.4): `required_parameter` for a missing one.
+      return err.problem === "missing"
+        ? guardianError(reply, "parameter_required", { required_parameter: err.field })
+        : guardianError(reply, "wrong_data_type", { parameter: err.field, reason: err.reason });
     }
   };
   for (const [path, kind] of KINDS) scope.post(`/guardian/${path}`, { onRequest: write }, create(kind));
@@ -77,7 +71,7 @@ async function guardianRoutes(scope: FastifyInstance, { guardian, store, auth, n
   function list(kind: RuleKind | undefined, query: ListQuery["Querystring"], reply: FastifyReply) {
     for (const key of ["stream", "tag"] as const) {
       if (query[key] !== undefined && typeof query[key] !== "string") {
-        return sendBintuError(reply, BINTU_ERRORS.wrongDataType, { parameter: key, reason: "one string" });
+        return guardianError(reply, "wrong_data_type", { parameter: key, reason: "one string" });
       }
     }
     const filter = { kind, stream: query.stream as string | undefined, tag: query.tag as string | undefined };
@@ -95,7 +89,7 @@ async function guardianRoutes(scope: FastifyInstance, { guardian, store, auth, n
 
   scope.get<ListQuery & { Params: { kind: string } }>("/guardian/:kind", { onRequest: read }, async (request, reply) => {
     const kind = KINDS.get(request.params.kind);
-    if (kind === undefined) return sendBintuError(reply, RULE_NOT_FOUND, { kind: request.params.kind });
+    if (kind === undefined) return guardianError(reply, "rule_not_found", { kind: request.params.kind });
     return list(kind, request.query, reply);
   });
 
@@ -104,8 +98,8 @@ async function guardianRoutes(scope: FastifyInstance, { guardian, store, auth, n
     const { id } = request.params;
     if (kind !== undefined && (await store.remove(id, kind))) return reply.code(204).send();
     if (guardian.snapshot.rules.some((r) => r.source === "file" && r.id === id)) {
-      return sendBintuError(reply, BINTU_ERRORS.accessDenied, { reason: "the rule comes from the rules file; change the file" });
+      return guardianError(reply, "rule_in_file", { reason: "the rule comes from the rules file; change the file" });
     }
-    return sendBintuError(reply, RULE_NOT_FOUND, { id });
+    return guardianError(reply, "rule_not_found", { id });
   });
 }

@@ -1,12 +1,12 @@
 // Rule text and bodies (issue 5 §1-§2): address and CIDR parsing and normalisation, the refusal
-// of host bits, DNS label rules, IDN, country codes, and bintu's 1002/1004 errors naming the field.
+// of host bits, DNS label rules, IDN, country codes, and refusals naming the field (missing or invalid).
 import t from "tap";
 import fc from "fast-check";
 import ipaddr from "ipaddr.js";
 import { ISO_COUNTRIES } from "../../src/guardian/countries.js";
 import { normaliseDomain, refererHost } from "../../src/guardian/domain.js";
 import { formatV6, parseAddress, parseNetwork, wordsToBigInt } from "../../src/guardian/ip.js";
-import { kindOfEntry, parseRule, RuleValidationError } from "../../src/guardian/rules.js";
+import { kindOfEntry, parseRule, RuleValidationError, type RuleProblem } from "../../src/guardian/rules.js";
 import { NOW } from "./helpers.js";
 
 const api = { source: "api" as const, nowMs: NOW };
@@ -147,35 +147,35 @@ t.test("bodies: nanoStream shapes and ours", async (t) => {
   t.equal(parseRule("ip", { ip: "::1", type: "deny", expiresAt: NOW + 5 }, api).expiresAt, NOW + 5);
 });
 
-t.test("refused bodies carry bintu's code and name the field", async (t) => {
-  const cases: [string, unknown, 1002 | 1004, string][] = [
-    ["ip", { type: "deny" }, 1002, "ip"],
-    ["ip", { ip: "1.2.3.4" }, 1002, "type"],
-    ["ip", { ip: 16909060, type: "deny" }, 1004, "ip"],
-    ["ip", { ip: "1.2.3.4", type: "block" }, 1004, "type"],
-    ["ip", { ip: "1.2.3.4", type: "deny", actions: [] }, 1004, "actions"],
-    ["ip", { ip: "1.2.3.4", type: "deny", actions: ["watch"] }, 1004, "actions"],
-    ["ip", { ip: "1.2.3.4", type: "deny", stream: "a/b" }, 1004, "stream"],
-    ["ip", { ip: "1.2.3.4", type: "deny", stream: "s1", tagScope: "t" }, 1004, "scope"],
-    ["ip", { ip: "1.2.3.4", type: "deny", scope: { stream: "s1", tag: "t" } }, 1004, "scope"],
-    ["ip", { ip: "1.2.3.4", type: "deny", scope: { team: "x" } }, 1004, "scope.team"],
-    ["ip", { ip: "1.2.3.4", type: "deny", stram: "s1" }, 1004, "stram"],
-    ["ip", { ip: "1.2.3.4", type: "deny", expiresAt: NOW - 1 }, 1004, "expiresAt"],
-    ["ip", { ip: "1.2.3.4", type: "deny", expiresAt: "tomorrow" }, 1004, "expiresAt"],
-    ["ip", { ip: "1.2.3.4", type: "deny", expiresAt: NOW + 9, ttlSeconds: 9 }, 1004, "expiresAt"],
-    ["ip", { ip: "1.2.3.4", type: "deny", ttlSeconds: -1 }, 1004, "ttlSeconds"],
-    ["ip", { ip: "1.2.3.4", type: "deny", ttlSeconds: 1.5 }, 1004, "ttlSeconds"],
-    ["ip", { ip: "1.2.3.4", type: "deny", mode: "dry-run" }, 1004, "mode"],
-    ["ip", { ip: "1.2.3.4", type: "deny", id: "mine" }, 1004, "id"],
-    ["ip", [], 1004, "body"],
-    ["ip", null, 1004, "body"],
-    ["referer", { domain: "https://bad.com/", type: "deny" }, 1004, "domain"],
-    ["referer", { ip: "1.2.3.4", type: "deny" }, 1004, "ip"],
+t.test("refused bodies say whether the field is missing or invalid, and name it", async (t) => {
+  const cases: [string, unknown, RuleProblem, string][] = [
+    ["ip", { type: "deny" }, "missing", "ip"],
+    ["ip", { ip: "1.2.3.4" }, "missing", "type"],
+    ["ip", { ip: 16909060, type: "deny" }, "invalid", "ip"],
+    ["ip", { ip: "1.2.3.4", type: "block" }, "invalid", "type"],
+    ["ip", { ip: "1.2.3.4", type: "deny", actions: [] }, "invalid", "actions"],
+    ["ip", { ip: "1.2.3.4", type: "deny", actions: ["watch"] }, "invalid", "actions"],
+    ["ip", { ip: "1.2.3.4", type: "deny", stream: "a/b" }, "invalid", "stream"],
+    ["ip", { ip: "1.2.3.4", type: "deny", stream: "s1", tagScope: "t" }, "invalid", "scope"],
+    ["ip", { ip: "1.2.3.4", type: "deny", scope: { stream: "s1", tag: "t" } }, "invalid", "scope"],
+    ["ip", { ip: "1.2.3.4", type: "deny", scope: { team: "x" } }, "invalid", "scope.team"],
+    ["ip", { ip: "1.2.3.4", type: "deny", stram: "s1" }, "invalid", "stram"],
+    ["ip", { ip: "1.2.3.4", type: "deny", expiresAt: NOW - 1 }, "invalid", "expiresAt"],
+    ["ip", { ip: "1.2.3.4", type: "deny", expiresAt: "tomorrow" }, "invalid", "expiresAt"],
+    ["ip", { ip: "1.2.3.4", type: "deny", expiresAt: NOW + 9, ttlSeconds: 9 }, "invalid", "expiresAt"],
+    ["ip", { ip: "1.2.3.4", type: "deny", ttlSeconds: -1 }, "invalid", "ttlSeconds"],
+    ["ip", { ip: "1.2.3.4", type: "deny", ttlSeconds: 1.5 }, "invalid", "ttlSeconds"],
+    ["ip", { ip: "1.2.3.4", type: "deny", mode: "dry-run" }, "invalid", "mode"],
+    ["ip", { ip: "1.2.3.4", type: "deny", id: "mine" }, "invalid", "id"],
+    ["ip", [], "invalid", "body"],
+    ["ip", null, "invalid", "body"],
+    ["referer", { domain: "https://bad.com/", type: "deny" }, "invalid", "domain"],
+    ["referer", { ip: "1.2.3.4", type: "deny" }, "invalid", "ip"],
   ];
-  for (const [kind, body, code, field] of cases) {
+  for (const [kind, body, problem, field] of cases) {
     const err = refusal(() => parseRule(kind as "ip", body, api));
-    t.equal(`${err.code} ${err.field}`, `${code} ${field}`, JSON.stringify(body));
-    t.same(err.userinfo, code === 1002 ? { required_parameter: field } : { parameter: field, reason: err.reason });
+    t.equal(`${err.problem} ${err.field}`, `${problem} ${field}`, JSON.stringify(body));
+    t.equal(err.message, problem === "missing" ? `${field} is required` : `${field}: ${err.reason}`, "the rules file's message");
   }
   t.equal(refusal(() => parseRule("ip", { ip: "1.2.3.4", type: "deny", ttlSeconds: 60 }, { source: "file", nowMs: NOW })).field, "ttlSeconds", "the file takes absolute times");
   t.equal(kindOfEntry({ domain: "x.com" }), "referer");

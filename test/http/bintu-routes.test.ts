@@ -157,6 +157,20 @@ t.test("bad bodies answer bintu's 400 envelope and store nothing", async (t) => 
   t.same(api.registry.get(stream.id)?.tags, ["keep"], "tags unchanged");
 });
 
+t.test("fastify's own refusals (413, 415, 500) answer in bintu's envelope too", async (t) => {
+  const api = await startApi(t);
+  const tooLarge = await api.call("POST", "/stream", { body: JSON.stringify({ tags: ["x".repeat(1_100_000)] }) });
+  t.equal(tooLarge.status, 413);
+  t.same(await tooLarge.json(), { error: { message: "Wrong Data Type", code: 1004, userinfo: { reason: "request body exceeds api.bodyLimit" } } });
+  const form = await api.call("POST", "/stream", { body: "tags=a", headers: { "X-BINTU-APIKEY": API_KEY, "content-type": "application/x-www-form-urlencoded" } });
+  t.equal(form.status, 415);
+  t.same(await form.json(), { error: { message: "Wrong Data Type", code: 1004, userinfo: { reason: "unsupported Content-Type; send application/json" } } });
+  api.registry.close(); // the next create throws inside the route
+  const failed = await api.call("POST", "/stream", { body: "{}" });
+  t.equal(failed.status, 500);
+  t.same(await failed.json(), { error: { message: "Internal error", code: 500, userinfo: {} } }, "no internal detail leaks");
+});
+
 t.test("GET /stream lists newest first with quantity, state, tags[] and streamname", async (t) => {
   const api = await startApi(t);
   const first = await createStream(t, api, ["a", "b"]);

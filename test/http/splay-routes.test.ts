@@ -130,7 +130,7 @@ t.test("revoke refusals: 2011 not revocable, 2012 other organisation, 2004 malfo
   const fixed = await issue({});
   isFailure(t, await call("POST", "/api/v1/splay/revoke", { body: { token: fixed } }), 400, 2011, "The token is not allowed for revocation");
   const foreign = tokens.issue({ orgawide: true, exp: clock.now + 60, revocable: true }, { org: "OrgXY", nowSec: clock.now });
-  if (!foreign.ok) throw new Error(foreign.message);
+  if (!foreign.ok) throw new Error(foreign.parameter);
   isFailure(t, await call("POST", "/api/v1/splay/revoke", { body: { token: foreign.token } }), 403, 2012);
   isFailure(t, await call("POST", "/api/v1/splay/revoke", { body: { token: "a.b.c" } }), 400, 2004, "Malformed JWT");
   isFailure(t, await call("POST", "/api/v1/splay/revoke", { body: {} }), 400, 1000, "Parameter required: token");
