@@ -1,4 +1,4 @@
-// The one place that knows the order of checks (DESIGN.md §1 src/access). `decide` is pure;
+// The one place that knows the order of checks (docs/architecture.md §1 src/access). `decide` is pure;
 // `AccessControl.check` does the lookups it needs and hands their answers to `decide`.
 // Tokens (issue 6) and Guardian rules (issue 5) plug in here.
 import type { StreamDirectory, StreamInfo } from "../bintu/directory.js";
@@ -139,7 +139,7 @@ export class AccessControl {
     try {
       return decide(req, apps, await directory.lookup(req.name));
     } catch (err) {
-      // Fail closed (DESIGN.md §4): an unreachable directory never allows.
+      // Fail closed (docs/decisions.md §4): an unreachable directory never allows.
       return deny(err instanceof EdgeError ? err.code : "EDGE_ERR_BINTU_UNAVAILABLE");
     }
   }

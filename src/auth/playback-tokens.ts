@@ -32,7 +32,7 @@ export interface PlaybackTokensOptions {
 
 export type IssueResult = { ok: true; token: string; claims: SplayClaims } | IssueRefusal;
 
-/** nanoStream's revoke answers (nanostream.md §2.2). */
+/** nanoStream's revoke answers (docs/nanostream.md §2.2). */
 export type RevokeResult = { ok: true } | { ok: false; errorCode: 1002 | 2004 | 2011 | 2012; message: string };
 
 export const DEFAULT_CACHE_MAX_ENTRIES = 100_000;
@@ -104,7 +104,7 @@ export class PlaybackTokens {
   }
 
   /**
-   * nanoStream's revoke (nanostream.md §2.2): only a well-signed token of this organisation that was
+   * nanoStream's revoke (docs/nanostream.md §2.2): only a well-signed token of this organisation that was
    * issued revocable, up to 24 h after its expiry. Revoking again is not an error (nothing changes).
    */
   revoke(token: string, { org, nowSec }: { org: string; nowSec: number }): RevokeResult {

@@ -66,7 +66,7 @@ export class RuleValidationError extends Error {
     readonly reason: string,
   ) {
     super(code === 1002 ? `${field} is required` : `${field}: ${reason}`);
-    // bintu's own userinfo key for a missing parameter (nanostream.md §1.4).
+    // bintu's own userinfo key for a missing parameter (docs/nanostream.md §1.4).
     this.userinfo = code === 1002 ? { required_parameter: field } : { parameter: field, reason };
   }
 }

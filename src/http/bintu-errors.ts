@@ -10,7 +10,7 @@ export interface BintuErrorKind {
   message: string;
 }
 
-/** The codes this server sends. Codes and messages are bintu's own (nanostream.md §1.4). */
+/** The codes this server sends. Codes and messages are bintu's own (docs/nanostream.md §1.4). */
 export const BINTU_ERRORS = {
   parameterRequired: { http: 400, code: 1002, message: "Parameter required" },
   wrongDataType: { http: 400, code: 1004, message: "Wrong Data Type" },

@@ -109,7 +109,7 @@ async function bintuRoutes(scope: FastifyInstance, { registry, auth, urls }: Bin
   // 401 and never makes the server parse anything.
   const readOnly = auth.requireRole("nanoReadOnly");
   const user = auth.requireRole("nanoUser");
-  // Lock, unlock and delete are nanoAdmin-only in bintu (user_roles.md).
+  // Lock, unlock and delete are nanoAdmin-only in bintu (docs/nanostream.md §6).
   const admin = auth.requireRole("nanoAdmin");
 
   scope.post<{ Body: Static<typeof CreateStreamBody> }>(
@@ -133,7 +133,7 @@ async function bintuRoutes(scope: FastifyInstance, { registry, auth, urls }: Bin
   scope.get<IdParams & { Querystring: Static<typeof GetStreamQuery> }>(
     "/stream/:id",
     {
-      // The player fetches `?profile=player` without credentials (nanostream.md §1.2).
+      // The player fetches `?profile=player` without credentials (docs/nanostream.md §1.2).
       onRequest: async (request, reply) =>
         (request.query as { profile?: unknown }).profile === "player"
           ? undefined

@@ -1,6 +1,6 @@
 // The Guardian API on the control port (issue 5 §2): nanoStream's `POST /ip {ip, type, tag}` and
 // `POST /referer {domain, info, type}` under /guardian, plus what nanoStream documents no endpoint
-// for: country rules, listing and deleting. Errors use bintu's envelope (nanostream.md §1.4);
+// for: country rules, listing and deleting. Errors use bintu's envelope (docs/nanostream.md §1.4);
 // a refused body stores nothing. Rules from the rules file are listed but not deletable here:
 // the file is their source of truth.
 import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
@@ -21,7 +21,7 @@ export interface GuardianRoutesDeps {
 // bintu documents no code for an unknown rule; 404 with 3005 is our choice (3004 = stream).
 const RULE_NOT_FOUND: BintuErrorKind = { http: 404, code: 3005, message: "Rule not found" };
 
-/** Both spellings nanoStream uses (nanostream.md §3). */
+/** Both spellings nanoStream uses (docs/nanostream.md §3). */
 const KINDS = new Map<string, RuleKind>([["ip", "ip"], ["referer", "referer"], ["referrer", "referer"], ["country", "country"]]);
 
 type ListQuery = { Querystring: { stream?: unknown; tag?: unknown } };

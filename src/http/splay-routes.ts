@@ -1,4 +1,4 @@
-// nanoStream's token service on the control port (nanostream.md §2.2, issue 6): issue, verify and
+// nanoStream's token service on the control port (docs/nanostream.md §2.2, issue 6): issue, verify and
 // revoke playback tokens, with nanoStream's envelope `{"success", "data" | "errorCode", "message"}`,
 // and the JWKS other edges verify with. Routes only translate; PlaybackTokens decides.
 import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
@@ -37,7 +37,7 @@ const VERIFY_REFUSAL: Partial<Record<ErrorCode, { errorCode: number; message: st
 };
 const MALFORMED = { errorCode: 2004, message: "Malformed JWT" };
 
-/** nanoStream answers 2011 with 400 (nanostream.md §2.2); another org's token and a stale one are 403. */
+/** nanoStream answers 2011 with 400 (docs/nanostream.md §2.2); another org's token and a stale one are 403. */
 const REVOKE_STATUS: Record<Exclude<RevokeResult, { ok: true }>["errorCode"], number> = { 1002: 403, 2004: 400, 2011: 400, 2012: 403 };
 
 /** Body-parsing failures keep their 413/415 status; anything else a client sent wrong is 400. */
@@ -51,7 +51,7 @@ export function registerSplayRoutes(app: FastifyInstance, opts: SplayRoutesOptio
   const { tokens, auth, org } = opts;
   const now = opts.now ?? nowSeconds;
 
-  /** nanoStream: creating (and revoking) needs nanoAdmin or nanoUser (nanostream.md §2.1). */
+  /** nanoStream: creating (and revoking) needs nanoAdmin or nanoUser (docs/nanostream.md §2.1). */
   const mayManageTokens = (headers: Parameters<AdminAuth["authenticate"]>[0]) => {
     const role = auth.authenticate(headers);
     return role !== null && hasRole(role, "nanoUser");

@@ -1,4 +1,4 @@
-// The edge's own session table (DESIGN.md §1 src/ingest): who is live and who watches come from
+// The edge's own session table (docs/architecture.md §1 src/ingest): who is live and who watches come from
 // here, never from node-media-server's event pairs (which fire late or twice, e.g. donePublish
 // 30 s after a disconnect, and for rejected sessions too).
 import type { AccessRequest, Allowed } from "../access/access.js";
