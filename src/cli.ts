@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `bintu-edge` command. Signals and exit codes live only here (DESIGN.md §1):
+// The `bintu-edge` command. Signals and exit codes live only here (docs/architecture.md §1):
 // 0 clean stop, 1 start-up failure (e.g. a port in use), 2 invalid configuration or usage.
 import { ConfigError, formatConfigError, loadConfig } from "./config/load.js";
 import { runTokenCommand } from "./cli-token.js";

@@ -1,4 +1,4 @@
-// The one table of stable error codes (DESIGN.md §5). A code is never reused or renamed: clients,
+// The one table of stable error codes (docs/architecture.md §4). A code is never reused or renamed: clients,
 // dashboards and alerts key on it. `reason` is the metric label (a closed set); `http` is what an
 // HTTP player or API caller gets; `rtmp` is the onStatus code an RTMP client gets for publish / play
 // (null where the connection is closed without a status, e.g. a protocol violation).
@@ -92,7 +92,7 @@ export class EdgeError extends Error {
   }
 }
 
-/** The JSON body an HTTP client gets for a refusal: `{ code, reason }` (DESIGN.md §2). */
+/** The JSON body an HTTP client gets for a refusal: `{ code, reason }` (docs/architecture.md §2). */
 export function errorBody(code: ErrorCode, detail?: string): { code: ErrorCode; reason: string } {
   return { code, reason: detail ? `${ERRORS[code].message}: ${detail}` : ERRORS[code].message };
 }

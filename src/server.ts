@@ -1,4 +1,4 @@
-// Composition root (DESIGN.md §1): builds one edge from a validated config.
+// Composition root (docs/architecture.md §1): builds one edge from a validated config.
 // createEdge(config).start() resolves with the bound addresses; close() releases every socket,
 // timer and file handle, so tests can start and stop edges again and again.
 import { mkdirSync } from "node:fs";

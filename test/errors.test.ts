@@ -1,4 +1,4 @@
-// The error table in src/errors.ts and the one in the README say the same thing (DESIGN.md §5).
+// The error table in src/errors.ts and the one in the README say the same thing (docs/architecture.md §4).
 import { readFileSync } from "node:fs";
 import t from "tap";
 import { ERRORS } from "../src/errors.js";

@@ -1,7 +1,7 @@
 // N publishers in one process, each replaying the tags of an FLV file (bench/.vendor/media.flv,
 // ~1 Mbit/s) at real time over raw RTMP with the test client's sendAudio/sendVideo, looping
-// the file with continuing timestamps. Much cheaper than N ffmpeg processes (§8 of the NMS
-// notes: ffmpeg costs ~1% CPU and 54 MB each). Chunk size 4096, as ffmpeg and OBS send.
+// the file with continuing timestamps. Much cheaper than N ffmpeg processes (docs/node-media-server.md §8b:
+// ffmpeg costs ~1% CPU and 54 MB each). Chunk size 4096, as ffmpeg and OBS send.
 // Run by bench/fanout.ts through bench/lib/client-proc.ts; config is argv[2] as JSON.
 import { encodeAmf0 } from "../../test/helpers/amf0.js";
 import { MsgType, RawRtmpClient } from "../../test/helpers/rtmp-client.js";

@@ -127,7 +127,7 @@ export class AccessControl {
     try {
       stream = await streams.lookup(req.name);
     } catch (err) {
-      // Fail closed (docs/decisions.md): an unreachable directory never allows.
+      // Fail closed (docs/decisions.md §4): an unreachable directory never allows.
       return deny(err instanceof EdgeError ? err.code : "EDGE_ERR_BINTU_UNAVAILABLE");
     }
     // Located after the lookup's await: a publisher that arrived meanwhile is seen.

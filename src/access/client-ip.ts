@@ -1,4 +1,4 @@
-// Client addresses (DESIGN.md §4). One form everywhere: an IPv4-mapped IPv6 address
+// Client addresses (docs/decisions.md §3). One form everywhere: an IPv4-mapped IPv6 address
 // (`::ffff:a.b.c.d`, as a dual-stack socket reports IPv4 peers) is the IPv4 address. Over HTTP a
 // forwarding header is believed only from configured proxies, taking the rightmost hop that is not
 // one of them — the leftmost entries are whatever the client wrote.

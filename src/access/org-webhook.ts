@@ -1,4 +1,4 @@
-// The organisation webhook around a publish (nanostream.md §4, issue 4 §4): `publish` before
+// The organisation webhook around a publish (docs/nanostream.md §4, issue 4 §4): `publish` before
 // Publish.Start, `update_publish` on every re-validation, `publish_done` at the end.
 import { callWebhook, type WebhookOutcome, type WebhookSession } from "../bintu/webhook.js";
 import type { PublishWebhook } from "./ports.js";

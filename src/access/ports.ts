@@ -1,5 +1,5 @@
-// The ports of the access layer, declared here by the code that uses them (docs/STYLE: consumers
-// declare the interfaces they need). One edge fills them in-process (src/server.ts picks the
+// The ports of the access layer, declared here by the code that uses them (docs/architecture.md
+// §3: consumers declare the interfaces they need). One edge fills them in-process (src/server.ts picks the
 // implementations); a fleet fills some of them from Redis, a foreign media server's hooks reach the
 // same decision. Nothing here is I/O: these are shapes.
 import type { Lookup, StreamInfo } from "../bintu/directory.js";

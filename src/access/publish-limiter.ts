@@ -1,4 +1,4 @@
-// Brute-force friction for stream keys (issue 4 §5, reliability.md §2 and §4): failed publishes
+// Brute-force friction for stream keys (issue 4 §5, docs/reliability.md §2 and §4): failed publishes
 // are counted per client IP in a token bucket; an IP that empties its bucket is refused for a
 // cool-down without any bintu lookup, so key scanning costs the scanner time and bintu nothing.
 // MediaMTX pauses 2 s after each failure; a bucket lets honest retries (a typo, a reconnect loop

@@ -1,6 +1,6 @@
 // Re-validation of live publishers (issue 4 §3): a key that became locked, deleted or unknown in
 // bintu loses its publisher within one interval. nginx-rtmp's on_update does the same every 30 s
-// (reliability.md §3); its flaw — a re-check that cannot connect silently stops checking — is
+// (docs/reliability.md §3); its flaw — a re-check that cannot connect silently stops checking — is
 // avoided here: every outcome, success or failure, schedules the next check.
 //
 // Outage policy: the re-check asks the directory with `fresh`, which serves a stream validated

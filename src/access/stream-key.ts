@@ -12,7 +12,7 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; error: ErrorCode }
 
 /**
  * Splits `NAME?k=v&…` (an RTMP stream key or an HTTP path's name + query). Anything after `?` is
- * custom data for the webhook, never part of the name (DESIGN.md §2).
+ * custom data for the webhook, never part of the name (docs/architecture.md §2).
  */
 export function parseStreamKey(raw: unknown): Parsed<{ name: string; query: Query }> {
   if (typeof raw !== "string") return { ok: false, error: "EDGE_ERR_BAD_NAME" };

@@ -1,6 +1,6 @@
 // JWS compact serialisation (RFC 7515 §7.1) signed and verified with node:crypto directly: no JWT
 // library at runtime (issue 6 bench: faster than fast-jwt and jose, synchronous, and the algorithm
-// is the key's, never the token's — the root of every alg-confusion CVE, reliability.md §2).
+// is the key's, never the token's — the root of every alg-confusion CVE, docs/reliability.md §2).
 // Pure: no I/O, no clock. `verifyJws` never throws; any input it cannot vouch for is `{ ok: false }`.
 import { createHmac, sign, timingSafeEqual, verify, type KeyObject } from "node:crypto";
 

@@ -1,5 +1,5 @@
 // Signing and verification keys for playback tokens (issue 6 "Keys"): an Ed25519 key generated on
-// first start (nanoStream signs with EdDSA, nanostream.md §2.2) plus configured keys for rotation
+// first start (nanoStream signs with EdDSA, docs/nanostream.md §2.2) plus configured keys for rotation
 // and fleets. Sign with the newest; verify with any key by `kid`; publish the public ones as JWKS
 // (RFC 7517) so other edges verify offline.
 import {

@@ -33,7 +33,7 @@ export interface PlaybackTokensOptions {
 export type IssueResult = { ok: true; token: string; claims: SplayClaims } | IssueRefusal;
 
 /**
- * Why a revoke is refused (nanostream.md §2.2 lists nanoStream's answers; src/http/wire-codes.ts
+ * Why a revoke is refused (docs/nanostream.md §2.2 lists nanoStream's answers; src/http/wire-codes.ts
  * gives each its code): not a well-signed token, another organisation's, not issued revocable, or
  * more than 24 h past its expiry.
  */
@@ -111,7 +111,7 @@ export class PlaybackTokens {
   }
 
   /**
-   * nanoStream's revoke (nanostream.md §2.2): only a well-signed token of this organisation that was
+   * nanoStream's revoke (docs/nanostream.md §2.2): only a well-signed token of this organisation that was
    * issued revocable, up to 24 h after its expiry. Revoking again is not an error (nothing changes).
    */
   revoke(token: string, { org, nowSec }: { org: string; nowSec: number }): RevokeResult {

@@ -1,5 +1,5 @@
 // Revoked token ids (jti), persisted so a revocation survives restarts (issue 6 "Live effect";
-// nanostream.md §2.2: a revocation cannot be undone). Reads on the play path hit an in-memory Set;
+// docs/nanostream.md §2.2: a revocation cannot be undone). Reads on the play path hit an in-memory Set;
 // SQLite is written once per revocation.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -16,7 +16,7 @@ export interface RevocationList {
 
 /**
  * A revoked token is refused anyway once `exp` has passed, but nanoStream lets an expired token be
- * revoked for 24 h after its expiry (nanostream.md §2.2), so an entry is kept until then.
+ * revoked for 24 h after its expiry (docs/nanostream.md §2.2), so an entry is kept until then.
  */
 export const KEEP_AFTER_EXPIRY_SEC = 24 * 3600;
 

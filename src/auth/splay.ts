@@ -1,4 +1,4 @@
-// nanoStream "splay" playback tokens (nanostream.md §2.2): what an issue request may ask for, what a
+// nanoStream "splay" playback tokens (docs/nanostream.md §2.2): what an issue request may ask for, what a
 // verified token must claim, and whether it covers one play. Pure: keys, clock, revocation set and
 // the jti are passed in; nothing here throws on what a client sent.
 import { normalizeIp } from "../access/client-ip.js";
@@ -6,11 +6,11 @@ import type { ErrorCode } from "../errors.js";
 import { signJws, verifyJws, type JsonObject, type JwsKey } from "./jws.js";
 
 export const SPLAY_AUDIENCE = "splay";
-/** nanostream.md §2.2: revocable tokens live at most 24 h, all others at most 365 days. */
+/** docs/nanostream.md §2.2: revocable tokens live at most 24 h, all others at most 365 days. */
 export const MAX_LIFETIME_REVOCABLE_SEC = 24 * 3600;
 export const MAX_LIFETIME_SEC = 365 * 24 * 3600;
 
-/** Exactly one scope (nanostream.md §2.2): named streams, one stream group, or the whole organisation. */
+/** Exactly one scope (docs/nanostream.md §2.2): named streams, one stream group, or the whole organisation. */
 export type SplayScope =
   | { streams: string[]; groupid?: never; orgawide?: never }
   | { groupid: string; streams?: never; orgawide?: never }
@@ -31,7 +31,7 @@ export type SplayFields = SplayScope & {
 export type SplayClaims = SplayFields & {
   aud: string | string[];
   iss: string;
-  /** The organisation that issued the token (nanostream.md §2.2 [INF]: `sub` = organisation). */
+  /** The organisation that issued the token (docs/nanostream.md §2.2 [INF]: `sub` = organisation). */
   sub: string;
   iat: number;
   jti: string;
@@ -54,9 +54,9 @@ const isOptional = (v: unknown, test: (v: unknown) => boolean) => v === undefine
 const isBoolean = (v: unknown): v is boolean => typeof v === "boolean";
 const isString = (v: unknown): v is string => typeof v === "string";
 
-// nanostream.md §2.2: the ip binding is IPv4 only. Dotted quad, no leading zeros (not octal).
+// docs/nanostream.md §2.2: the ip binding is IPv4 only. Dotted quad, no leading zeros (not octal).
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-// nanostream.md §2.4 (the rule nanoStream documents for bound domains): a bare name, labels of 1-63
+// docs/nanostream.md §2.4 (the rule nanoStream documents for bound domains): a bare name, labels of 1-63
 // characters a-z 0-9 -, at most 253 in all, a last label that is not all digits (so no IP address).
 const LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
 const DOMAIN = new RegExp(`^(?:${LABEL}\\.)*(?=[a-z0-9-]*[a-z-])${LABEL}$`);
@@ -82,7 +82,7 @@ function checkScope(body: JsonObject): SplayScope | IssueRefusal {
 }
 
 /**
- * Checks a `POST /api/v1/splay` body (nanostream.md §2.2). Unknown fields are ignored and never
+ * Checks a `POST /api/v1/splay` body (docs/nanostream.md §2.2). Unknown fields are ignored and never
  * copied into the token, so a client written for nanoStream (which also lists `cust`) keeps working.
  * Present fields must have their type (`null` is not "absent"). Lifetimes count from now: `exp` in
  * the future and at most 24 h (revocable) or 365 days ahead; `nbf`, if given, not after `exp`.
@@ -174,8 +174,8 @@ export function readSplayToken(token: string, ctx: ReadContext): SplayClaims | n
 /**
  * `exp` and `nbf` with leeway (RFC 7519 §4.1.4/§4.1.5: valid while now < exp, from nbf on). A token
  * not yet valid counts as expired (one code for "outside its validity"). An `exp` further ahead than
- * any issuer may sign (nanostream.md §2.2 lifetimes) is refused as invalid: a leaked token of a
- * careless accepted issuer must not work for years (reliability.md §2).
+ * any issuer may sign (docs/nanostream.md §2.2 lifetimes) is refused as invalid: a leaked token of a
+ * careless accepted issuer must not work for years (docs/reliability.md §2).
  */
 export function checkClaimsTime(claims: SplayClaims, nowSec: number, leewaySec: number): ErrorCode | null {
   if (nowSec >= claims.exp + leewaySec) return "EDGE_ERR_TOKEN_EXPIRED";
@@ -226,7 +226,7 @@ function hostOf(url: string | undefined): string | null {
  * binding is matched against the Referer host, else the Origin host: equal to the bound domain or a
  * subdomain of it (label-aligned: `example.com` covers `www.example.com`, never `badexample.com`).
  * No Referer/Origin means no proof of the domain: refused. Referer is friction, not authentication
- * (reliability.md §2) — anyone can send one; an ip binding is the strong one.
+ * (docs/reliability.md §2) — anyone can send one; an ip binding is the strong one.
  */
 export function checkPlayClaims(claims: SplayClaims, play: PlayContext): ErrorCode | null {
   const inScope =

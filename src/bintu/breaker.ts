@@ -1,4 +1,4 @@
-// A circuit breaker around the stream source (issue 4 §2, reliability.md §4): during an outage
+// A circuit breaker around the stream source (issue 4 §2, docs/reliability.md §4): during an outage
 // calls fail fast instead of each waiting out its deadline, and one probe per cool-down finds
 // out when bintu is back — no call storm. A small state machine is all this needs.
 //

@@ -1,8 +1,8 @@
-// The stream directory (DESIGN.md §1 src/bintu): `lookup(name)` answers from an lru-cache in front
+// The stream directory (docs/architecture.md §1 src/bintu): `lookup(name)` answers from an lru-cache in front
 // of a stream source — the embedded registry or a remote bintu (issue 4). lru-cache's fetch gives
 // the TTLs, one in-flight request per key and the memory bound; this file adds what it lacks:
 // stale-if-error within a bounded window (RFC 5861), fail-closed for keys never validated, and a
-// circuit breaker so an outage costs no call storm (reliability.md §4).
+// circuit breaker so an outage costs no call storm (docs/reliability.md §4).
 import { LRUCache } from "lru-cache";
 import { EdgeError } from "../errors.js";
 import { CircuitBreaker, type BreakerState } from "./breaker.js";
@@ -204,7 +204,7 @@ export class StreamDirectory {
   /**
    * stale-if-error: a stream validated less than `staleIfErrorMs` ago is served again, marked
    * stale, and cached only until the window closes so the source is retried soon. Unknown names
-   * and expired windows fail closed (DESIGN.md §4).
+   * and expired windows fail closed (docs/decisions.md §4).
    */
   private fallback(previous: Entry | undefined, set: LRUCache.FetcherFetchOptions<string, Entry>, err: Error): Entry {
     if (previous?.stream) {

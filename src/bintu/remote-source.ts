@@ -1,7 +1,7 @@
 // A remote bintu as the directory's stream source (bintu.mode: remote, issue 4 §1): nanoStream
 // Cloud's API or another bintu-edge's embedded registry, reached with the organisation's API key.
 //
-// bintu documents no "find by name" (nanostream.md §1.2). bintu-edge's registry adds an exact
+// bintu documents no "find by name" (docs/nanostream.md §1.2). bintu-edge's registry adds an exact
 // `GET /stream?streamname=NAME`; a server without it ignores the parameter and answers its normal
 // newest-first list, i.e. streams with other names. The first such answer switches this source,
 // for the life of the process, to an index of the stream list, re-read at most every

@@ -6,7 +6,7 @@ import { TypeCompiler } from "@sinclair/typebox/compiler";
 import type { StreamInfo } from "./directory.js";
 
 // Only the fields a decision reads are checked; bintu sends many more (playout, created_at,
-// webrtc, …: nanostream.md §1.3) and adds fields over time, so extra properties are accepted.
+// webrtc, …: docs/nanostream.md §1.3) and adds fields over time, so extra properties are accepted.
 // `tags` is required: Guardian rules can be scoped to a tag, and a missing list read as "no tags"
 // would let a tag-scoped deny rule pass.
 const StreamJson = Type.Object({

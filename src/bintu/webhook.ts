@@ -1,4 +1,4 @@
-// The organisation webhook (DESIGN.md §3, nanostream.md §4, issue 4 §4): a form-encoded POST per
+// The organisation webhook (docs/nanostream.md §4 and §8, issue 4 §4): a form-encoded POST per
 // publish event. Semantics are nginx-rtmp's notify module, which nanoStream's mirror: a 2xx
 // answer allows; any other status, a timeout or a network error refuses (publish) or ends the
 // session (update_publish). Fail closed, like the bintu check before it.
@@ -42,7 +42,7 @@ const RESERVED = new Set(["call", "name", "type", "app", "tcurl", "addr", "clien
 
 /**
  * The form body. Custom fields first, unchanged and in order, then nanoStream's documented order
- * for publish: `call, name, type, app, tcurl, addr, clientid` (nanostream.md §4 example). For
+ * for publish: `call, name, type, app, tcurl, addr, clientid` (docs/nanostream.md §4 example). For
  * update_publish and publish_done the order is not documented: the common fields keep theirs and
  * the event's own fields follow.
  */

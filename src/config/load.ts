@@ -1,4 +1,4 @@
-// Config loading (DESIGN.md §1 src/config, §2): defaults → YAML file → env (EDGE_…), validated once,
+// Config loading (docs/architecture.md §1 src/config, §2): defaults → YAML file → env (EDGE_…), validated once,
 // frozen. Every problem found is collected so a bad start-up names all offending keys at once.
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";

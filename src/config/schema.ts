@@ -1,4 +1,4 @@
-// The one configuration schema (DESIGN.md §1 src/config): defaults → YAML file → env (EDGE_…).
+// The one configuration schema (docs/architecture.md §1 src/config): defaults → YAML file → env (EDGE_…).
 // Every key has a default, so `npm start` with no file runs a working edge.
 import { Type, type Static } from "@sinclair/typebox";
 

@@ -1,4 +1,4 @@
-// The one geo lookup (DESIGN.md §1: Guardian country rules and routing share it): the
+// The one geo lookup (docs/architecture.md §1: Guardian country rules and routing share it): the
 // hand-made overrides table first (overrides.ts, issue 7 §2), then MaxMind-format `.mmdb` files
 // (mmdb.ts). `geo.mmdbPath` may list several files separated by commas, because @ip-location-db
 // ships IPv4 and IPv6 as two databases; the first one that knows an address answers.
@@ -7,7 +7,7 @@
 // (ip_version 4) answers with some unrelated network's record (seen here: 2a00:1450:4001::1
 // "CN" from the IPv4 file, "DE" from the IPv6 one), so IPv6 addresses are only asked of IPv6
 // databases; IPv4 addresses are asked of all (an IPv6 database holds IPv4 in ::/96).
-// `::ffff:a.b.c.d` is a.b.c.d everywhere (DESIGN.md §4).
+// `::ffff:a.b.c.d` is a.b.c.d everywhere (docs/decisions.md §3).
 //
 // The files are watched (issue 7 §2: databases are updated in place by geoipupdate or a
 // ConfigMap) and re-read together when one changes. A file that cannot be read or parsed keeps

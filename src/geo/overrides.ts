@@ -4,8 +4,8 @@
 // database's, so an override can say "this network is region eu-test" without inheriting a
 // country or coordinates that contradict it.
 //
-// Up to 100k entries (config maxItems) and one lookup per route request, so no scan (DESIGN.md
-// §4): the entries compile into the Guardian's interval tables (src/guardian/intervals.ts). No
+// Up to 100k entries (config maxItems) and one lookup per route request, so no scan (docs/decisions.md
+// §5): the entries compile into the Guardian's interval tables (src/guardian/intervals.ts). No
 // entry expires, so every chain ends at its first entry — the most specific override.
 import type { GeoOverride } from "../config/schema.js";
 import { chainWinner, Chains, ipTable, sweep, v4Lookup, v6Lookup, type IpTable, type RangeList } from "../guardian/intervals.js";

@@ -1,7 +1,7 @@
 // Referrer domains: rule text (validated once, when a rule is made) and the host of a client's
 // Referer / Origin header (on every decision with referrer rules). nanoStream's rules name a bare
 // domain, `*` (every referrer) or, here, `*.domain` (issue 5 §1). A referrer is hotlink friction,
-// never an auth boundary: clients can forge it or leave it out (reliability.md §2).
+// never an auth boundary: clients can forge it or leave it out (docs/reliability.md §2).
 import { domainToASCII } from "node:url";
 
 export type DomainResult = { ok: true; value: string } | { ok: false; reason: string };

@@ -2,7 +2,7 @@
 // rule and a client can never disagree about what an address is. The client path writes into a
 // caller-owned Uint32Array and allocates nothing: it runs once per play/publish decision.
 // `::ffff:a.b.c.d` — dotted, hex (`::ffff:7f00:1`) or expanded (`0:0:0:0:0:ffff:7f00:1`) — is
-// IPv4 everywhere (DESIGN.md §4, reliability.md §0.8). `::a.b.c.d` and NAT64 `64:ff9b::/96` stay
+// IPv4 everywhere (docs/decisions.md §3, docs/reliability.md §0.8). `::a.b.c.d` and NAT64 `64:ff9b::/96` stay
 // IPv6, as in net.BlockList.
 
 export type Family = 0 | 4 | 6;

@@ -1,4 +1,4 @@
-// Compiled Guardian rules and the pure decision (issue 5 §4, DESIGN.md §1 src/guardian). No I/O,
+// Compiled Guardian rules and the pure decision (issue 5 §4, docs/architecture.md §1 src/guardian). No I/O,
 // no clock: `compile(rules, nowMs)` builds an immutable snapshot, `decide(snapshot, request)`
 // looks the request up in the tables of the scopes that apply to it — the organisation, its
 // stream, each of its tags — a handful of lookups however many rules there are.

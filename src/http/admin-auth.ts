@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { sendAdminRefusal, type RouteFamily } from "./wire-codes.js";
 
-/** bintu's roles (nanostream.md §6). */
+/** bintu's roles (docs/nanostream.md §6). */
 export type Role = "nanoAdmin" | "nanoUser" | "nanoReadOnly";
 
 const ROLE_RANK: Record<Role, number> = { nanoAdmin: 3, nanoUser: 2, nanoReadOnly: 1 };
@@ -47,7 +47,7 @@ export function createAdminAuth({ apiKey }: { apiKey: string }): AdminAuth {
   const expectedDigest = digest(apiKey);
 
   function authenticate(headers: IncomingHttpHeaders): Role | null {
-    // X-BINTU-TOKEN user tokens (temporary, scoped to a user's role; bintu user_roles.md)
+    // X-BINTU-TOKEN user tokens (temporary, scoped to a user's role; docs/nanostream.md §1.1)
     // plug in here as a second credential source once something issues them. Until then
     // only the organisation API key grants a role, and it grants nanoAdmin.
     const presented = headerValue(headers, API_KEY_HEADER);

@@ -1,4 +1,4 @@
-// The control API (DESIGN.md §2): health, metrics, sessions, and the bintu-compatible routes.
+// The control API (docs/architecture.md §2): health, metrics, sessions, and the bintu-compatible routes.
 // Routes only translate between HTTP and the modules that decide.
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import type { AccessControl } from "../access/access.js";

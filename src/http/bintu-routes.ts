@@ -105,7 +105,7 @@ async function bintuRoutes(scope: FastifyInstance, { registry, auth, urls }: Bin
   // 401 and never makes the server parse anything.
   const readOnly = requireRole(auth, "nanoReadOnly", "bintu");
   const user = requireRole(auth, "nanoUser", "bintu");
-  // Lock, unlock and delete are nanoAdmin-only in bintu (user_roles.md).
+  // Lock, unlock and delete are nanoAdmin-only in bintu (docs/nanostream.md §6).
   const admin = requireRole(auth, "nanoAdmin", "bintu");
 
   scope.post<{ Body: Static<typeof CreateStreamBody> }>(
@@ -129,7 +129,7 @@ async function bintuRoutes(scope: FastifyInstance, { registry, auth, urls }: Bin
   scope.get<IdParams & { Querystring: Static<typeof GetStreamQuery> }>(
     "/stream/:id",
     {
-      // The player fetches `?profile=player` without credentials (nanostream.md §1.2).
+      // The player fetches `?profile=player` without credentials (docs/nanostream.md §1.2).
       onRequest: async (request, reply) =>
         (request.query as { profile?: unknown }).profile === "player"
           ? undefined

@@ -18,7 +18,7 @@ export interface GuardianRoutesDeps {
   now?: () => number;
 }
 
-/** Both spellings nanoStream uses (nanostream.md §3). */
+/** Both spellings nanoStream uses (docs/nanostream.md §3). */
 const KINDS = new Map<string, RuleKind>([["ip", "ip"], ["referer", "referer"], ["referrer", "referer"], ["country", "country"]]);
 
 type ListQuery = { Querystring: { stream?: unknown; tag?: unknown } };
@@ -60,7 +60,7 @@ async function guardianRoutes(scope: FastifyInstance, { guardian, store, auth, n
       return ruleJson(await store.add(parseRule(kind, request.body, { source: "api", nowMs: now() })));
     } catch (err) {
       if (!(err instanceof RuleValidationError)) throw err;
-      // bintu's own userinfo keys (nanostream.md §1.4): `required_parameter` for a missing one.
+      // bintu's own userinfo keys (docs/nanostream.md §1.4): `required_parameter` for a missing one.
       return err.problem === "missing"
         ? guardianError(reply, "parameter_required", { required_parameter: err.field })
         : guardianError(reply, "wrong_data_type", { parameter: err.field, reason: err.reason });

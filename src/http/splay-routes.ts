@@ -1,4 +1,4 @@
-// nanoStream's token service on the control port (nanostream.md §2.2, issue 6): issue, verify and
+// nanoStream's token service on the control port (docs/nanostream.md §2.2, issue 6): issue, verify and
 // revoke playback tokens, with nanoStream's envelope `{"success", "data" | "errorCode", "message"}`,
 // and the JWKS other edges verify with. Routes only translate; PlaybackTokens decides.
 import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
@@ -52,7 +52,7 @@ export function registerSplayRoutes(app: FastifyInstance, opts: SplayRoutesOptio
   const { tokens, auth, org } = opts;
   const now = opts.now ?? nowSeconds;
 
-  // nanoStream: creating (and revoking) needs nanoAdmin or nanoUser (nanostream.md §2.1). A
+  // nanoStream: creating (and revoking) needs nanoAdmin or nanoUser (docs/nanostream.md §2.1). A
   // preHandler, as the check ran in the handler before: a body fastify cannot parse is refused
   // (400/413/415, 1000) before the key is looked at.
   const manageTokens = { preHandler: requireRole(auth, "nanoUser", "splay") };

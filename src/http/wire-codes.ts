@@ -4,10 +4,10 @@
 // src/http names a row here. test/http/wire-codes.test.ts checks the table against the README.
 //
 // Families and their envelopes:
-// - bintu (`/stream…`): `{"error":{"message","code","userinfo"}}`, bintu's own (nanostream.md §1.4).
+// - bintu (`/stream…`): `{"error":{"message","code","userinfo"}}`, bintu's own (docs/nanostream.md §1.4).
 // - guardian (`/guardian…`): the same envelope. nanoStream documents no Guardian error body; its
-//   Guardian API takes bintu's key (nanostream.md §3), so it answers as bintu does.
-// - splay (`/api/v1/splay…`): `{"success":false,"errorCode","message"}` (nanostream.md §2.2).
+//   Guardian API takes bintu's key (docs/nanostream.md §3), so it answers as bintu does.
+// - splay (`/api/v1/splay…`): `{"success":false,"errorCode","message"}` (docs/nanostream.md §2.2).
 // - edge (`/v1/…`, `/healthz`, …): `{ code, reason }` with an EDGE_ERR_* code (src/errors.ts).
 import type { FastifyError, FastifyReply } from "fastify";
 import { ERRORS, errorBody, type ErrorCode } from "../errors.js";
@@ -71,7 +71,7 @@ export const WIRE_CODES = {
     jwt_expired: wire(403, 1002, "jwt expired", "verify: expired or not yet valid; revoke: more than 24 h after `exp`"),
     jwt_revoked: wire(403, 2004, "jwt revoked", "verify: the token was revoked"),
     jwt_invalid: wire(403, 2004, "Malformed JWT", "verify: signature, issuer or claims not valid"),
-    // nanoStream documents 400 for 2011 (nanostream.md §2.2); the statuses of 2004 and 2012 on
+    // nanoStream documents 400 for 2011 (docs/nanostream.md §2.2); the statuses of 2004 and 2012 on
     // revoke are ours: 400 for what the body holds, 403 for a token this organisation may not touch.
     revoke_malformed: wire(400, 2004, "Malformed JWT", "revoke: signature, issuer or claims not valid"),
     not_revocable: wire(400, 2011, "The token is not allowed for revocation", "revoke: the token was not issued `revocable`"),
@@ -130,7 +130,7 @@ export function splayError(reply: FastifyReply, kind: WireKind<"splay">, detail?
   return reply.code(http).send({ success: false, errorCode: code, message: detail ? `${message}: ${detail}` : message });
 }
 
-/** The edge's own envelope `{ code, reason }` (DESIGN.md §2). */
+/** The edge's own envelope `{ code, reason }` (docs/architecture.md §2). */
 export function edgeError(reply: FastifyReply, code: ErrorCode, detail?: string): FastifyReply {
   return reply.code(ERRORS[code].http).send(errorBody(code, detail));
 }

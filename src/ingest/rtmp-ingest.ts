@@ -1,5 +1,5 @@
 // RTMP ingest and play on node-media-server's protocol engine, with the edge in charge of every
-// decision (DESIGN.md §4). The adapter owns the TCP server and each connection's life:
+// decision (docs/decisions.md §2). The adapter owns the TCP server and each connection's life:
 // - NMS's command handlers for connect / publish / play are replaced per connection, so a
 //   publish is decided (asynchronously) *before* `NetStream.Publish.Start`, and a refusal sends
 //   `Publish.BadName` / `Publish.Unauthorized` instead;
@@ -99,7 +99,7 @@ export class RtmpIngest {
     }
     this.connectionsPerIp.set(ip, perIp + 1);
 
-    // Nagle on the server adds ~44 ms to every connect (measured, shared/reference/nms.md §8a).
+    // Nagle on the server adds ~44 ms to every connect (measured, docs/node-media-server.md §8a).
     socket.setNoDelay(true);
     socket.setTimeout(limits.idleTimeoutMs);
     const session = nms.createRtmpSession(socket);
@@ -271,7 +271,7 @@ export class RtmpIngest {
     this.opts.log.info(`rtmp ${role} started`, { session: session.id, app: conn.app, stream: name });
   }
 
-  /** Refusal with a status the client can show, then the socket is destroyed (DESIGN.md §2). */
+  /** Refusal with a status the client can show, then the socket is destroyed (docs/architecture.md §2). */
   private refuse(conn: Connection, action: "publish" | "play", code: ErrorCode): void {
     const spec = ERRORS[code];
     const status = action === "publish" ? spec.rtmpPublish : spec.rtmpPlay;

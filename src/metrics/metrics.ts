@@ -1,5 +1,5 @@
-// One prom-client Registry per edge instance (DESIGN.md §1 src/metrics). Labels come from closed
-// sets only — action, protocol, result, reason code — never a stream name, key, token or IP (§4).
+// One prom-client Registry per edge instance (docs/architecture.md §1 src/metrics). Labels come from closed
+// sets only — action, protocol, result, reason code — never a stream name, key, token or IP (docs/decisions.md §6).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 export interface SessionCounts {

@@ -36,7 +36,7 @@ t.test("trusted proxy matching agrees with net.BlockList on random networks and 
   const v6 = fc.array(fc.nat(0xffff), { minLength: 8, maxLength: 8 }).map((g) => g.map((x) => x.toString(16)).join(":"));
   const net4 = fc.tuple(v4, fc.integer({ min: 0, max: 32 })).map(([a, p]) => `${a}/${p}`);
   // IPv6 networks outside ::/16: net.BlockList lets an IPv6 network that covers ::ffff:0:0/96
-  // match IPv4 clients; here IPv4 and IPv6 stay apart (DESIGN.md §4), so those are not compared.
+  // match IPv4 clients; here IPv4 and IPv6 stay apart (docs/decisions.md §3), so those are not compared.
   const net6 = fc.tuple(fc.integer({ min: 1, max: 0xffff }), v6, fc.integer({ min: 16, max: 128 })).map(([g, a, p]) => `${g.toString(16)}:${a.split(":").slice(1).join(":")}/${p}`);
   let runs = 0;
   fc.assert(

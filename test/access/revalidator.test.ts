@@ -1,4 +1,4 @@
-// Re-validation of live publishers against a real HTTP bintu (issue 4 §3, reliability.md §6-C1/C3):
+// Re-validation of live publishers against a real HTTP bintu (issue 4 §3, docs/reliability.md §6-C1/C3):
 // a key locked or deleted in bintu is kicked within one jittered interval and stays refused;
 // while bintu is down a publisher is kept until its stale window ends, then kicked.
 import t from "tap";
@@ -35,7 +35,7 @@ for (const action of ["lock", "delete"] as const) {
     await waitFor("kick", () => k.list.length > 0, 2_000);
     const latency = k.list[0].at - changedAt;
     t.ok(latency <= INTERVAL_MS * 1.2 + TEST_TIMEOUT_MS, `kicked ${latency.toFixed(0)} ms after the ${action}`);
-    // bintu hides deleted streams (nanostream.md §1.3): a deleted key reads as unknown.
+    // bintu hides deleted streams (docs/nanostream.md §1.3): a deleted key reads as unknown.
     t.equal(k.list[0].code, action === "lock" ? "EDGE_ERR_STREAM_LOCKED" : "EDGE_ERR_STREAM_UNKNOWN");
     t.equal(revalidator.size, 0, "a kicked session is no longer checked");
 

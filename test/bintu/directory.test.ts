@@ -1,5 +1,5 @@
 // The directory's outage semantics against a real HTTP bintu behind the fault proxy, with an
-// injected clock (issue 4 §2; reliability.md §6-B2/B6/B7/B8): the stale window to the
+// injected clock (issue 4 §2; docs/reliability.md §6-B2/B6/B7/B8): the stale window to the
 // millisecond, fail-closed for keys never validated, the breaker's call budget during an outage
 // and its recovery, and the memory bound under 10^6 distinct keys.
 import { Worker } from "node:worker_threads";

@@ -1,5 +1,5 @@
 // Remote mode against a real HTTP bintu (a second edge's registry) through a fault proxy
-// (issue 4 tests; reliability.md §6-B): request counts, coalescing, every fault mode's decision,
+// (issue 4 tests; docs/reliability.md §6-B): request counts, coalescing, every fault mode's decision,
 // time to decide and sockets left open, and the list-sync fallback for servers without a name filter.
 import t from "tap";
 import { EdgeError } from "../../src/errors.js";

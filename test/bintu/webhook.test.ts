@@ -53,7 +53,7 @@ t.test("publish: custom fields first, then nanoStream's order, form-encoded", as
   t.equal(
     hook.received[0].body,
     "foo=bar&batz=12345&call=publish&name=CD6xx-123456&type=live&app=live&tcurl=rtmp%3A%2F%2Fedge.example%3A1935%2Flive&addr=203.0.113.7&clientid=123456",
-    "the documented example's order (nanostream.md §4)",
+    "the documented example's order (docs/nanostream.md §4)",
   );
 });
 

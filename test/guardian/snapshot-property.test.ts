@@ -1,4 +1,4 @@
-// Property test (issue 5 Tests, reliability.md §6 E1): the compiled snapshot decides exactly as a
+// Property test (issue 5 Tests, docs/reliability.md §6 E1): the compiled snapshot decides exactly as a
 // brute-force loop over the rules, on random rule sets, addresses (v4, v6, and each v4 address
 // in the three IPv4-mapped spellings), referrers, countries, scopes, modes and expiry times.
 import t from "tap";

@@ -1,5 +1,5 @@
 // An HTTP proxy on 127.0.0.1 in front of a real bintu (a second edge's embedded registry) that
-// misbehaves on demand (reliability.md §3 "chaos": no Docker, so no toxiproxy). It counts requests
+// misbehaves on demand (docs/reliability.md §3 "chaos": no Docker, so no toxiproxy). It counts requests
 // and open client connections, so tests can assert "one request" and "no socket left open".
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";

@@ -1,4 +1,4 @@
-// Crash corpus (issue 3 "Tests"; reliability.md §0 K1-K4 and §6 A1/A2/A6): every known-hostile
+// Crash corpus (issue 3 "Tests"; docs/reliability.md §0 K1-K4 and §6 A1/A2/A6): every known-hostile
 // input, each on its own connection, against one edge in this process. After each case: the edge
 // closed that connection itself (or refused it with a status) within 5 s, `/healthz` is 200, and a
 // good publisher is accepted. A crash ends this process and so fails the file; a stall shows as a

@@ -1,4 +1,4 @@
-// Property-based fuzzing of the RTMP ingest with fast-check (issue 3 "Tests"; reliability.md §6
+// Property-based fuzzing of the RTMP ingest with fast-check (issue 3 "Tests"; docs/reliability.md §6
 // A3/A5): random chunk-layer sequences after a valid handshake + connect, and random AMF0
 // commands after a bare handshake, each on its own connection, against one edge in this process.
 //

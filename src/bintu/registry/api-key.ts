@@ -16,7 +16,7 @@ function readStoredKey(path: string): string | undefined {
 }
 
 /**
- * The organisation API key the embedded registry accepts (DESIGN.md §2 `bintu.apiKey`):
+ * The organisation API key the embedded registry accepts (docs/architecture.md §2 `bintu.apiKey`):
  * the configured one, else the one generated into the data dir on an earlier start, else a
  * new one. `created` tells the caller to print it, once.
  */

@@ -25,7 +25,7 @@ export interface StreamListQuery {
 
 export type StreamChangeListener = (rec: StreamRecord) => void;
 
-// bintu lists 50 streams unless asked otherwise (nanostream.md §1.2); the cap keeps one
+// bintu lists 50 streams unless asked otherwise (docs/nanostream.md §1.2); the cap keeps one
 // request from serialising the whole registry.
 const DEFAULT_QUANTITY = 50;
 const MAX_QUANTITY = 1000;

@@ -24,7 +24,7 @@ export interface BintuStreamJson {
 }
 
 /**
- * The bintu stream object (nanostream.md §1.3). `updated_at` and `playout.flv` are ours: bintu
+ * The bintu stream object (docs/nanostream.md §1.3). `updated_at` and `playout.flv` are ours: bintu
  * shows "Last Updated" without a known field name, and this edge plays HTTP-FLV, not H5Live.
  * The `player` profile is served without auth, so it leaves out `ingest` and, like bintu's
  * player view, lists playouts only while live. Those playouts still carry the stream name (the
