@@ -4,7 +4,7 @@
 import { mkdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { AccessControl } from "./access/access.js";
-import { trustedProxies } from "./access/client-ip.js";
+import { trustedProxies } from "./primitives/client-ip.js";
 import { StreamDirectory } from "./bintu/directory.js";
 import { loadOrCreateApiKey } from "./bintu/registry/api-key.js";
 import { StreamRegistry } from "./bintu/registry/registry.js";

@@ -8,7 +8,7 @@ import { GUARDIAN_ERRORS, type Guardian, type GuardianRequest } from "../guardia
 import type { OrgWebhook } from "./org-webhook.js";
 import type { PublishLimiter } from "./publish-limiter.js";
 import { EdgeError, type ErrorCode } from "../errors.js";
-import type { Query } from "./stream-key.js";
+import type { Query } from "../primitives/stream-key.js";
 
 export interface AccessRequest {
   readonly action: "publish" | "play";

@@ -1,7 +1,7 @@
 // nanoStream "splay" playback tokens (nanostream.md §2.2): what an issue request may ask for, what a
 // verified token must claim, and whether it covers one play. Pure: keys, clock, revocation set and
 // the jti are passed in; nothing here throws on what a client sent.
-import { normalizeIp } from "../access/client-ip.js";
+import { normalizeIp } from "../primitives/client-ip.js";
 import type { ErrorCode } from "../errors.js";
 import { signJws, verifyJws, type JsonObject, type JwsKey } from "./jws.js";
 

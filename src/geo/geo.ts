@@ -16,7 +16,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type { GeoOverride } from "../config/schema.js";
-import { parseAddress } from "../guardian/ip.js";
+import { parseAddress } from "../primitives/ip.js";
 import type { Logger } from "../log.js";
 import { WatchedFile } from "../util/watched-file.js";
 import { MmdbDatabase } from "./mmdb.js";

@@ -12,9 +12,9 @@
 // - Same specificity: deny beats allow (then the older rule is the one named).
 // - Report-mode rules never deny; the ones that would have denied an allowed request are listed.
 // - Expired rules never match (each table entry keeps the rules behind it; see intervals.ts).
-import { chainWinner, Chains, v4Lookup, v6Lookup } from "./intervals.js";
-import { labelCount, refererHost } from "./domain.js";
-import { networkInto, parseAddress } from "./ip.js";
+import { chainWinner, Chains, v4Lookup, v6Lookup } from "../primitives/intervals.js";
+import { labelCount, refererHost } from "../primitives/domain.js";
+import { networkInto, parseAddress } from "../primitives/ip.js";
 import type { Rule, RuleAction, RuleKind, RuleMode } from "./rules.js";
 import { buildMatchers, type Matchers } from "./tables.js";
 

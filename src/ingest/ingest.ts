@@ -4,7 +4,7 @@
 import type { AddressInfo } from "node:net";
 import { guardianRequest, type AccessControl } from "../access/access.js";
 import { GUARDIAN_ERRORS, type Guardian } from "../guardian/guardian.js";
-import { trustedProxies } from "../access/client-ip.js";
+import { trustedProxies } from "../primitives/client-ip.js";
 import type { StreamDirectory, StreamInfo } from "../bintu/directory.js";
 import type { Config } from "../config/schema.js";
 import { ERRORS, type ErrorCode } from "../errors.js";

@@ -4,8 +4,8 @@ import t from "tap";
 import fc from "fast-check";
 import ipaddr from "ipaddr.js";
 import { ISO_COUNTRIES } from "../../src/guardian/countries.js";
-import { normaliseDomain, refererHost } from "../../src/guardian/domain.js";
-import { formatV6, parseAddress, parseNetwork, wordsToBigInt } from "../../src/guardian/ip.js";
+import { normaliseDomain, refererHost } from "../../src/primitives/domain.js";
+import { formatV6, parseAddress, parseNetwork, wordsToBigInt } from "../../src/primitives/ip.js";
 import { kindOfEntry, parseRule, RuleValidationError } from "../../src/guardian/rules.js";
 import { NOW } from "./helpers.js";
 

@@ -2,7 +2,7 @@
 import t from "tap";
 import fc from "fast-check";
 import { BlockList, isIP } from "node:net";
-import { httpClientIp, normalizeIp, trustedProxies } from "../../src/access/client-ip.js";
+import { httpClientIp, normalizeIp, trustedProxies } from "../../src/primitives/client-ip.js";
 
 t.test("normalizeIp: mapped IPv4 is IPv4; v6 is lower-cased", async (t) => {
   t.equal(normalizeIp("::ffff:192.0.2.1"), "192.0.2.1");

@@ -3,7 +3,7 @@
 // forwarding header is believed only from configured proxies, taking the rightmost hop that is not
 // one of them — the leftmost entries are whatever the client wrote.
 import { isIPv4 } from "node:net";
-import { parseAddress } from "../guardian/ip.js";
+import { parseAddress } from "./ip.js";
 
 export function normalizeIp(address: string | undefined): string {
   if (!address) return "";
