@@ -10,7 +10,7 @@
 import type { GeoOverride } from "../config/schema.js";
 import { chainWinner, Chains, ipTable, sweep, v4Lookup, v6Lookup, type IpTable, type RangeList } from "../primitives/intervals.js";
 import { networkInto } from "../primitives/ip.js";
-import type { GeoResult } from "./geo.js";
+import type { GeoResult } from "./types.js";
 
 /** A bad override entry, with the config key path of the offending field. */
 export class GeoOverrideError extends Error {
