@@ -19,7 +19,7 @@ import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { BlockList } from "node:net";
 import ipaddr from "ipaddr.js";
-import { formatV4, formatV6 } from "../src/guardian/ip.js";
+import { formatV4, formatV6 } from "../src/primitives/ip.js";
 import type { Rule } from "../src/guardian/rules.js";
 import { compile, decide, type DecideRequest } from "../src/guardian/snapshot.js";
 import { waitQuiet } from "./lib/proc.js";

@@ -7,7 +7,7 @@ import { AccessControl } from "./access/access.js";
 import { LiveSessionPolicy, revalidationResult } from "./access/live-session-policy.js";
 import { systemClock } from "./access/ports.js";
 import { SessionTable } from "./access/session-table.js";
-import { trustedProxies } from "./access/client-ip.js";
+import { trustedProxies } from "./primitives/client-ip.js";
 import { StreamDirectory } from "./bintu/directory.js";
 import { loadOrCreateApiKey } from "./bintu/registry/api-key.js";
 import { StreamRegistry } from "./bintu/registry/registry.js";

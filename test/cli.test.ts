@@ -38,6 +38,25 @@ t.test("a bad config stops start-up with exit 2 before anything listens", async 
   t.match(res.stderr, /rtmp\.limits\.maxMessageSize/);
 });
 
+// Issue 11 §4: check-config and start-up parse CIDRs with one parser. A network with host bits
+// used to pass check-config, then stop start-up with exit 1 (geo.overrides) or be silently widened
+// (api.trustProxy); now both paths refuse it as a config error, exit 2, at its key path.
+t.test("a CIDR with host bits is a config error on check-config and on start", async (t) => {
+  const dir = t.testdir({
+    "hostbits.yaml": "api:\n  trustProxy: [10.1.2.3/8]\ngeo:\n  overrides:\n    - { cidr: 192.168.1.7/16, region: lan }\n",
+  });
+  const checked = cli(["check-config", join(dir, "hostbits.yaml")]);
+  t.equal(checked.status, 2, checked.stderr);
+  t.match(checked.stderr, "api.trustProxy.0: '10.1.2.3/8': host bits set; the network is 10.0.0.0/8");
+  t.match(checked.stderr, "geo.overrides.0.cidr: '192.168.1.7/16': host bits set; the network is 192.168.0.0/16");
+  const started = cli(["--config", join(dir, "hostbits.yaml")], { EDGE_DATA_DIR: join(dir, "data") });
+  t.equal(started.status, 2, "start refuses it as a config error, before anything listens");
+  t.match(started.stderr, /api\.trustProxy\.0: .*host bits set/);
+  const env = cli([], { EDGE_DATA_DIR: join(dir, "data"), EDGE_GEO_OVERRIDES: JSON.stringify([{ cidr: "10.1.2.3/8" }]) });
+  t.equal(env.status, 2, "from env too (was exit 1: refused by the geo table at start-up)");
+  t.match(env.stderr, /geo\.overrides\.0\.cidr: '10\.1\.2\.3\/8': host bits set/);
+});
+
 t.test("a port in use is a clear start-up error naming the key", async (t) => {
   const blocker = net.createServer();
   await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));

@@ -2,7 +2,7 @@
 // our RTMP and HTTP-FLV, a relay, a foreign media server's hook — ends in one AccessRequest.
 import type { StreamInfo } from "../bintu/directory.js";
 import type { ErrorCode } from "../errors.js";
-import type { Query } from "./stream-key.js";
+import type { Query } from "../primitives/stream-key.js";
 
 export interface AccessRequest {
   readonly action: "publish" | "play";

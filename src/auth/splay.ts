@@ -1,7 +1,8 @@
 // nanoStream "splay" playback tokens (docs/nanostream.md §2.2): what an issue request may ask for, what a
 // verified token must claim, and whether it covers one play. Pure: keys, clock, revocation set and
 // the jti are passed in; nothing here throws on what a client sent.
-import { normalizeIp } from "../access/client-ip.js";
+import { normalizeIp } from "../primitives/client-ip.js";
+import { hostNameProblem, pageHost } from "../primitives/domain.js";
 import type { ErrorCode } from "../errors.js";
 import { signJws, verifyJws, type JsonObject, type JwsKey } from "./jws.js";
 
@@ -57,10 +58,9 @@ const isString = (v: unknown): v is string => typeof v === "string";
 // docs/nanostream.md §2.2: the ip binding is IPv4 only. Dotted quad, no leading zeros (not octal).
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 // docs/nanostream.md §2.4 (the rule nanoStream documents for bound domains): a bare name, labels of 1-63
-// characters a-z 0-9 -, at most 253 in all, a last label that is not all digits (so no IP address).
-const LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
-const DOMAIN = new RegExp(`^(?:${LABEL}\\.)*(?=[a-z0-9-]*[a-z-])${LABEL}$`);
-const MAX_DOMAIN_LENGTH = 253;
+// characters a-z 0-9 -, at most 253 in all, a last label that is not all digits (so no IP address)
+// — the host-name rule of Guardian referrer rules too (src/primitives/domain.ts).
+const isDomain = (v: unknown) => isString(v) && hostNameProblem(v.toLowerCase()) === null;
 
 const OPTIONAL_FIELDS = [
   ["tag", isString, "tag (a string)"],
@@ -99,7 +99,6 @@ export function validateIssueRequest(body: unknown, nowSec: number): { ok: true;
   if (exp - nowSec > maxLifetime) return refuse(revocable === true ? "exp (at most 24 h ahead for a revocable token)" : "exp (at most 365 days ahead)");
   if (!isOptional(nbf, isUnixSeconds) || (nbf as number) > exp) return refuse("nbf (unix seconds, not after exp)");
   if (!isOptional(ip, (v) => isString(v) && IPV4.test(v))) return refuse("ip (an IPv4 address)");
-  const isDomain = (v: unknown) => isString(v) && v.length <= MAX_DOMAIN_LENGTH && DOMAIN.test(v.toLowerCase());
   if (!isOptional(domain, isDomain)) return refuse("domain (a bare domain name such as example.com)");
 
   const fields: SplayFields = { ...scope, exp };
@@ -210,20 +209,10 @@ export interface PlayContext {
   origin?: string;
 }
 
-/** Host of a Referer or Origin value, lower case, port and a trailing dot dropped; null if none. */
-function hostOf(url: string | undefined): string | null {
-  if (url === undefined) return null;
-  try {
-    const host = new URL(url).hostname.toLowerCase().replace(/\.$/, "");
-    return host === "" ? null : host;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * Whether a verified token covers this play; null = yes. Order: scope, ip, domain. The domain
- * binding is matched against the Referer host, else the Origin host: equal to the bound domain or a
+ * binding is matched against the Referer host, else the Origin host (pageHost, the Guardian's
+ * reading: a bare `app.example.com` is that host; a present Referer is never replaced by Origin): equal to the bound domain or a
  * subdomain of it (label-aligned: `example.com` covers `www.example.com`, never `badexample.com`).
  * No Referer/Origin means no proof of the domain: refused. Referer is friction, not authentication
  * (docs/reliability.md §2) — anyone can send one; an ip binding is the strong one.
@@ -238,9 +227,9 @@ export function checkPlayClaims(claims: SplayClaims, play: PlayContext): ErrorCo
   if (!inScope) return "EDGE_ERR_TOKEN_SCOPE";
   if (claims.ip !== undefined && normalizeIp(play.ip) !== claims.ip) return "EDGE_ERR_TOKEN_IP";
   if (claims.domain !== undefined) {
-    const host = hostOf(play.referer) ?? hostOf(play.origin);
+    const host = pageHost(play.referer, play.origin);
     const domain = claims.domain.toLowerCase();
-    if (host === null || (host !== domain && !host.endsWith("." + domain))) return "EDGE_ERR_TOKEN_DOMAIN";
+    if (host === undefined || (host !== domain && !host.endsWith("." + domain))) return "EDGE_ERR_TOKEN_DOMAIN";
   }
   return null;
 }

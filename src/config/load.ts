@@ -1,10 +1,10 @@
 // Config loading (docs/architecture.md §1 src/config, §2): defaults → YAML file → env (EDGE_…), validated once,
 // frozen. Every problem found is collected so a bad start-up names all offending keys at once.
 import { readFileSync } from "node:fs";
-import { isIP } from "node:net";
 import { KindGuard, type Static, type TObject, type TSchema } from "@sinclair/typebox";
 import { Value, ValueErrorType, type ValueError } from "@sinclair/typebox/value";
 import YAML from "yaml";
+import { parseNetwork } from "../primitives/ip.js";
 import { ConfigSchema, type Config, type EdgeEntry } from "./schema.js";
 
 export type ConfigIssue = { path: string; reason: string };
@@ -184,12 +184,31 @@ function reasonOf(e: ValueError): string {
 const dotted = (pointer: string) =>
   pointer.split("/").slice(1).map((seg) => seg.replaceAll("~1", "/").replaceAll("~0", "~")).join(".");
 
-function validCidr(entry: string): boolean {
-  const [addr, prefix, ...rest] = entry.split("/");
-  const family = isIP(addr);
-  if (family === 0 || rest.length > 0) return false;
-  if (prefix === undefined) return true;
-  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+/**
+ * A CIDR the runtime will take, by the runtime's own parser (issue 11 §4): trusted proxies, geo
+ * overrides and Guardian rules all parse with parseNetwork / networkInto, so check-config accepts
+ * exactly what start-up accepts — a network with host bits (`10.1.2.3/8`) is a config error here,
+ * not a start-up failure later. The canonical text (`::ffff:10.0.0.0/104` is `10.0.0.0/8`) is the
+ * key that finds the same network written twice.
+ */
+function cidr(entry: string): { ok: true; key: string } | { ok: false; reason: string } {
+  const r = parseNetwork(entry);
+  return r.ok ? { ok: true, key: r.text } : { ok: false, reason: `'${entry}': ${r.reason}` };
+}
+
+/** What src/geo/overrides.ts compileOverrides would refuse at start-up, reported at its key path. */
+function overrideIssues(overrides: Config["geo"]["overrides"]): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const seen = new Map<string, number>();
+  overrides.forEach((o, i) => {
+    const at = `geo.overrides.${i}`;
+    const net = cidr(o.cidr);
+    if (!net.ok) issues.push({ path: `${at}.cidr`, reason: net.reason });
+    else if (seen.has(net.key)) issues.push({ path: `${at}.cidr`, reason: `'${o.cidr}': the same network as geo.overrides.${seen.get(net.key)}.cidr` });
+    else seen.set(net.key, i);
+    if ((o.lat === undefined) !== (o.lon === undefined)) issues.push({ path: `${at}.${o.lat === undefined ? "lat" : "lon"}`, reason: "lat and lon go together" });
+  });
+  return issues;
 }
 
 // A wildcard bind address overlaps every other address on the same port (EADDRINUSE on Linux).
@@ -214,8 +233,8 @@ function crossCheck(c: Config, issues: ConfigIssue[]): void {
   }
   if (clean("api.trustProxy")) {
     c.api.trustProxy.forEach((entry, i) => {
-      const reason = `not an IP address or CIDR: '${entry}'`;
-      if (!validCidr(entry)) issues.push({ path: `api.trustProxy.${i}`, reason });
+      const net = cidr(entry);
+      if (!net.ok) issues.push({ path: `api.trustProxy.${i}`, reason: net.reason });
     });
   }
   if (clean("rtmp.limits.maxMessageSize", "rtmp.limits.maxBufferedBytes")) {
@@ -223,11 +242,7 @@ function crossCheck(c: Config, issues: ConfigIssue[]): void {
     const reason = `must be <= rtmp.limits.maxBufferedBytes (${maxBufferedBytes}), got ${maxMessageSize}`;
     if (maxMessageSize > maxBufferedBytes) issues.push({ path: "rtmp.limits.maxMessageSize", reason });
   }
-  if (clean("geo.overrides")) {
-    c.geo.overrides.forEach((o, i) => {
-      if (!validCidr(o.cidr)) issues.push({ path: `geo.overrides.${i}.cidr`, reason: `not an IP address or CIDR: '${o.cidr}'` });
-    });
-  }
+  if (clean("geo.overrides")) issues.push(...overrideIssues(c.geo.overrides));
   if (clean("routing.edges", "routing.edgesFile")) {
     if (c.routing.edgesFile !== "" && c.routing.edges.length > 0) {
       issues.push({ path: "routing.edges", reason: "set either routing.edges or routing.edgesFile, not both" });

@@ -16,11 +16,14 @@
 import { readFileSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type { GeoOverride } from "../config/schema.js";
-import { parseAddress } from "../guardian/ip.js";
+import { parseAddress } from "../primitives/ip.js";
 import type { Logger } from "../log.js";
 import { WatchedFile } from "../util/watched-file.js";
 import { MmdbDatabase } from "./mmdb.js";
 import { compileOverrides, type OverrideTable } from "./overrides.js";
+import type { Geo, GeoResult } from "./types.js";
+
+export type { Geo, GeoResult } from "./types.js";
 
 export { GeoOverrideError } from "./overrides.js";
 
@@ -36,24 +39,6 @@ export interface GeoOptions {
   readonly onReload?: (result: "ok" | "error") => void;
   readonly pollMs?: number;
   readonly debounceMs?: number;
-}
-
-export interface GeoResult {
-  /** ISO 3166-1 alpha-2, uppercase. */
-  readonly country?: string;
-  readonly lat?: number;
-  readonly lon?: number;
-  /** Only from an override: route from this region's centre (unless lat/lon are given). */
-  readonly region?: string;
-  readonly source: "override" | "mmdb";
-}
-
-export interface Geo {
-  /** null when nothing knows the address (or nothing is configured, or it is not an address). */
-  lookup(ip: string): GeoResult | null;
-  /** The oldest build time of the databases in force; undefined without databases. */
-  readonly builtAt?: Date;
-  close(): void;
 }
 
 /** The databases in force; replaced whole on reload. */

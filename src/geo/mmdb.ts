@@ -12,7 +12,7 @@
 // (record - nodeCount) - 16 bytes past the tree (16 zero bytes separate tree and data). An IPv6
 // database keeps IPv4 in ::/96, so an IPv4 address starts at the node reached by 96 zero bits.
 import { Reader, type Response } from "maxmind";
-import type { GeoResult } from "./geo.js";
+import type { GeoResult } from "./types.js";
 
 /** The two record shapes in use: MaxMind's GeoIP2/GeoLite2 and ip-location-db's flat one. */
 interface GeoRecord {

@@ -5,12 +5,12 @@
 // country or coordinates that contradict it.
 //
 // Up to 100k entries (config maxItems) and one lookup per route request, so no scan (docs/decisions.md
-// §5): the entries compile into the Guardian's interval tables (src/guardian/intervals.ts). No
+// §5): the entries compile into the Guardian's interval tables (src/primitives/intervals.ts). No
 // entry expires, so every chain ends at its first entry — the most specific override.
 import type { GeoOverride } from "../config/schema.js";
-import { chainWinner, Chains, ipTable, sweep, v4Lookup, v6Lookup, type IpTable, type RangeList } from "../guardian/intervals.js";
-import { networkInto } from "../guardian/ip.js";
-import type { GeoResult } from "./geo.js";
+import { chainWinner, Chains, ipTable, sweep, v4Lookup, v6Lookup, type IpTable, type RangeList } from "../primitives/intervals.js";
+import { networkInto } from "../primitives/ip.js";
+import type { GeoResult } from "./types.js";
 
 /** A bad override entry, with the config key path of the offending field. */
 export class GeoOverrideError extends Error {

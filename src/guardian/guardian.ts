@@ -6,7 +6,7 @@
 // 300 ms — so a burst of API calls takes at most about a quarter of the event loop from media
 // sessions, and a change still waits at most 300 ms plus one compile: inside issue 5's 1 s.
 import type { ErrorCode } from "../errors.js";
-import type { Geo } from "../geo/geo.js";
+import type { Geo } from "../geo/types.js";
 import type { Logger } from "../log.js";
 import { RulesFile } from "./rules-file.js";
 import type { RuleStore } from "./rule-store.js";

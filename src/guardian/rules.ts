@@ -2,10 +2,10 @@
 // rules file. Bodies take nanoStream's shapes — `{ip, type, tag}`, `{domain, info, type}` — plus
 // ours: `{country, type}`, `actions`, a stream or tag scope, an expiry and a mode. Unknown fields
 // are refused: a typo such as `"stram"` would otherwise widen a rule to the whole organisation.
-import { STREAM_NAME } from "../access/stream-key.js";
+import { STREAM_NAME } from "../primitives/stream-key.js";
 import { COUNTRY_CODES } from "./countries.js";
-import { normaliseDomain } from "./domain.js";
-import { parseNetwork } from "./ip.js";
+import { normaliseDomain } from "../primitives/domain.js";
+import { parseNetwork } from "../primitives/ip.js";
 
 export type RuleKind = "ip" | "referer" | "country";
 export type RuleType = "deny" | "allow";

@@ -12,9 +12,9 @@
 // - Same specificity: deny beats allow (then the older rule is the one named).
 // - Report-mode rules never deny; the ones that would have denied an allowed request are listed.
 // - Expired rules never match (each table entry keeps the rules behind it; see intervals.ts).
-import { chainWinner, Chains, v4Lookup, v6Lookup } from "./intervals.js";
-import { labelCount, refererHost } from "./domain.js";
-import { networkInto, parseAddress } from "./ip.js";
+import { chainWinner, Chains, v4Lookup, v6Lookup } from "../primitives/intervals.js";
+import { labelCount, pageHost } from "../primitives/domain.js";
+import { networkInto, parseAddress } from "../primitives/ip.js";
 import type { Rule, RuleAction, RuleKind, RuleMode } from "./rules.js";
 import { buildMatchers, type Matchers } from "./tables.js";
 
@@ -280,7 +280,7 @@ export function decide(s: Snapshot, req: DecideRequest, opts: DecideOptions): De
     words[0] = 0;
     family = 4;
   }
-  const host = s.hasReferer ? refererHost(req.referer || req.origin) : undefined;
+  const host = s.hasReferer ? pageHost(req.referer, req.origin) : undefined;
   const now = req.nowMs;
   let r = ipRefusal(s, n, false, family, now);
   if (r < 0) r = countryRefusal(s, n, false, req.country, now);

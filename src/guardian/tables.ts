@@ -1,7 +1,7 @@
 // One rule set's lookup structures (issue 5 §4): interval tables for IPv4 and IPv6, hash maps
 // for exact referrers, `*.suffix` wildcards and countries. The snapshot builds one per
 // (scope, action) — and a second one including report-mode rules where there are any.
-import { Chains, ipTable, sweep, type IpTable, type RangeList } from "./intervals.js";
+import { Chains, ipTable, sweep, type IpTable, type RangeList } from "../primitives/intervals.js";
 
 export interface Matchers {
   readonly v4: IpTable | null;

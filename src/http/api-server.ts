@@ -2,8 +2,8 @@
 // Routes only translate between HTTP and the modules that decide.
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import type { AccessControl } from "../access/access.js";
-import { httpClientIp, type TrustedProxies } from "../access/client-ip.js";
-import { parsePlayPath } from "../access/stream-key.js";
+import { httpClientIp, type TrustedProxies } from "../primitives/client-ip.js";
+import { parsePlayPath } from "../primitives/stream-key.js";
 import type { StreamRegistry } from "../bintu/registry/registry.js";
 import type { BintuUrls } from "../bintu/registry/stream-json.js";
 import type { Config } from "../config/schema.js";
@@ -80,7 +80,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: config.api.bodyLimit,
-    // The client address is computed in one place for both HTTP ports (src/access/client-ip.ts).
+    // The client address is computed in one place for both HTTP ports (src/primitives/client-ip.ts).
     trustProxy: false,
   });
 

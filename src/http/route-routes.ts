@@ -2,8 +2,8 @@
 // load report every edge gives routers (issue 7 §3). Both are public, like /readyz: a player asks
 // before it has anything else, and a load report says no more than the metrics do.
 import type { FastifyInstance, FastifyReply } from "fastify";
-import { httpClientIp, type TrustedProxies } from "../access/client-ip.js";
-import { APP_NAME, MAX_QUERY_LENGTH, STREAM_NAME } from "../access/stream-key.js";
+import { httpClientIp, type TrustedProxies } from "../primitives/client-ip.js";
+import { APP_NAME, MAX_QUERY_LENGTH, STREAM_NAME } from "../primitives/stream-key.js";
 import type { StreamDirectory } from "../bintu/directory.js";
 import { ERRORS, errorBody, type ErrorCode } from "../errors.js";
 import type { LoadReport } from "../metrics/load.js";

@@ -3,8 +3,8 @@
 // decides when they end (src/access/live-session-policy.ts).
 import type { AddressInfo } from "node:net";
 import type { AccessControl } from "../access/access.js";
-import { trustedProxies } from "../access/client-ip.js";
 import type { LiveSessionPolicy } from "../access/live-session-policy.js";
+import { trustedProxies } from "../primitives/client-ip.js";
 import type { Config } from "../config/schema.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/metrics.js";

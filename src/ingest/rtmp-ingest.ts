@@ -10,8 +10,8 @@
 import net, { type AddressInfo } from "node:net";
 import type { AccessControl, AccessRequest, Allowed, EdgeSession } from "../access/access.js";
 import type { LiveSessionPolicy } from "../access/live-session-policy.js";
-import { normalizeIp } from "../access/client-ip.js";
-import { APP_NAME, parseStreamKey } from "../access/stream-key.js";
+import { normalizeIp } from "../primitives/client-ip.js";
+import { APP_NAME, parseStreamKey } from "../primitives/stream-key.js";
 import type { RtmpLimits } from "../config/schema.js";
 import { ERRORS, type ErrorCode } from "../errors.js";
 import type { Logger } from "../log.js";

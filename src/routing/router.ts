@@ -11,7 +11,7 @@ export type { Way } from "./select.js";
 
 export interface RouteRequest {
   readonly ip: string;
-  /** Validated names (STREAM_NAME, APP_NAME in src/access/stream-key.ts): URL-safe as they are. */
+  /** Validated names (STREAM_NAME, APP_NAME in src/primitives/stream-key.ts): URL-safe as they are. */
   readonly stream: string;
   readonly app: string;
   readonly way: Way;

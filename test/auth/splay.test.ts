@@ -222,7 +222,13 @@ t.test("binding matrix: domain × Referer / Origin", async (t) => {
     ["http://a.b.example.com", undefined, null],
     [undefined, "https://player.example.com", null],
     [undefined, "https://example.com:443", null],
-    ["not a url", "https://example.com", null],
+    // The Guardian's reading of the header (issue 11 §4, src/primitives/domain.ts pageHost): a bare
+    // host is that host, and a present Referer is never replaced by the Origin.
+    ["app.example.com", undefined, null],
+    ["example.com/page", undefined, null],
+    ["evil.net", "https://example.com", "EDGE_ERR_TOKEN_DOMAIN"],
+    ["not a url", "https://example.com", "EDGE_ERR_TOKEN_DOMAIN"],
+    ["", "https://example.com", null],
     ["https://badexample.com/", undefined, "EDGE_ERR_TOKEN_DOMAIN"],
     ["https://example.com.evil.net/", undefined, "EDGE_ERR_TOKEN_DOMAIN"],
     ["https://evil.net/?r=example.com", undefined, "EDGE_ERR_TOKEN_DOMAIN"],

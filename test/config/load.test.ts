@@ -3,6 +3,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { ConfigError, envName, formatConfigError, loadConfig } from "../../src/config/load.js";
+import { openGeo } from "../../src/geo/geo.js";
+import { trustedProxies } from "../../src/primitives/client-ip.js";
 
 /** Writes `text` as a YAML file in a fresh test dir and returns its path. */
 function yamlFile(t: Test, text: string): string {
@@ -178,6 +180,36 @@ t.test("rejections name the key path and the reason", async (t) => {
     hasIssue(t, err, "api.trustProxy.4", /::1\/129/);
     t.equal(err.issues.length, 3);
   });
+  // Issue 11 §4: the loader parses CIDRs with the runtime's parser (src/primitives/ip.ts), so a
+  // network with host bits is refused here, at its key path, and never reaches start-up.
+  t.test("trustProxy: a network with host bits is refused, naming the network meant", async (t) => {
+    const file = yamlFile(t, "api:\n  trustProxy: [10.1.2.3/8, '2001:db8::1/32', '::ffff:10.0.0.0/104', 10.0.0.0/8]\n");
+    const err = rejects(t, { file });
+    t.same(err.issues, [
+      { path: "api.trustProxy.0", reason: "'10.1.2.3/8': host bits set; the network is 10.0.0.0/8" },
+      { path: "api.trustProxy.1", reason: "'2001:db8::1/32': host bits set; the network is 2001:db8::/32" },
+    ]);
+    const env = rejects(t, { env: { EDGE_API_TRUST_PROXY: "127.0.0.1, 192.168.1.7/16" } });
+    t.same(env.issues, [{ path: "api.trustProxy.1", reason: "'192.168.1.7/16': host bits set; the network is 192.168.0.0/16" }]);
+  });
+  t.test("geo.overrides: the cidr by the runtime's parser, repeats and half coordinates as start-up refuses them", async (t) => {
+    const overrides = [
+      { cidr: "10.1.2.3/8", region: "a" },
+      { cidr: "192.168.0.0/16", region: "b" },
+      { cidr: "::ffff:192.168.0.0/112", region: "c" },
+      { cidr: "2001:db8::/32", lat: 1 },
+      { cidr: "10.0.0.0/33", region: "d" },
+    ];
+    const err = rejects(t, { env: { EDGE_GEO_OVERRIDES: JSON.stringify(overrides) } });
+    t.same(err.issues, [
+      { path: "geo.overrides.0.cidr", reason: "'10.1.2.3/8': host bits set; the network is 10.0.0.0/8" },
+      { path: "geo.overrides.2.cidr", reason: "'::ffff:192.168.0.0/112': the same network as geo.overrides.1.cidr" },
+      { path: "geo.overrides.3.lon", reason: "lat and lon go together" },
+      { path: "geo.overrides.4.cidr", reason: "'10.0.0.0/33': IPv4 prefix length must be 0-32" },
+    ]);
+    const ok = loadConfig({ env: { EDGE_GEO_OVERRIDES: JSON.stringify([{ cidr: "10.0.0.0/8", region: "a" }, { cidr: "10.1.0.0/16", lat: 1, lon: 2 }]) } });
+    t.equal(ok.geo.overrides.length, 2, "nested networks are fine");
+  });
   t.test("maxMessageSize must fit in maxBufferedBytes", async (t) => {
     const err = rejects(t, {
       env: { EDGE_RTMP_LIMITS_MAX_MESSAGE_SIZE: "1000000", EDGE_RTMP_LIMITS_MAX_BUFFERED_BYTES: "65536" },
@@ -227,3 +259,37 @@ t.test("property: valid ports set via env come back as numbers", async (t) => {
   );
   t.pass("property held");
 });
+
+t.test("property: the loader accepts a CIDR list exactly when the runtime does (issue 11 §4)", async (t) => {
+  // Mostly good networks (so repeats occur), some refused ones: host bits, bad prefixes, no address.
+  const good = fc.constantFrom("10.0.0.0/8", "10.1.2.3", "::ffff:10.0.0.0/104", "2001:db8::/32", "0.0.0.0/0", "::/0", "192.168.1.0/24");
+  const bad = fc.constantFrom("10.1.2.3/8", "10.0.0.0/33", "::ffff:10.0.0.0/95", "2001:db8::1/32", "fe80::1%eth0", "1.2.3.4/08", "example.com", "192.168.1.7/24");
+  const text = fc.oneof({ weight: 12, arbitrary: good }, { weight: 1, arbitrary: bad });
+  const coords = fc.oneof({ weight: 12, arbitrary: fc.constantFrom({}, { lat: 1, lon: 2 }) }, { weight: 1, arbitrary: fc.constantFrom({ lat: 1 }, { lon: 2 }) });
+  const entry = fc.tuple(text, coords).map(([cidr, c]) => ({ cidr, ...c }));
+  const throws = (fn: () => unknown) => {
+    try {
+      fn();
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  let runs = 0;
+  let refused = 0;
+  fc.assert(
+    fc.property(fc.array(text, { maxLength: 4 }), fc.array(entry, { maxLength: 4 }), (proxies, list) => {
+      runs++;
+      const overrides = list;
+      const env = { EDGE_API_TRUST_PROXY: proxies.join(","), EDGE_GEO_OVERRIDES: JSON.stringify(overrides) };
+      const loaderRefuses = throws(() => loadConfig({ env }));
+      const runtimeRefuses = throws(() => trustedProxies(proxies)) || throws(() => openGeo({ mmdbPath: "", overrides, watch: false }).close());
+      if (loaderRefuses) refused++;
+      return loaderRefuses === runtimeRefuses;
+    }),
+    { seed: 11, numRuns: 1000 },
+  );
+  t.equal(runs, 1000);
+  t.ok(refused > 200 && refused < 800, `both answers are exercised (${refused} of 1000 refused)`);
+});
+

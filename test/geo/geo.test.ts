@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { Reader } from "maxmind";
 import { openGeo, GeoOverrideError, type GeoResult } from "../../src/geo/geo.js";
-import { formatV4, formatV6, wordsToBigInt } from "../../src/guardian/ip.js";
+import { formatV4, formatV6, wordsToBigInt } from "../../src/primitives/ip.js";
 import { Guardian } from "../../src/guardian/guardian.js";
 import { createLogger } from "../../src/log.js";
 import { rule } from "../guardian/helpers.js";

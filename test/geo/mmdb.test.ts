@@ -5,7 +5,7 @@ import t from "tap";
 import fc from "fast-check";
 import { Reader } from "maxmind";
 import { MmdbDatabase } from "../../src/geo/mmdb.js";
-import { formatV4, formatV6, parseAddress, wordsToBigInt } from "../../src/guardian/ip.js";
+import { formatV4, formatV6, parseAddress, wordsToBigInt } from "../../src/primitives/ip.js";
 import { buildMmdb, type Network, type TestRecord } from "./mmdb-writer.js";
 
 const MiB = 1024 * 1024;

@@ -3,7 +3,7 @@
 // in the three IPv4-mapped spellings), referrers, countries, scopes, modes and expiry times.
 import t from "tap";
 import fc from "fast-check";
-import { formatV4, formatV6, parseNetwork } from "../../src/guardian/ip.js";
+import { formatV4, formatV6, parseNetwork } from "../../src/primitives/ip.js";
 import type { Rule, RuleAction } from "../../src/guardian/rules.js";
 import { compile, decide, type DecideRequest } from "../../src/guardian/snapshot.js";
 import { referenceDecide } from "./reference.js";

@@ -100,6 +100,6 @@ t.test("edge file and config validation name the key and the reason", async (t) 
   t.same(issues({ EDGE_ROUTING_EDGES: JSON.stringify([row("a", 1, 1), row("a", 2, 2)]) }), ["routing.edges.1.id: duplicate edge id 'a' (also routing.edges.0)"]);
   t.same(issues({ EDGE_ROUTING_EDGES: "[{" }), ["routing.edges: expected a JSON list (from EDGE_ROUTING_EDGES)"]);
   t.same(issues({ EDGE_ROUTING_EDGES: JSON.stringify([row("a", 1, 1)]), EDGE_ROUTING_EDGES_FILE: "/x.yaml" }), ["routing.edges: set either routing.edges or routing.edgesFile, not both"]);
-  t.same(issues({ EDGE_GEO_OVERRIDES: JSON.stringify([{ cidr: "10.0.0.0/33" }]) }), ["geo.overrides.0.cidr: not an IP address or CIDR: '10.0.0.0/33'"]);
+  t.same(issues({ EDGE_GEO_OVERRIDES: JSON.stringify([{ cidr: "10.0.0.0/33" }]) }), ["geo.overrides.0.cidr: '10.0.0.0/33': IPv4 prefix length must be 0-32"]);
   t.same(issues({ EDGE_ROUTING_SPILL_AT: "1.5" }), ["routing.spillAt: must be <= 1, got 1.5 (from EDGE_ROUTING_SPILL_AT)"]);
 });

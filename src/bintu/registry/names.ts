@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { STREAM_NAME } from "../../primitives/stream-key.js";
 
 const ALPHANUMERIC = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const ORG_HASH_LENGTH = 5;
@@ -9,7 +10,6 @@ const SECRET_PART_LENGTH = 11;
 const UNBIASED_BYTE_LIMIT = 256 - (256 % ALPHANUMERIC.length);
 
 const ORG_HASH_PATTERN = /^[A-Za-z0-9]{5}$/;
-const STREAM_NAME_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 
 function randomAlphanumeric(length: number): string {
   let result = "";
@@ -42,5 +42,5 @@ export function generateStreamName(orgHash: string): string {
 
 /** The one rule for stream names, shared by the registry and the RTMP ingest. */
 export function isValidStreamName(name: string): boolean {
-  return STREAM_NAME_PATTERN.test(name);
+  return STREAM_NAME.test(name);
 }

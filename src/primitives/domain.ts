@@ -8,8 +8,12 @@ export type DomainResult = { ok: true; value: string } | { ok: false; reason: st
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
-/** RFC 1035 §2.3.4 / RFC 1123 §2.1 host names: ≤ 253 chars, labels 1-63 of [a-z0-9-], no edge hyphen. */
-function checkHostName(host: string): string | null {
+/**
+ * RFC 1035 §2.3.4 / RFC 1123 §2.1 host names: ≤ 253 chars, labels 1-63 of [a-z0-9-], no edge
+ * hyphen; lowercase ASCII expected. Why `host` is not one, or null. Referrer rules and a playback
+ * token's `domain` binding both name domains by this rule.
+ */
+export function hostNameProblem(host: string): string | null {
   if (host.length === 0 || host.length > 253) return "a domain has 1-253 characters";
   const labels = host.split(".");
   for (const label of labels) {
@@ -34,7 +38,7 @@ export function normaliseDomain(text: string): DomainResult {
   // domainToASCII returns "" for names that IDNA (UTS #46) refuses.
   const ascii = /^[\x21-\x7e]*$/.test(rest) ? rest.toLowerCase() : domainToASCII(rest);
   if (ascii === "") return { ok: false, reason: "not a valid internationalised domain name" };
-  const problem = checkHostName(ascii);
+  const problem = hostNameProblem(ascii);
   if (problem) return { ok: false, reason: problem };
   return { ok: true, value: wildcard ? `*.${ascii}` : ascii };
 }
@@ -43,6 +47,8 @@ export function normaliseDomain(text: string): DomainResult {
  * The host of a Referer or Origin header value: lowercased, without scheme, user info, port,
  * path or a trailing dot; Unicode turned into punycode. A value without `://` is read as a bare
  * host (some non-browser players send one). `undefined` for a missing or empty header.
+ * The one referrer-host rule (issue 11 §4): Guardian referrer rules and a playback token's
+ * domain binding (src/auth/splay.ts) both read the header here (through pageHost).
  */
 export function refererHost(header: string | undefined): string | undefined {
   if (!header) return undefined;
@@ -70,6 +76,16 @@ export function refererHost(header: string | undefined): string | undefined {
     if (host.charCodeAt(i) > 127) return domainToASCII(host) || host;
   }
   return host;
+}
+
+/**
+ * The host of the page that embeds a player: the Referer's, or the Origin's when there is no
+ * Referer (an empty one counts as none). Guardian referrer rules and a playback token's domain
+ * binding both ask this one question (issue 11 §4); a Referer that is present but names no host
+ * (`https:///x`) is not replaced by the Origin, so the two headers are never mixed.
+ */
+export function pageHost(referer: string | undefined, origin: string | undefined): string | undefined {
+  return refererHost(referer || origin);
 }
 
 /** Number of labels, the specificity unit of referrer rules. */

@@ -97,6 +97,11 @@ function parseV6(s: string, end: number, out: Uint32Array): boolean {
   return true;
 }
 
+/** A dotted-quad IPv4 address, nothing else (leading zeros refused, as node:net's isIPv4 does). */
+export function isIPv4Text(s: string): boolean {
+  return parseV4(s, 0, s.length) >= 0;
+}
+
 const isMapped = (w: Uint32Array) => w[0] === 0 && w[1] === 0 && w[2] === 0xffff;
 
 /**

@@ -1,14 +1,20 @@
 // What a client names — app, stream name, query — validated once, the same way for RTMP and HTTP
 // (issue 3 §3). Nothing a client names reaches a file path or a shell; these rules also keep
 // names inside the charset node-media-server accepts.
-import type { ErrorCode } from "../errors.js";
+//
+// A leaf (docs/layers.md): no import of the project. A refusal is one of the three `EDGE_ERR_*`
+// codes it stands for, spelt as a closed union here rather than imported from src/errors.ts; every
+// caller hands it on where an ErrorCode is expected, so tsc checks that the three stay codes of
+// the table (codes are never renamed: src/errors.ts).
 
 export const STREAM_NAME = /^[A-Za-z0-9_-]{1,128}$/;
 export const APP_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 export const MAX_QUERY_LENGTH = 2048;
 
 export type Query = Readonly<Record<string, string>>;
-export type Parsed<T> = { ok: true; value: T } | { ok: false; error: ErrorCode };
+/** Why a client-named app, stream name or query is refused: a subset of src/errors.ts's ErrorCode. */
+export type NameRefusal = "EDGE_ERR_BAD_NAME" | "EDGE_ERR_BAD_QUERY" | "EDGE_ERR_BAD_APP";
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: NameRefusal };
 
 /**
  * Splits `NAME?k=v&…` (an RTMP stream key or an HTTP path's name + query). Anything after `?` is

@@ -2,15 +2,14 @@
 // (`::ffff:a.b.c.d`, as a dual-stack socket reports IPv4 peers) is the IPv4 address. Over HTTP a
 // forwarding header is believed only from configured proxies, taking the rightmost hop that is not
 // one of them — the leftmost entries are whatever the client wrote.
-import { isIPv4 } from "node:net";
-import { parseAddress } from "../guardian/ip.js";
+import { isIPv4Text, networkInto, parseAddress } from "./ip.js";
 
 export function normalizeIp(address: string | undefined): string {
   if (!address) return "";
   const lower = address.toLowerCase();
   if (lower.startsWith("::ffff:")) {
     const tail = lower.slice(7);
-    if (isIPv4(tail)) return tail;
+    if (isIPv4Text(tail)) return tail;
   }
   return lower;
 }
@@ -26,17 +25,19 @@ export class TrustedProxies {
   private readonly v6: { net: Uint32Array; prefix: number }[] = [];
   private readonly words = new Uint32Array(4);
 
+  /**
+   * Parsed by networkInto, the parser of Guardian rules and of the config loader's check of
+   * `api.trustProxy` (issue 11 §4: one parser per concept), so a list the loader passed never
+   * throws here and a network with host bits is refused, not silently widened.
+   */
   constructor(cidrs: readonly string[]) {
     for (const cidr of cidrs) {
-      const [address, bits] = cidr.split("/");
       const words = new Uint32Array(4);
-      const family = parseAddress(address, words);
-      if (family === 0) throw new Error(`not an IP address or CIDR: '${cidr}'`);
-      let prefix = bits === undefined ? (family === 4 ? 32 : 128) : Number(bits);
-      if (family === 4 && address.includes(":") && bits !== undefined) prefix = Math.max(0, prefix - 96); // ::ffff:a.b.c.d/n
-      if (family === 4) {
-        const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-        this.v4.push({ net: (words[0] & mask) >>> 0, mask });
+      const parsed = networkInto(cidr, words);
+      if (typeof parsed === "string") throw new Error(`'${cidr}': ${parsed}`);
+      const prefix = parsed & 255;
+      if (parsed >> 8 === 4) {
+        this.v4.push({ net: words[0], mask: prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0 });
       } else {
         this.v6.push({ net: words, prefix });
       }
