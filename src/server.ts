@@ -24,6 +24,7 @@ import type { Config } from "./config/schema.js";
 import { createAdminAuth } from "./http/admin-auth.js";
 import { createApiServer } from "./http/api-server.js";
 import { Ingest } from "./ingest/ingest.js";
+import { nmsPatchProblem } from "./ingest/nms-patch.js";
 import { SessionTable } from "./ingest/session-table.js";
 import { createLogger, type Logger } from "./log.js";
 import { LoadMeter } from "./metrics/load.js";
@@ -69,6 +70,9 @@ let edgeInProcess = false;
 
 export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
   if (edgeInProcess) throw new EdgeStartError("another edge is running in this process; start this one in a child process");
+  // Without the NMS patch the RTMP parser's limits are silently off: refuse before opening anything.
+  const unpatched = nmsPatchProblem();
+  if (unpatched) throw new EdgeStartError(unpatched);
   const log = deps.log ?? createLogger(config.logLevel);
   // Geo data and the routing table first: a bad file refuses start-up before anything is opened.
   let metrics: Metrics | undefined;
