@@ -156,7 +156,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
       reload: (source, result) => metrics.guardianReloads.inc({ source, result }),
       rules: (counts) => {
         for (const [kind, byMode] of Object.entries(counts)) {
-          for (const [mode, n] of Object.entries(byMode)) metrics.guardianRules.set({ kind, mode }, n as number);
+          for (const [mode, n] of Object.entries(byMode)) metrics.guardianRules.set({ kind, mode }, n);
         }
       },
     },

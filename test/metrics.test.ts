@@ -23,7 +23,7 @@ t.test("decisions, sessions and bytes, with no stream name or IP in any label", 
   for (let i = 0; i < 2; i++) t.not((await publish(edge.rtmpUrl("NoSuch-Stream1"), { seconds: 2 }).exited).code, 0);
   t.equal((await fetch(edge.flvUrl("NoSuch-Stream1"))).status, 404);
   const encoder = publish(edge.rtmpUrl(name), { seconds: 4 });
-  await waitFor("live", async () => (await (await edge.api("/v1/sessions")).json()).length === 1);
+  await waitFor("live", async () => ((await (await edge.api("/v1/sessions")).json()) as unknown[]).length === 1);
   const probed = await probe(edge.flvUrl(name));
   t.equal(probed.code, 0, probed.stderr);
 
