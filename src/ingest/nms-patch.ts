@@ -1,7 +1,7 @@
 // Start-up check that node-media-server carries the project's patch (issue 11 §5). The patch is
 // applied by `postinstall` (patch-package) only: `npm ci --ignore-scripts`, a copied
 // node_modules or a package manager that skips scripts leaves NMS as published, and the edge would
-// run with the RTMP parser's memory and chunk-stream limits silently unenforced (DESIGN.md §4).
+// run with the RTMP parser's memory and chunk-stream limits silently unenforced.
 // The check asks the loaded code for what the patch does, not for a file hash: a hash would break
 // on any harmless re-indent and say nothing about which behaviour is missing.
 import { createRequire } from "node:module";
