@@ -89,7 +89,7 @@ function startFfmpeg(port: number, name: string): { child: ChildProcess; stop():
     { stdio: ["ignore", "ignore", "pipe"] },
   );
   let err = "";
-  child.stderr!.on("data", (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+  child.stderr.on("data", (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   return {
     child,

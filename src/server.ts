@@ -27,6 +27,7 @@ import type { Config } from "./config/schema.js";
 import { createAdminAuth } from "./http/admin-auth.js";
 import { createApiServer } from "./http/api-server.js";
 import { Ingest } from "./ingest/ingest.js";
+import { nmsPatchProblem } from "./ingest/nms-patch.js";
 import { createLogger, type Logger } from "./log.js";
 import { LoadMeter } from "./metrics/load.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
@@ -72,6 +73,9 @@ let edgeInProcess = false;
 
 export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
   if (edgeInProcess) throw new EdgeStartError("another edge is running in this process; start this one in a child process");
+  // Without the NMS patch the RTMP parser's limits are silently off: refuse before opening anything.
+  const unpatched = nmsPatchProblem();
+  if (unpatched) throw new EdgeStartError(unpatched);
   const log = deps.log ?? createLogger(config.logLevel);
   // Geo data and the routing table first: a bad file refuses start-up before anything is opened.
   let metrics: Metrics | undefined;
@@ -157,7 +161,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
       reload: (source, result) => metrics.guardianReloads.inc({ source, result }),
       rules: (counts) => {
         for (const [kind, byMode] of Object.entries(counts)) {
-          for (const [mode, n] of Object.entries(byMode)) metrics.guardianRules.set({ kind, mode }, n as number);
+          for (const [mode, n] of Object.entries(byMode)) metrics.guardianRules.set({ kind, mode }, n);
         }
       },
     },

@@ -14,13 +14,16 @@ t.test("decisions, sessions and bytes, with no stream name or IP in any label", 
     return { text, samples: parsePrometheus(text) };
   };
   const before = (await scrape()).samples;
-  t.ok(valueOf(before, "bintu_edge_process_resident_memory_bytes") > 0, "default process metrics");
+  // Default metrics under the client-library names stock dashboards use (issue 11 §6).
+  t.ok(valueOf(before, "process_resident_memory_bytes") > 0, "default process metrics");
+  t.ok(valueOf(before, "nodejs_heap_size_used_bytes") > 0, "default Node.js metrics");
+  t.notOk(before.some((s) => /^bintu_edge_(process|nodejs)_/.test(s.name)), "not renamed with the project prefix");
 
   const { name } = await edge.createStream();
   for (let i = 0; i < 2; i++) t.not((await publish(edge.rtmpUrl("NoSuch-Stream1"), { seconds: 2 }).exited).code, 0);
   t.equal((await fetch(edge.flvUrl("NoSuch-Stream1"))).status, 404);
   const encoder = publish(edge.rtmpUrl(name), { seconds: 4 });
-  await waitFor("live", async () => (await (await edge.api("/v1/sessions")).json()).length === 1);
+  await waitFor("live", async () => ((await (await edge.api("/v1/sessions")).json()) as unknown[]).length === 1);
   const probed = await probe(edge.flvUrl(name));
   t.equal(probed.code, 0, probed.stderr);
 

@@ -21,7 +21,7 @@ t.test("close() ends live publishers and players, and the edge can start again o
     t.equal((await fetch(`http://127.0.0.1:${api.port}/readyz`)).status, 200, "ready once listening");
 
     const headers = { "X-BINTU-APIKEY": edge.apiKey, "content-type": "application/json" };
-    const created = await (await fetch(`http://127.0.0.1:${api.port}/stream`, { method: "POST", headers, body: "{}" })).json();
+    const created: unknown = await (await fetch(`http://127.0.0.1:${api.port}/stream`, { method: "POST", headers, body: "{}" })).json();
     const name = (created as { ingest: { rtmp: { streamname: string } } }).ingest.rtmp.streamname;
     const encoder = publish(`rtmp://127.0.0.1:${rtmp.port}/live/${name}`, { seconds: 30 });
     await waitFor("live", async () => ((await (await fetch(`http://127.0.0.1:${api.port}/v1/sessions`, { headers })).json()) as unknown[]).length === 1);

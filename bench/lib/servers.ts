@@ -107,8 +107,8 @@ export function startChild(cmd: string, args: string[], opts: { env?: NodeJS.Pro
     }
     for (const f of listeners) f();
   };
-  child.stdout!.on("data", onData);
-  child.stderr!.on("data", onData);
+  child.stdout.on("data", onData);
+  child.stderr.on("data", onData);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   return {
     child,

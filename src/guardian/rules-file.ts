@@ -43,7 +43,7 @@ export function parseRulesFile(path: string, text: string, createdAt: number, no
   const root = doc.contents;
   if (!isMap(root)) return fail(root?.range?.[0], "expected a mapping with a `rules:` list");
   for (const pair of root.items) {
-    const key = (pair.key as Node | null)?.toJSON?.() ?? pair.key;
+    const key: unknown = (pair.key as Node | null)?.toJSON?.() ?? pair.key;
     if (key !== "rules") fail((pair.key as Node | null)?.range?.[0], `unknown key "${String(key)}"`);
   }
   const list = root.get("rules", true);

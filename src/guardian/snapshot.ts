@@ -76,7 +76,7 @@ export interface DecideOptions {
 export type Refusal = { readonly allow: false; readonly ruleId: string; readonly kind: RuleKind };
 export type Decision = { readonly allow: true; readonly reportedRuleIds: readonly string[] } | Refusal;
 
-const ALLOW: Decision = Object.freeze({ allow: true, reportedRuleIds: Object.freeze([]) as readonly string[] });
+const ALLOW: Decision = Object.freeze({ allow: true, reportedRuleIds: Object.freeze([]) });
 const EMPTY_ACTIONS: ActionTables = [null, null];
 
 /** Rules with the same specificity: deny first, then the oldest, then by id — a total order. */

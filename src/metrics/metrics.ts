@@ -12,15 +12,25 @@ export interface LimiterCounts {
   stats(): { failures: number; blocks: number; refusals: number };
 }
 
+/** One routing-table edge as the health checker sees it (its last load report: Mbit/s, cores). */
+interface RoutedEdge {
+  id: string;
+  up: boolean;
+  load: { sessions: number; egressMbps: number; cpu: number };
+  loadRatio: number;
+}
+
 /** Read at scrape time: the routing table's edges as the health checker sees them, the geo db's age. */
 export interface RoutingState {
-  edges(): readonly { id: string; up: boolean; load: { sessions: number; egressMbps: number; cpu: number }; loadRatio: number }[];
+  edges(): readonly RoutedEdge[];
   geoBuiltAt(): Date | undefined;
 }
 
 export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, routing: RoutingState) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "bintu_edge_" });
+  // Unprefixed, as the Prometheus client-library guidelines name them: stock Node.js and process
+  // dashboards and alerts key on process_* and nodejs_* (issue 11 §6).
+  collectDefaultMetrics({ register: registry });
 
   const decisions = new Counter({
     name: "bintu_edge_access_decisions_total",
@@ -162,31 +172,37 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, r
     registers: [registry],
   });
   // Edge ids are a configured, bounded set (issue 7 §6); reset on each scrape so removed edges vanish.
-  new Gauge({
-    name: "bintu_edge_routing_edge_up",
-    help: "1 when the health checker counts the routing table's edge healthy",
-    labelNames: ["edge"] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const e of routing.edges()) this.set({ edge: e.id }, e.up ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: "bintu_edge_routing_edge_load",
-    help: "Each routed edge's last load report (sessions, egress_mbps, cpu) and its load as a share of capacity (ratio)",
-    labelNames: ["edge", "measure"] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const e of routing.edges()) {
-        this.set({ edge: e.id, measure: "sessions" }, e.load.sessions);
-        this.set({ edge: e.id, measure: "egress_mbps" }, e.load.egressMbps);
-        this.set({ edge: e.id, measure: "cpu" }, e.load.cpu);
-        this.set({ edge: e.id, measure: "ratio" }, e.loadRatio);
-      }
-    },
-  });
+  const perEdge = (name: string, help: string, value: (e: RoutedEdge) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["edge"] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const e of routing.edges()) this.set({ edge: e.id }, value(e));
+      },
+    });
+  perEdge("bintu_edge_routing_edge_up", "1 when the health checker counts the routing table's edge healthy", (e) => (e.up ? 1 : 0));
+  // One gauge per quantity, in base units, so each can be summed or graphed across edges
+  // (issue 11 §6). Bytes, not bits: Prometheus' base unit for data (`promtool check metrics` flags
+  // a _bits_ name), so the load report's Mbit/s become bytes per second here.
+  perEdge("bintu_edge_routing_edge_sessions", "Sessions on each routed edge at its last load report", (e) => e.load.sessions);
+  perEdge(
+    "bintu_edge_routing_edge_egress_bytes_per_second",
+    "Media sent by each routed edge at its last load report",
+    (e) => Math.round((e.load.egressMbps * 1e6) / 8),
+  );
+  perEdge(
+    "bintu_edge_routing_edge_cpu_cores_busy",
+    "CPU time per second of each routed edge's process at its last load report (1 = one core busy)",
+    (e) => e.load.cpu,
+  );
+  perEdge(
+    "bintu_edge_routing_edge_load_ratio",
+    "Each routed edge's load as a share of its configured capacity (max of sessions and egress); 0 without a capacity",
+    (e) => e.loadRatio,
+  );
   new Gauge({
     name: "bintu_edge_geo_database_age_seconds",
     help: "Age of the oldest open geo database (from its build time); absent without one",

@@ -32,7 +32,7 @@ export function parseStreamKey(raw: unknown): Parsed<{ name: string; query: Quer
 /** A repeated key is refused: NMS 4.4.3 crashed on it, and two values for one key are ambiguous. */
 export function parseQuery(raw: string): Parsed<Query> {
   if (raw.length > MAX_QUERY_LENGTH || raw.includes("\0")) return { ok: false, error: "EDGE_ERR_BAD_QUERY" };
-  const query: Record<string, string> = Object.create(null);
+  const query = Object.create(null) as Record<string, string>;
   for (const [key, value] of new URLSearchParams(raw)) {
     if (key in query) return { ok: false, error: "EDGE_ERR_BAD_QUERY" };
     query[key] = value;

@@ -34,7 +34,7 @@ export function parseEdgeFile(path: string, text: string): EdgeEntry[] {
   }
   const unknown = Object.keys(data).find((k) => k !== "edges");
   if (unknown) fail("unknown key", unknown);
-  const { value, issues } = checkPart(EdgeTableSchema, (data as { edges: unknown }).edges, "edges");
+  const { value, issues } = checkPart(EdgeTableSchema, data.edges, "edges");
   issues.push(...(issues.length === 0 ? edgeTableIssues(value, "edges") : []));
   if (issues.length > 0) throw new EdgeTableError(path, issues);
   return value;

@@ -5,7 +5,6 @@
 // probe of an edge decides its state at once, so a starting router does not wait rise × interval.
 import type { EdgeEntry } from "../config/schema.js";
 import { readCapped } from "../util/read-capped.js";
-import type { EdgeStatus } from "./select.js";
 
 export interface EdgeLoad {
   readonly sessions: number;
@@ -93,9 +92,10 @@ export class HealthChecker {
     await this.probeAll();
     if (this.closed) return;
     const tick = () => {
-      this.timer = setTimeout(async () => {
-        await this.probeAll();
-        if (!this.closed) tick();
+      this.timer = setTimeout(() => {
+        void this.probeAll().then(() => {
+          if (!this.closed) tick();
+        });
       }, this.opts.intervalMs);
       this.timer.unref();
     };
@@ -131,7 +131,7 @@ export class HealthChecker {
   }
 
   private probeAll(): Promise<void> {
-    this.round = Promise.all(this.probed.map((p) => (p.entry.api === "" ? undefined : this.probe(p)))).then(() => {});
+    this.round = Promise.all(this.probed.filter((p) => p.entry.api !== "").map((p) => this.probe(p))).then(() => {});
     return this.round;
   }
 

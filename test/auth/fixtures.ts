@@ -59,5 +59,5 @@ export const CONFIGURED: Record<JwsAlg, ConfiguredKey> = {
 };
 
 export function claims(over: Record<string, unknown> = {}): SplayClaims {
-  return { aud: "splay", iss: ISSUER, sub: ORG, iat: NOW, jti: "jti-1", exp: NOW + 3600, streams: ["OrgAB-stream1"], ...over } as SplayClaims;
+  return { aud: "splay", iss: ISSUER, sub: ORG, iat: NOW, jti: "jti-1", exp: NOW + 3600, streams: ["OrgAB-stream1"], ...over };
 }

@@ -131,7 +131,7 @@ t.test("issue: refusals, the signing key, accepted issuers", async (t) => {
   const partner = new PlaybackTokens({ keys: loadKeySet(dir, [ecSigner]), revocations, auth: { ...AUTH, issuer: "partner" } });
   const r = partner.issue({ orgawide: true, exp: NOW + 60 }, { org: ORG, nowSec: NOW });
   if (!r.ok) throw new Error(r.parameter);
-  t.equal(JSON.parse(Buffer.from(r.token.split(".")[0], "base64url").toString()).alg, "ES256", "signed with the newest configured key");
+  t.equal((JSON.parse(Buffer.from(r.token.split(".")[0], "base64url").toString()) as { alg: string }).alg, "ES256", "signed with the newest configured key");
   const keys = loadKeySet(dir, [{ kid: "ec", alg: "ES256", publicKey: EC.publicPem }]);
   const strict = new PlaybackTokens({ keys, revocations, auth: AUTH });
   const lenient = new PlaybackTokens({ keys, revocations, auth: { ...AUTH, acceptIssuers: ["partner"] } });

@@ -111,7 +111,7 @@ t.test("issued tokens carry the claims and verify", async (t) => {
   if (!r.ok) throw new Error(r.parameter);
   t.same(r.claims, { aud: "splay", iss: ISSUER, sub: ORG, iat: NOW, jti: "jti-9", streams: ["OrgAB-s1"], exp: NOW + 600, nbf: NOW, ip: "203.0.113.5", revocable: true });
   t.same(verifySplay(r.token, ctx()), { ok: true, claims: r.claims });
-  const header = JSON.parse(Buffer.from(r.token.split(".")[0], "base64url").toString());
+  const header: unknown = JSON.parse(Buffer.from(r.token.split(".")[0], "base64url").toString());
   t.same(header, { typ: "JWT", alg: "EdDSA", kid: "ed" }, "EdDSA, as nanoStream signs");
 });
 

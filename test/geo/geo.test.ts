@@ -25,7 +25,7 @@ const readers = new Map<string, Reader<never>>();
 const raw = (path: string, ip: string): Flat | null => {
   let r = readers.get(path);
   if (!r) readers.set(path, (r = new Reader(readFileSync(path))));
-  return r.get(ip) as Flat | null;
+  return r.get(ip);
 };
 const builtAt = (path: string) => new Reader(readFileSync(path)).metadata.buildEpoch.getTime();
 

@@ -51,7 +51,7 @@ const ruleArb = fc.record({
     { weight: 2, arbitrary: domainRule.map((v) => ["referer", v] as const) },
     { weight: 1, arbitrary: fc.constantFrom("DE", "US", "CN", "*").map((v) => ["country", v] as const) },
   ),
-  type: fc.constantFrom("deny", "allow") as fc.Arbitrary<"deny" | "allow">,
+  type: fc.constantFrom<"deny" | "allow">("deny", "allow"),
   actions,
   scope,
   report: fc.integer({ min: 0, max: 4 }),
@@ -100,7 +100,7 @@ function expand6(addr: string): string {
   const [head, tail = ""] = addr.split("::");
   const h = head ? head.split(":") : [];
   const tl = tail ? tail.split(":") : [];
-  const groups = addr.includes("::") ? [...h, ...Array(8 - h.length - tl.length).fill("0"), ...tl] : h;
+  const groups = addr.includes("::") ? [...h, ...Array<string>(8 - h.length - tl.length).fill("0"), ...tl] : h;
   return groups.map((g) => g.padStart(4, "0")).join("");
 }
 

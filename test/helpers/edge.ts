@@ -94,7 +94,7 @@ export async function spawnEdge(t: Tap, env: Record<string, string> = {}): Promi
   });
   let out = "";
   const ready = await new Promise<RegExpExecArray>((resolve, reject) => {
-    child.stdout!.on("data", (d: Buffer) => {
+    child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
       const m = /ready: rtmp (\d+), playback (\d+), api (\d+)/.exec(out);
       if (m) resolve(m);

@@ -11,8 +11,8 @@ function run(cmd: string, args: string[], timeoutMs: number): Run {
   const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   let stdout = "";
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
   const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
   const exited = new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve) =>
     child.on("close", (code) => {

@@ -16,9 +16,13 @@ import {
 import { waitFor } from "./wait.js";
 
 const require = createRequire(import.meta.url);
-const Context = require("node-media-server/src/core/context.js");
-const RtmpSession = require("node-media-server/src/session/rtmp_session.js");
-require("node-media-server/src/core/logger.js").level = "error";
+// NMS ships no types: the parts this test touches, declared.
+const Context = require("node-media-server/src/core/context.js") as {
+  config: Record<string, unknown>;
+  broadcasts: Map<string, { rtmpGopCache: Set<Buffer> | null }>;
+};
+const RtmpSession = require("node-media-server/src/session/rtmp_session.js") as new (socket: net.Socket) => { run(): void };
+(require("node-media-server/src/core/logger.js") as { level: string }).level = "error";
 Context.config = {};
 
 type Tap = { teardown(fn: () => unknown): void };
@@ -224,7 +228,7 @@ t.test("ChunkReader: every header form, extended timestamps, Set Chunk Size, Abo
   const whole = readAll(bytes, []);
   t.same(summary(whole), expected);
   t.same(decodeAmf0(whole[3].payload)[3], { code: "X.Y", description: "d".repeat(40) });
-  t.same(summary(readAll(bytes, Array(bytes.length).fill(1))), expected, "fed one byte at a time");
+  t.same(summary(readAll(bytes, Array<number>(bytes.length).fill(1))), expected, "fed one byte at a time");
   const anySplit = fc.property(fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 60 }), (splits) =>
     isDeepStrictEqual(summary(readAll(bytes, splits)), expected));
   t.doesNotThrow(() => fc.assert(anySplit, { seed: 42, numRuns: 200 }), "any split of the input");

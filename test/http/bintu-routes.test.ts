@@ -76,7 +76,7 @@ t.test("auth: the API key is required, checked, and its header name is case-inse
   await expectError(t, await api.call("POST", "/stream", anonymousBadBody), 401, 4002);
   const byId = `/stream/${UNKNOWN_ID}`;
   for (const [method, path] of [["PUT", `${byId}/lock`], ["DELETE", byId], ["GET", byId]]) {
-    await expectError(t, await api.call(method!, path!, { headers: {} }), 401, 4002);
+    await expectError(t, await api.call(method, path, { headers: {} }), 401, 4002);
   }
   t.same(api.registry.list({}), [], "nothing was created");
 });

@@ -122,6 +122,10 @@ t.test("bad requests get a stable code; unknown streams 404; a drained table fal
   t.match(metrics, /bintu_edge_route_answers_total\{region="global",reason="fallback",result="ok"\} 1/);
   t.match(metrics, /bintu_edge_route_answers_total\{region="none",reason="none",result="unknown_stream"\} 1/);
   t.match(metrics, /bintu_edge_routing_edge_up\{edge="a"\} 1/, "an edge without an API URL counts as up");
+  // One gauge per load quantity (issue 11 §6); an unprobed edge reports no load.
+  for (const gauge of ["sessions", "egress_bytes_per_second", "cpu_cores_busy", "load_ratio"]) {
+    t.match(metrics, new RegExp(`^bintu_edge_routing_edge_${gauge}\\{edge="a"\\} 0$`, "m"), `${gauge} of an unprobed edge`);
+  }
   const age = Number(/^bintu_edge_geo_database_age_seconds (\S+)$/m.exec(metrics)?.[1]);
   t.ok(age > 86_400, `geo database age ${Math.round(age / 86_400)} days`);
   t.equal((await router.api("/healthz", { key: null })).status, 200, "still serving");
