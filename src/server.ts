@@ -188,7 +188,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
       revalidated: (result) => metrics.revalidations.inc({ result: revalidationResult(result) }),
     },
   });
-  const ingest = new Ingest({ config, access, sessions, metrics, log, now: clock.now });
+  const ingest = new Ingest({ config, access, sessions, metrics, log, now: () => clock.now() });
   let addresses: EdgeAddresses | null = null;
   const api = createApiServer({
     config,
