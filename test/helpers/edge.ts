@@ -1,6 +1,9 @@
 // Starts real edges for tests: in this process (createEdge, ports 0, a fresh data dir) or, when a
 // test needs two at once, as a child process of the built CLI (NMS keeps process-global state).
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../../src/config/load.js";
 import type { Config } from "../../src/config/schema.js";
@@ -9,7 +12,18 @@ import { createEdge, type Edge, type EdgeAddresses } from "../../src/server.js";
 
 import type { Test } from "tap";
 
-type Tap = Pick<Test, "testdir" | "teardown">;
+type Tap = Pick<Test, "teardown">;
+
+/**
+ * A data dir of this edge's own, removed after the test. Not `t.testdir()`: tap gives every call
+ * in one test the same directory and empties it, so two edges of one test shared (and wiped) one
+ * data dir.
+ */
+function freshDataDir(t: Tap): string {
+  const dir = mkdtempSync(join(tmpdir(), "bintu-edge-test-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 export interface TestEdge {
   edge: Edge;
@@ -37,7 +51,7 @@ export async function startEdge(t: Tap, env: Record<string, string> = {}): Promi
   const config = loadConfig({
     env: {
       ...LOOPBACK,
-      EDGE_DATA_DIR: t.testdir(),
+      EDGE_DATA_DIR: freshDataDir(t),
       EDGE_LOG_LEVEL: process.env.EDGE_TEST_LOG_LEVEL ?? "silent",
       ...env,
     },
@@ -83,7 +97,7 @@ export async function spawnEdge(t: Tap, env: Record<string, string> = {}): Promi
     env: {
       ...process.env,
       ...LOOPBACK,
-      EDGE_DATA_DIR: t.testdir(),
+      EDGE_DATA_DIR: freshDataDir(t),
       EDGE_LOG_LEVEL: "warn",
       ...env,
     },
