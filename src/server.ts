@@ -29,6 +29,7 @@ import { SessionTable } from "./ingest/session-table.js";
 import { createLogger, type Logger } from "./log.js";
 import { LoadMeter } from "./metrics/load.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
+import { timeDecisions, timedSource } from "./metrics/timing.js";
 import { Router } from "./routing/router.js";
 
 export interface EdgeAddresses {
@@ -116,7 +117,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
           metrics.bintuRequestSeconds.observe(ms / 1000);
         },
       });
-  const directory = new StreamDirectory(source, {
+  const directory = new StreamDirectory(timedSource(source, remote ? "remote" : "embedded", metrics.bintuLookupSeconds), {
     ttlMs: config.bintu.cacheTtlMs,
     negativeTtlMs: config.bintu.negativeCacheTtlMs,
     maxEntries: config.bintu.maxCacheEntries,
@@ -126,7 +127,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
       : {}),
     events: {
       lookup: (s) => metrics.streamLookups.inc({ source: s }),
-      breaker: (s) => metrics.breakerTransitions.inc({ to: s }),
+      breaker: (s) => metrics.breakerChanged(s),
     },
   });
   const webhook = webhookUrl
@@ -166,6 +167,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     directory, apps: config.ingest.apps, limiter, webhook, org, guardian,
     tokens: config.auth.playback.required ? tokens : null,
   });
+  timeDecisions(access, metrics.decisionSeconds);
   const ingest = new Ingest({ config, access, directory, table, metrics, log, webhook, tokens, guardian });
   let addresses: EdgeAddresses | null = null;
   const api = createApiServer({

@@ -25,8 +25,8 @@ export interface EdgeSession {
 export class SessionTable implements SessionCounts {
   private readonly sessions = new Map<string, EdgeSession>();
   private readonly publishersByPath = new Map<string, EdgeSession>();
-  private closedBytesIn = 0;
-  private closedBytesOut = 0;
+  /** Bytes of ended sessions, by direction and protocol (`bintu_edge_media_bytes_total`). */
+  private readonly closedBytes = { in: { rtmp: 0, flv: 0 }, out: { rtmp: 0, flv: 0 } };
 
   add(session: EdgeSession): void {
     this.sessions.set(session.id, session);
@@ -39,8 +39,8 @@ export class SessionTable implements SessionCounts {
     if (session.role === "publisher" && this.publishersByPath.get(pathOf(session)) === session) {
       this.publishersByPath.delete(pathOf(session));
     }
-    this.closedBytesIn += session.bytesIn();
-    this.closedBytesOut += session.bytesOut();
+    this.closedBytes.in[session.protocol] += session.bytesIn();
+    this.closedBytes.out[session.protocol] += session.bytesOut();
   }
 
   get(id: string): EdgeSession | undefined {
@@ -72,9 +72,13 @@ export class SessionTable implements SessionCounts {
     return this.all().filter((s) => s.role === "player" && s.protocol === protocol).length;
   }
 
-  bytes(direction: "in" | "out"): number {
-    let total = direction === "in" ? this.closedBytesIn : this.closedBytesOut;
-    for (const s of this.sessions.values()) total += direction === "in" ? s.bytesIn() : s.bytesOut();
+  bytes(direction: "in" | "out", protocol?: "rtmp" | "flv"): number {
+    const closed = this.closedBytes[direction];
+    let total = protocol ? closed[protocol] : closed.rtmp + closed.flv;
+    for (const s of this.sessions.values()) {
+      if (protocol && s.protocol !== protocol) continue;
+      total += direction === "in" ? s.bytesIn() : s.bytesOut();
+    }
     return total;
   }
 }
