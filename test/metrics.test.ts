@@ -3,6 +3,7 @@ import t from "tap";
 import { startEdge } from "./helpers/edge.js";
 import { publish, probe } from "./helpers/ffmpeg.js";
 import { parsePrometheus, valueOf } from "./helpers/prometheus.js";
+import { freePort } from "./helpers/prometheus-server.js";
 import { waitFor } from "./helpers/wait.js";
 
 t.test("decisions, sessions and bytes, with no stream name or IP in any label", async (t) => {
@@ -62,4 +63,28 @@ t.test("decisions, sessions and bytes, with no stream name or IP in any label", 
     t.ok(valueOf(after, "bintu_edge_media_bytes_total", labels) >= valueOf(during, "bintu_edge_media_bytes_total", labels), "bytes never go back");
   }
   for (const secret of [name, "NoSuch-Stream1", "127.0.0.1", edge.apiKey]) t.notOk(text.includes(secret), `no ${secret} in /metrics`);
+});
+
+t.test("a remote bintu that is down: lookups timed as errors, and the breaker-open gauge says so", async (t) => {
+  // A port nothing listens on: every request to "bintu" is refused at once.
+  const edge = await startEdge(t, {
+    EDGE_BINTU_MODE: "remote",
+    EDGE_BINTU_URL: `http://127.0.0.1:${await freePort()}`,
+    EDGE_BINTU_APIKEY: "metrics-remote-key",
+    EDGE_BINTU_BREAKER_FAILURES: "2",
+    EDGE_BINTU_BREAKER_COOLDOWN_MS: "60000",
+  });
+  const scrape = async () => parsePrometheus(await (await fetch(`http://127.0.0.1:${edge.addresses.api.port}/metrics`)).text());
+  t.equal(valueOf(await scrape(), "bintu_edge_bintu_breaker_open"), 0, "closed before any failure");
+  for (const name of ["Dead-Bintu1", "Dead-Bintu2", "Dead-Bintu3"]) {
+    const res = await fetch(edge.flvUrl(name));
+    t.equal(res.status, 503, `${name}: refused, bintu unavailable (fail closed)`);
+    await res.body?.cancel();
+  }
+  const samples = await scrape();
+  t.equal(valueOf(samples, "bintu_edge_bintu_breaker_open"), 1, "open after two failures in a row");
+  t.equal(valueOf(samples, "bintu_edge_bintu_breaker_transitions_total", { to: "open" }), 1);
+  // The third lookup is refused by the open breaker without reaching bintu: two timed lookups.
+  t.equal(valueOf(samples, "bintu_edge_bintu_lookup_duration_seconds_count", { mode: "remote", result: "error" }), 2, "failed lookups timed");
+  t.equal(valueOf(samples, "bintu_edge_access_decision_duration_seconds_count", { action: "play", protocol: "flv", result: "deny" }), 3, "every refusal timed");
 });
