@@ -41,7 +41,11 @@ export function dashboardExprs(): Array<{ panel: string; expr: string; metrics: 
   );
 }
 
-/** What Grafana substitutes before sending a query: all edges, and a rate window for 1 s scrapes. */
+/**
+ * What Grafana substitutes before sending a query: all edges, and the rate window it computes for
+ * the tests' 1 s scrapes ($__rate_interval is at least four scrape intervals). A longer window
+ * would under-read a rate while it holds only the test's first seconds.
+ */
 export function forPrometheus(expr: string): string {
-  return expr.replaceAll("$__rate_interval", "1m").replaceAll("$instance", ".*");
+  return expr.replaceAll("$__rate_interval", "5s").replaceAll("$instance", ".*");
 }

@@ -12,7 +12,7 @@ import { play, publish } from "../helpers/ffmpeg.js";
 import { parsePrometheus } from "../helpers/prometheus.js";
 import { startPrometheus, type PromServer } from "../helpers/prometheus-server.js";
 import { waitFor } from "../helpers/wait.js";
-import { dashboardExprs, forPrometheus } from "../helpers/grafana.js";
+import { dashboardExprs, forPrometheus, readDashboard } from "../helpers/grafana.js";
 
 const RULES = new URL("../../deploy/prometheus/bintu-edge.rules.yml", import.meta.url);
 const CHILD_KEY = "prometheus-test-key";
@@ -43,6 +43,13 @@ const prom: PromServer = await startPrometheus(
   { "bintu-edge.rules.yml": stringify(rules) },
 );
 
+/** The first query of the board's panel with this title. */
+const boardQuery = (title: string): string => {
+  const target = readDashboard().panels.find((p) => p.title === title)?.targets?.[0];
+  if (!target) throw new Error(`no panel ${title} on the board`);
+  return target.expr;
+};
+
 /** Waits until Prometheus answers `expr` with `want` (it scrapes every second), then asserts it. */
 async function expectValue(tt: Pick<Test, "equal">, expr: string, want: number, what: string): Promise<void> {
   let got: number | null = null;
@@ -63,6 +70,11 @@ t.test("sums over both edges, through Prometheus's HTTP API", async (t) => {
   ];
   t.teardown(() => encoders.forEach((e) => e.child.kill("SIGKILL")));
   await expectValue(t, 'sum(bintu_edge_sessions{role="publisher"})', 2, "one live publisher on each edge");
+  // The board's headline numbers, from its own queries, as Grafana would send them.
+  await expectValue(t, forPrometheus(boardQuery("Live publishers")), 2, "board: Live publishers");
+  await expectValue(t, forPrometheus(boardQuery("Edges up")), 2, "board: Edges up");
+  await waitFor("ingress on the board", async () => ((await prom.scalar(forPrometheus(boardQuery("Ingress")))) ?? 0) > 100_000);
+  t.pass("board: Ingress above 100 kbit/s while both encoders push");
 
   const player = await play(a.flvUrl(streamA), { frames: 25 }).exited;
   t.equal(player.code, 0, `a player on edge A decoded frames ${player.stderr}`);
