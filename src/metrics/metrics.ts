@@ -258,7 +258,7 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, r
     registers: [registry],
   }).set({ version: info.version, nms_version: info.nmsVersion, nodejs_version: info.nodeVersion }, 1);
 
-  return { decisionSeconds, bintuLookupSeconds, breakerOpen, breakerChanged, routeAnswers, routingTableReloads, geoReloads, registry, decisions, connectionsClosed, guardianDecisions, guardianWouldDeny, guardianReloads, guardianRules, tokenVerifications, tokenRevocations, bintuRequests, bintuRequestSeconds, streamLookups, breakerTransitions, revalidations, webhookCalls };
+  return { decisionSeconds, bintuLookupSeconds, breakerChanged, routeAnswers, routingTableReloads, geoReloads, registry, decisions, connectionsClosed, guardianDecisions, guardianWouldDeny, guardianReloads, guardianRules, tokenVerifications, tokenRevocations, bintuRequests, bintuRequestSeconds, streamLookups, breakerTransitions, revalidations, webhookCalls };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -105,7 +105,31 @@ t.test("sums over both edges, through Prometheus's HTTP API", async (t) => {
   const allowed = direct.flat().filter((s) => s.name === decisions && s.labels.result === "allow").reduce((n, s) => n + s.value, 0);
   t.equal(allowed, 3, "the edges' own /metrics agree: 2 publishes + 1 play allowed");
   for (const e of encoders) t.equal((await e.exited).code, 0, "encoder ran to its end");
+  if (process.env.BINTU_EDGE_SCREENSHOT) {
+    await waitFor("both publishers gone in Prometheus", async () => (await prom.scalar('sum(bintu_edge_sessions{role="publisher"})')) === 0);
+    await screenshot(process.env.BINTU_EDGE_SCREENSHOT);
+  }
 });
+
+/**
+ * With BINTU_EDGE_SCREENSHOT=FILE.png (and chromium installed), Prometheus's graph page for this
+ * test's data is saved there: the README's picture, made from a run of this test, not by hand.
+ */
+async function screenshot(file: string): Promise<void> {
+  const graphs = [
+    'sum by (instance) (rate(bintu_edge_media_bytes_total{direction="in"}[5s])) * 8',
+    "sum by (instance, role) (bintu_edge_sessions)",
+  ];
+  const params = graphs.flatMap((expr, i) => [`g${i}.expr=${encodeURIComponent(expr)}`, `g${i}.tab=0`, `g${i}.range_input=30s`]);
+  const page = `${prom.url}/graph?${params.join("&")}`;
+  const { spawnSync } = await import("node:child_process");
+  const res = spawnSync(
+    "chromium",
+    ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1280,1560", "--virtual-time-budget=10000", `--screenshot=${file}`, page],
+    { encoding: "utf8", timeout: 60_000 },
+  );
+  if (res.status !== 0) throw new Error(`chromium: ${res.error?.message ?? res.stderr}`);
+}
 
 t.test("the alert rules load in the server", async (t) => {
   const data = await prom.api<{ groups: Array<{ rules: Array<{ name: string; type: string; health: string; lastError?: string }> }> }>("/api/v1/rules");
