@@ -4,7 +4,10 @@
 // BintuEdgeDown pending, then firing, within the short `for` this test sets. The Grafana board's
 // queries are checked against the same server (deploy/grafana/, issue 17 §2).
 // One Prometheus per file (scrape and rule evaluation every second), stopped by PID at the end.
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import t, { type Test } from "tap";
 import { parse, stringify } from "yaml";
 import { spawnEdge, startEdge } from "../helpers/edge.js";
@@ -23,9 +26,12 @@ interface RuleFile {
   groups: Array<{ name: string; rules: Array<{ alert: string; for?: string }> }>;
 }
 
-// Edge A in this process, edge B a child (NMS keeps process-global state: one edge per process).
+// Edge A in this process, edge B a child (NMS keeps process-global state: one edge per process),
+// each with its own data dir: registry, keys and Guardian rules are per edge, as in a real fleet.
 const a = await startEdge(t);
-const b = await spawnEdge(t, { EDGE_BINTU_APIKEY: CHILD_KEY });
+const childDir = mkdtempSync(join(tmpdir(), "bintu-edge-prometheus-edge-"));
+t.teardown(() => rmSync(childDir, { recursive: true, force: true }));
+const b = await spawnEdge(t, { EDGE_DATA_DIR: childDir, EDGE_BINTU_APIKEY: CHILD_KEY });
 const bApi = (path: string, init: RequestInit = {}) =>
   fetch(`http://127.0.0.1:${b.addresses.api}${path}`, { ...init, headers: { "X-BINTU-APIKEY": CHILD_KEY, "content-type": "application/json", ...init.headers } });
 const instances = { a: `127.0.0.1:${a.addresses.api.port}`, b: `127.0.0.1:${b.addresses.api}` };
@@ -122,7 +128,6 @@ async function screenshot(file: string): Promise<void> {
   ];
   const params = graphs.flatMap((expr, i) => [`g${i}.expr=${encodeURIComponent(expr)}`, `g${i}.tab=0`, `g${i}.range_input=30s`]);
   const page = `${prom.url}/graph?${params.join("&")}`;
-  const { spawnSync } = await import("node:child_process");
   const res = spawnSync(
     "chromium",
     ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1280,1560", "--virtual-time-budget=10000", `--screenshot=${file}`, page],
