@@ -22,9 +22,9 @@ fi
 if [ -n "$need_prometheus" ]; then
   # The package's maintainer scripts enable and start a system Prometheus on :9090. The tests
   # never use it (each starts its own on a free port with its own storage), and a stray server
-  # on a test machine is unwanted: a policy-rc.d that answers 101 ("action forbidden", see
-  # /usr/share/doc/init-system-helpers/README.policy-rc.d) keeps invoke-rc.d and
-  # deb-systemd-invoke from starting it; on a systemd host it is also disabled for later boots.
+  # on a test machine is unwanted: a policy-rc.d that answers 101 ("action forbidden") keeps
+  # invoke-rc.d and deb-systemd-invoke from starting it; on a systemd host it is also disabled
+  # for later boots.
   policy=""
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     policy=1
