@@ -1,28 +1,40 @@
 #!/bin/sh
 # Installs the binaries the test suite talks to for real: ffmpeg/ffprobe (encoder and player),
-# patch (reverses the NMS patch on a copy, test/ingest/nms-patch.test.ts) and promtool
-# (`promtool check metrics`, test/metrics-promtool.test.ts). Debian packages only.
+# patch (reverses the NMS patch on a copy, test/ingest/nms-patch.test.ts), and Debian's
+# `prometheus` package: its server (test/monitoring/prometheus.test.ts scrapes two edges with it)
+# and its promtool (`promtool check metrics`, `check rules`, `test rules`). Debian packages only.
 # Idempotent; needs root (or sudo) only when something is missing.
 set -e
 missing=""
 command -v ffmpeg >/dev/null 2>&1 || missing="$missing ffmpeg"
 command -v ffprobe >/dev/null 2>&1 || missing="$missing ffmpeg"
 command -v patch >/dev/null 2>&1 || missing="$missing patch"
-need_promtool=""
-command -v promtool >/dev/null 2>&1 || need_promtool=1
-[ -z "$missing" ] && [ -z "$need_promtool" ] && exit 0
+need_prometheus=""
+{ command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need_prometheus=1
+[ -z "$missing" ] && [ -z "$need_prometheus" ] && exit 0
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-echo "install-test-deps: installing$missing${need_promtool:+ promtool}" >&2
+echo "install-test-deps: installing$missing${need_prometheus:+ prometheus}" >&2
 $SUDO apt-get update -qq
 if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-if [ -n "$need_promtool" ]; then
-  # promtool ships only in Debian's `prometheus` package, whose install also enables (and on a
-  # systemd host starts) a Prometheus server. Only the static promtool binary is taken from it.
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
-  (cd "$tmp" && apt-get download -qq prometheus >/dev/null && dpkg-deb -x prometheus_*.deb root)
-  $SUDO install -m 0755 "$tmp/root/usr/bin/promtool" /usr/local/bin/promtool
+if [ -n "$need_prometheus" ]; then
+  # The package's maintainer scripts enable and start a system Prometheus on :9090. The tests
+  # never use it (each starts its own on a free port with its own storage), and a stray server
+  # on a test machine is unwanted: a policy-rc.d that answers 101 ("action forbidden") keeps
+  # invoke-rc.d and deb-systemd-invoke from starting it; on a systemd host it is also disabled
+  # for later boots.
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=1
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod 0755 /usr/sbin/policy-rc.d
+  fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null || status=$?
+  [ -n "$policy" ] && $SUDO rm -f /usr/sbin/policy-rc.d
+  [ -n "${status:-}" ] && exit "$status"
+  if [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  fi
 fi

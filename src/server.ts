@@ -32,6 +32,7 @@ import { createLogger, type Logger } from "./log.js";
 import { LoadMeter } from "./metrics/load.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
 import { configuredEdges } from "./routing/edge-table.js";
+import { timedSource } from "./metrics/timing.js";
 import { Router } from "./routing/router.js";
 
 export interface EdgeAddresses {
@@ -121,7 +122,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
           metrics.bintuRequestSeconds.observe(ms / 1000);
         },
       });
-  const directory = new StreamDirectory(source, {
+  const directory = new StreamDirectory(timedSource(source, remote ? "remote" : "embedded", metrics.bintuLookupSeconds), {
     ttlMs: config.bintu.cacheTtlMs,
     negativeTtlMs: config.bintu.negativeCacheTtlMs,
     maxEntries: config.bintu.maxCacheEntries,
@@ -131,7 +132,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
       : {}),
     events: {
       lookup: (s) => metrics.streamLookups.inc({ source: s }),
-      breaker: (s) => metrics.breakerTransitions.inc({ to: s }),
+      breaker: (s) => metrics.breakerChanged(s),
     },
   });
   const webhook = webhookUrl
@@ -171,6 +172,8 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
   const access = new AccessControl({
     streams: directory, locator: table, apps: config.ingest.apps, limiter, webhook, org, rules: guardian,
     tokens: config.auth.playback.required ? tokens : null,
+    onDecided: (req, decision, ms) =>
+      metrics.decisionSeconds.observe({ action: req.action, protocol: req.protocol, result: decision.allow ? "allow" : "deny" }, ms / 1000),
   });
   const sessions = new LiveSessionPolicy({
     table,

@@ -56,6 +56,8 @@ export interface AccessControlOptions {
   now?: () => number;
   /** Unix seconds (token expiry). */
   nowSec?: () => number;
+  /** Every decision with the milliseconds it took (the latency histogram), whatever the protocol. */
+  onDecided?: (req: AccessRequest, decision: Decision, ms: number) => void;
 }
 
 // A failed publish of these kinds spends the client's brute-force budget; a busy stream or an
@@ -83,6 +85,13 @@ export class AccessControl {
   }
 
   async check(req: AccessRequest): Promise<Decision> {
+    const started = this.now();
+    const decision = await this.decideAll(req);
+    this.opts.onDecided?.(req, decision, this.now() - started);
+    return decision;
+  }
+
+  private async decideAll(req: AccessRequest): Promise<Decision> {
     const stream = await this.decideStream(req);
     const decision = stream.allow ? this.checkRules(req, stream) : stream;
     if (req.action === "play") return decision.allow ? this.checkToken(req, decision) : decision;

@@ -15,8 +15,8 @@ export class SessionTable {
   private readonly publishersByPath = new Map<string, EdgeSession>();
   /** Sessions by stream name (any app): stream changes and publish ends look them up without a scan. */
   private readonly byName = new Map<string, Set<EdgeSession>>();
-  private closedBytesIn = 0;
-  private closedBytesOut = 0;
+  /** Bytes of ended sessions, by direction and protocol (`bintu_edge_media_bytes_total`). */
+  private readonly closedBytes = { in: { rtmp: 0, flv: 0 }, out: { rtmp: 0, flv: 0 } };
 
   add(session: EdgeSession): void {
     this.sessions.set(session.id, session);
@@ -36,8 +36,8 @@ export class SessionTable {
     const named = this.byName.get(session.name);
     named?.delete(session);
     if (named?.size === 0) this.byName.delete(session.name);
-    this.closedBytesIn += session.bytesIn();
-    this.closedBytesOut += session.bytesOut();
+    this.closedBytes.in[session.protocol] += session.bytesIn();
+    this.closedBytes.out[session.protocol] += session.bytesOut();
     return true;
   }
 
@@ -80,9 +80,13 @@ export class SessionTable {
     return n;
   }
 
-  bytes(direction: "in" | "out"): number {
-    let total = direction === "in" ? this.closedBytesIn : this.closedBytesOut;
-    for (const s of this.sessions.values()) total += direction === "in" ? s.bytesIn() : s.bytesOut();
+  bytes(direction: "in" | "out", protocol?: "rtmp" | "flv"): number {
+    const closed = this.closedBytes[direction];
+    let total = protocol ? closed[protocol] : closed.rtmp + closed.flv;
+    for (const s of this.sessions.values()) {
+      if (protocol && s.protocol !== protocol) continue;
+      total += direction === "in" ? s.bytesIn() : s.bytesOut();
+    }
     return total;
   }
 }

@@ -1,11 +1,20 @@
 // One prom-client Registry per edge instance (docs/architecture.md §1 src/metrics). Labels come from closed
 // sets only — action, protocol, result, reason code — never a stream name, key, token or IP (docs/decisions.md §6).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { buildInfo } from "./build-info.js";
+
+/**
+ * Latency buckets for the edge's own decisions and lookups: a cache hit answers in microseconds, an
+ * embedded-registry read in well under a millisecond, a remote bintu in tens of milliseconds, and a
+ * lookup waiting out bintu.requestTimeoutMs (default 2 s) in seconds.
+ */
+export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 export interface SessionCounts {
   publishers(protocol: "rtmp"): number;
   players(protocol: "rtmp" | "flv"): number;
-  bytes(direction: "in" | "out"): number;
+  /** Media bytes so far (ended sessions included); every protocol when `protocol` is absent. */
+  bytes(direction: "in" | "out", protocol?: "rtmp" | "flv"): number;
 }
 
 export interface LimiterCounts {
@@ -57,15 +66,24 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, r
   });
   new Counter({
     name: "bintu_edge_media_bytes_total",
-    help: "Media bytes received from publishers (in) and sent to players (out)",
-    labelNames: ["direction"] as const,
+    help: "Media bytes received from publishers (in) and sent to players (out), by protocol",
+    labelNames: ["direction", "protocol"] as const,
     registers: [registry],
     collect() {
-      // Totals live in the session table (closed sessions + live ones at scrape time).
+      // Totals live in the session table (closed sessions + live ones at scrape time). Publishers
+      // are RTMP only, so there is no `in` series for flv.
       this.reset();
-      this.inc({ direction: "in" }, sessions.bytes("in"));
-      this.inc({ direction: "out" }, sessions.bytes("out"));
+      this.inc({ direction: "in", protocol: "rtmp" }, sessions.bytes("in", "rtmp"));
+      this.inc({ direction: "out", protocol: "rtmp" }, sessions.bytes("out", "rtmp"));
+      this.inc({ direction: "out", protocol: "flv" }, sessions.bytes("out", "flv"));
     },
+  });
+  const decisionSeconds = new Histogram({
+    name: "bintu_edge_access_decision_duration_seconds",
+    help: "Time from a publish or play request to its decision (lookup, rules, token, webhook), by result",
+    labelNames: ["action", "protocol", "result"] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
   });
 
   new Counter({
@@ -128,6 +146,13 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, r
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
     registers: [registry],
   });
+  const bintuLookupSeconds = new Histogram({
+    name: "bintu_edge_bintu_lookup_duration_seconds",
+    help: "Stream lookups that reached the stream manager (cache misses), by mode (embedded, remote) and result (found, unknown, error)",
+    labelNames: ["mode", "result"] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
   const streamLookups = new Counter({
     name: "bintu_edge_stream_lookups_total",
     help: "Stream directory answers by source: cache, negative, bintu, stale (served during a bintu failure), error",
@@ -140,6 +165,17 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, r
     labelNames: ["to"] as const,
     registers: [registry],
   });
+  // The state now, for alerts: a transitions counter says the breaker moved, not that it is open.
+  const breakerOpen = new Gauge({
+    name: "bintu_edge_bintu_breaker_open",
+    help: "1 while the circuit breaker in front of a remote bintu is open or probing (half_open); 0 when closed or in embedded mode",
+    registers: [registry],
+  });
+  breakerOpen.set(0);
+  const breakerChanged = (to: "closed" | "open" | "half_open"): void => {
+    breakerTransitions.inc({ to });
+    breakerOpen.set(to === "closed" ? 0 : 1);
+  };
   const revalidations = new Counter({
     name: "bintu_edge_revalidations_total",
     help: "Re-checks of live publishers: kept (by lookup source) or the reason they were kicked",
@@ -214,7 +250,15 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, r
     },
   });
 
-  return { routeAnswers, routingTableReloads, geoReloads, registry, decisions, connectionsClosed, guardianDecisions, guardianWouldDeny, guardianReloads, guardianRules, tokenVerifications, tokenRevocations, bintuRequests, bintuRequestSeconds, streamLookups, breakerTransitions, revalidations, webhookCalls };
+  const info = buildInfo();
+  new Gauge({
+    name: "bintu_edge_build_info",
+    help: "Always 1; the labels say which bintu-edge, node-media-server and Node.js this edge runs",
+    labelNames: ["version", "nms_version", "nodejs_version"] as const,
+    registers: [registry],
+  }).set({ version: info.version, nms_version: info.nmsVersion, nodejs_version: info.nodeVersion }, 1);
+
+  return { decisionSeconds, bintuLookupSeconds, breakerChanged, routeAnswers, routingTableReloads, geoReloads, registry, decisions, connectionsClosed, guardianDecisions, guardianWouldDeny, guardianReloads, guardianRules, tokenVerifications, tokenRevocations, bintuRequests, bintuRequestSeconds, streamLookups, breakerTransitions, revalidations, webhookCalls };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
