@@ -45,7 +45,7 @@ export async function startPrometheus(t: Pick<Test, "teardown">, config: string,
     { stdio: ["ignore", "ignore", "pipe"] },
   );
   let log = "";
-  child.stderr!.on("data", (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
+  child.stderr.on("data", (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   t.teardown(async () => {
     if (child.exitCode === null && child.pid !== undefined) {
