@@ -39,7 +39,8 @@ export function buildImportGraph(root: string): { graph: ImportGraph; unresolved
     const local = new Set<string>();
     const external = new Set<string>();
     for (const { fileName: spec } of ts.preProcessFile(readFileSync(join(root, file), "utf8"), true, true).importedFiles) {
-      if (!spec.startsWith(".")) external.add(spec);
+      // A relative `.json` is data read at run time (package.json for the build info), not a module.
+      if (!spec.startsWith(".") || spec.endsWith(".json")) external.add(spec);
       else {
         const target = resolveLocal(root, file, spec);
         if (target === null) unresolved.push(`${file} -> ${spec}`);
