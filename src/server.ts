@@ -13,6 +13,7 @@ import { loadOrCreateApiKey } from "./bintu/registry/api-key.js";
 import { StreamRegistry } from "./bintu/registry/registry.js";
 import { registrySource } from "./bintu/registry-source.js";
 import { remoteSource } from "./bintu/remote-source.js";
+import { timedSource } from "./bintu/timed-source.js";
 import { JwksFollower } from "./auth/jwks-follower.js";
 import { loadKeySet } from "./auth/keys.js";
 import { PlaybackTokens } from "./auth/playback-tokens.js";
@@ -32,7 +33,6 @@ import { createLogger, type Logger } from "./log.js";
 import { LoadMeter } from "./metrics/load.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
 import { configuredEdges } from "./routing/edge-table.js";
-import { timedSource } from "./metrics/timing.js";
 import { Router } from "./routing/router.js";
 
 export interface EdgeAddresses {
@@ -122,7 +122,9 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
           metrics.bintuRequestSeconds.observe(ms / 1000);
         },
       });
-  const directory = new StreamDirectory(timedSource(source, remote ? "remote" : "embedded", metrics.bintuLookupSeconds), {
+  const mode = remote ? "remote" : "embedded";
+  const timed = timedSource(source, (result, seconds) => metrics.bintuLookupSeconds.observe({ mode, result }, seconds));
+  const directory = new StreamDirectory(timed, {
     ttlMs: config.bintu.cacheTtlMs,
     negativeTtlMs: config.bintu.negativeCacheTtlMs,
     maxEntries: config.bintu.maxCacheEntries,
