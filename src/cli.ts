@@ -56,9 +56,7 @@ async function main(): Promise<void> {
       process.stdout.write(`bintu API key (X-BINTU-APIKEY), generated and stored in ${config.dataDir}/bintu-apikey; shown once:\n${edge.apiKey}\n`);
     }
     const addresses = await edge.start();
-    process.stdout.write(
-      `bintu-edge ready: rtmp ${addresses.rtmp.port}, playback ${addresses.playback.port}, api ${addresses.api.port}\n`,
-    );
+    process.stdout.write(`bintu-edge ready: rtmp ${addresses.rtmp.port}, playback ${addresses.playback.port}, api ${addresses.api.port}\n`);
   } catch (err) {
     if (err instanceof EdgeStartError) fail(`bintu-edge: ${err.message}`, 1);
     throw err;

@@ -137,9 +137,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
       breaker: (s) => metrics.breakerChanged(s),
     },
   });
-  const webhook = webhookUrl
-    ? new OrgWebhook(webhookUrl, webhookTimeoutMs, (call, outcome) => metrics.webhookCalls.inc({ call, outcome }))
-    : null;
+  const webhook = webhookUrl ? new OrgWebhook(webhookUrl, webhookTimeoutMs, (call, outcome) => metrics.webhookCalls.inc({ call, outcome })) : null;
   // Playback tokens: this edge's keys (generated on first start) plus those of followed edges.
   const revocations = RevocationStore.open(config.dataDir);
   const keys = new JwksFollower(loadKeySet(config.dataDir, config.auth.keys), config.auth.jwksUrls, config.auth.jwksRefreshMs, log);
@@ -172,7 +170,13 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
   const org = registry?.orgHash ?? config.bintu.orgHash;
   const clock = systemClock;
   const access = new AccessControl({
-    streams: directory, locator: table, apps: config.ingest.apps, limiter, webhook, org, rules: guardian,
+    streams: directory,
+    locator: table,
+    apps: config.ingest.apps,
+    limiter,
+    webhook,
+    org,
+    rules: guardian,
     tokens: config.auth.playback.required ? tokens : null,
     onDecided: (req, decision, ms) =>
       metrics.decisionSeconds.observe({ action: req.action, protocol: req.protocol, result: decision.allow ? "allow" : "deny" }, ms / 1000),

@@ -18,7 +18,10 @@ t.test("decisions, sessions and bytes, with no stream name or IP in any label", 
   // Default metrics under the client-library names stock dashboards use (issue 11 §6).
   t.ok(valueOf(before, "process_resident_memory_bytes") > 0, "default process metrics");
   t.ok(valueOf(before, "nodejs_heap_size_used_bytes") > 0, "default Node.js metrics");
-  t.notOk(before.some((s) => /^bintu_edge_(process|nodejs)_/.test(s.name)), "not renamed with the project prefix");
+  t.notOk(
+    before.some((s) => /^bintu_edge_(process|nodejs)_/.test(s.name)),
+    "not renamed with the project prefix",
+  );
 
   const { name } = await edge.createStream();
   for (let i = 0; i < 2; i++) t.not((await publish(edge.rtmpUrl("NoSuch-Stream1"), { seconds: 2 }).exited).code, 0);
@@ -39,7 +42,10 @@ t.test("decisions, sessions and bytes, with no stream name or IP in any label", 
   t.ok(valueOf(during, "bintu_edge_media_bytes_total", { direction: "in", protocol: "rtmp" }) > 10_000, "publisher bytes counted");
   t.ok(valueOf(during, "bintu_edge_media_bytes_total", { direction: "out", protocol: "flv" }) > 1_000, "HTTP-FLV player bytes counted");
   t.equal(valueOf(during, "bintu_edge_media_bytes_total", { direction: "out", protocol: "rtmp" }), 0, "no RTMP player, no RTMP bytes out");
-  t.notOk(during.some((s) => s.name === "bintu_edge_media_bytes_total" && s.labels.direction === "in" && s.labels.protocol === "flv"), "no flv ingest series");
+  t.notOk(
+    during.some((s) => s.name === "bintu_edge_media_bytes_total" && s.labels.direction === "in" && s.labels.protocol === "flv"),
+    "no flv ingest series",
+  );
   // Decision latency (issue 17 §3): one observation per decision above, with the same labels.
   const decided = (labels: Record<string, string>) => valueOf(during, "bintu_edge_access_decision_duration_seconds_count", labels);
   t.equal(decided({ action: "publish", protocol: "rtmp", result: "deny" }), 2, "two refused publishes timed");
@@ -53,13 +59,20 @@ t.test("decisions, sessions and bytes, with no stream name or IP in any label", 
   t.equal(valueOf(during, "bintu_edge_bintu_lookup_duration_seconds_count", { mode: "embedded", result: "unknown" }), 1, "one registry miss, then cached");
   t.ok(valueOf(during, "bintu_edge_bintu_lookup_duration_seconds_count", { mode: "embedded", result: "found" }) >= 1, "registry hits timed");
   const info = during.find((s) => s.name === "bintu_edge_build_info");
-  t.same(info && { ...info.labels, value: info.value }, { version: "0.1.0", nms_version: "4.4.3", nodejs_version: process.versions.node, value: 1 }, "build info");
+  t.same(
+    info && { ...info.labels, value: info.value },
+    { version: "0.1.0", nms_version: "4.4.3", nodejs_version: process.versions.node, value: 1 },
+    "build info",
+  );
   t.equal(valueOf(during, "bintu_edge_bintu_breaker_open"), 0, "no breaker in embedded mode: closed");
 
   t.equal((await encoder.exited).code, 0);
   const { text, samples: after } = await scrape();
   t.equal(valueOf(after, "bintu_edge_sessions", { role: "publisher", protocol: "rtmp" }), 0);
-  for (const labels of [{ direction: "in", protocol: "rtmp" }, { direction: "out", protocol: "flv" }]) {
+  for (const labels of [
+    { direction: "in", protocol: "rtmp" },
+    { direction: "out", protocol: "flv" },
+  ]) {
     t.ok(valueOf(after, "bintu_edge_media_bytes_total", labels) >= valueOf(during, "bintu_edge_media_bytes_total", labels), "bytes never go back");
   }
   for (const secret of [name, "NoSuch-Stream1", "127.0.0.1", edge.apiKey]) t.notOk(text.includes(secret), `no ${secret} in /metrics`);

@@ -31,12 +31,20 @@ export class Ingest {
       limits: config.rtmp.limits,
       maxPendingBytes: config.playback.maxPendingBytes,
       maxGopCacheBytes: config.playback.maxGopCacheBytes,
-      access, sessions, metrics, log, now,
+      access,
+      sessions,
+      metrics,
+      log,
+      now,
     });
     this.flv = new FlvPlayback({
       maxPendingBytes: config.playback.maxPendingBytes,
       trustedProxies: trustedProxies(config.api.trustProxy),
-      access, sessions, metrics, log, now,
+      access,
+      sessions,
+      metrics,
+      log,
+      now,
     });
   }
 

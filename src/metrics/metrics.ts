@@ -224,10 +224,8 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, r
   // (issue 11 §6). Bytes, not bits: Prometheus' base unit for data (`promtool check metrics` flags
   // a _bits_ name), so the load report's Mbit/s become bytes per second here.
   perEdge("bintu_edge_routing_edge_sessions", "Sessions on each routed edge at its last load report", (e) => e.load.sessions);
-  perEdge(
-    "bintu_edge_routing_edge_egress_bytes_per_second",
-    "Media sent by each routed edge at its last load report",
-    (e) => Math.round((e.load.egressMbps * 1e6) / 8),
+  perEdge("bintu_edge_routing_edge_egress_bytes_per_second", "Media sent by each routed edge at its last load report", (e) =>
+    Math.round((e.load.egressMbps * 1e6) / 8),
   );
   perEdge(
     "bintu_edge_routing_edge_cpu_cores_busy",
@@ -258,7 +256,29 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, r
     registers: [registry],
   }).set({ version: info.version, nms_version: info.nmsVersion, nodejs_version: info.nodeVersion }, 1);
 
-  return { decisionSeconds, bintuLookupSeconds, breakerChanged, routeAnswers, routingTableReloads, geoReloads, registry, decisions, connectionsClosed, guardianDecisions, guardianWouldDeny, guardianReloads, guardianRules, tokenVerifications, tokenRevocations, bintuRequests, bintuRequestSeconds, streamLookups, breakerTransitions, revalidations, webhookCalls };
+  return {
+    decisionSeconds,
+    bintuLookupSeconds,
+    breakerChanged,
+    routeAnswers,
+    routingTableReloads,
+    geoReloads,
+    registry,
+    decisions,
+    connectionsClosed,
+    guardianDecisions,
+    guardianWouldDeny,
+    guardianReloads,
+    guardianRules,
+    tokenVerifications,
+    tokenRevocations,
+    bintuRequests,
+    bintuRequestSeconds,
+    streamLookups,
+    breakerTransitions,
+    revalidations,
+    webhookCalls,
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

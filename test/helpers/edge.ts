@@ -92,7 +92,10 @@ function wrap(apiKey: string, addresses: EdgeAddresses, extra: { edge: Edge; con
 const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
 
 /** A second edge as a child process of the built CLI (`npm test` builds first). */
-export async function spawnEdge(t: Tap, env: Record<string, string> = {}): Promise<{ child: ChildProcess; addresses: { rtmp: number; playback: number; api: number } }> {
+export async function spawnEdge(
+  t: Tap,
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; addresses: { rtmp: number; playback: number; api: number } }> {
   const child = spawn(process.execPath, [CLI], {
     env: {
       ...process.env,

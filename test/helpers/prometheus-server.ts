@@ -36,12 +36,7 @@ export async function startPrometheus(t: Pick<Test, "teardown">, config: string,
   const port = await freePort();
   const child = spawn(
     "prometheus",
-    [
-      `--config.file=${join(dir, "prometheus.yml")}`,
-      `--storage.tsdb.path=${join(dir, "data")}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      "--log.level=warn",
-    ],
+    [`--config.file=${join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`, "--log.level=warn"],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
   let log = "";
@@ -63,7 +58,10 @@ export async function startPrometheus(t: Pick<Test, "teardown">, config: string,
     `prometheus on ${url} to be ready`,
     async () => {
       if (child.exitCode !== null) throw new Error(`prometheus exited ${child.exitCode}: ${log}`);
-      return fetch(`${url}/-/ready`).then((r) => r.status === 200, () => false);
+      return fetch(`${url}/-/ready`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
     },
     20_000,
   );

@@ -46,7 +46,5 @@ export function valueOf(samples: Sample[], name: string, labels: Record<string, 
 
 /** The sum over every sample of `name` whose labels include `labels` (e.g. all protocols of a direction). */
 export function sumOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
-  return samples
-    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
-    .reduce((total, s) => total + s.value, 0);
+  return samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((total, s) => total + s.value, 0);
 }

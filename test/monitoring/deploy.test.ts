@@ -57,13 +57,30 @@ t.test("the Grafana board is importable and its queries name known families", as
   }
   // The titles the issue lists (issue 17 §2).
   const titles = board.panels.map((p) => p.title);
-  for (const want of ["Live publishers", "Live players", "Ingress", "Egress", "Decisions by result and reason", "bintu lookup latency (cache misses)",
-    "Cache hit ratio", "Guardian refusals by rule kind", "Token refusals by reason", "Route answers by reason", "Load ratio per routed edge",
-    "Resident memory", "Event loop lag p99"]) t.ok(titles.includes(want), `panel ${want}`);
+  for (const want of [
+    "Live publishers",
+    "Live players",
+    "Ingress",
+    "Egress",
+    "Decisions by result and reason",
+    "bintu lookup latency (cache misses)",
+    "Cache hit ratio",
+    "Guardian refusals by rule kind",
+    "Token refusals by reason",
+    "Route answers by reason",
+    "Load ratio per routed edge",
+    "Resident memory",
+    "Event loop lag p99",
+  ])
+    t.ok(titles.includes(want), `panel ${want}`);
   // Offline, only the families' prefixes; the live check is in prometheus.test.ts.
   for (const { panel, metrics } of dashboardExprs()) {
     t.ok(metrics.length > 0, `${panel}: names a metric`);
-    t.same(metrics.filter((m) => !/^(bintu_edge_|process_|nodejs_)/.test(m) && m !== "up"), [], `${panel}: only edge and Prometheus families`);
+    t.same(
+      metrics.filter((m) => !/^(bintu_edge_|process_|nodejs_)/.test(m) && m !== "up"),
+      [],
+      `${panel}: only edge and Prometheus families`,
+    );
   }
   t.same(metricNames('sum(rate(bintu_edge_x_total{a="b{c"}[5m])) / up{job="j"}'), ["bintu_edge_x_total", "up"], "the name reader");
 });

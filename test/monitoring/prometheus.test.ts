@@ -33,7 +33,10 @@ const childDir = mkdtempSync(join(tmpdir(), "bintu-edge-prometheus-edge-"));
 t.teardown(() => rmSync(childDir, { recursive: true, force: true }));
 const b = await spawnEdge(t, { EDGE_DATA_DIR: childDir, EDGE_BINTU_APIKEY: CHILD_KEY });
 const bApi = (path: string, init: RequestInit = {}) =>
-  fetch(`http://127.0.0.1:${b.addresses.api}${path}`, { ...init, headers: { "X-BINTU-APIKEY": CHILD_KEY, "content-type": "application/json", ...init.headers } });
+  fetch(`http://127.0.0.1:${b.addresses.api}${path}`, {
+    ...init,
+    headers: { "X-BINTU-APIKEY": CHILD_KEY, "content-type": "application/json", ...init.headers },
+  });
 const instances = { a: `127.0.0.1:${a.addresses.api.port}`, b: `127.0.0.1:${b.addresses.api}` };
 
 const rules = parse(readFileSync(RULES, "utf8")) as RuleFile;
@@ -70,10 +73,7 @@ t.test("sums over both edges, through Prometheus's HTTP API", async (t) => {
   const streamB = ((await created.json()) as { ingest: { rtmp: { streamname: string } } }).ingest.rtmp.streamname;
 
   // A publish on each edge, long enough for the play and the refusals below.
-  const encoders = [
-    publish(a.rtmpUrl(streamA), { seconds: 12 }),
-    publish(`rtmp://127.0.0.1:${b.addresses.rtmp}/live/${streamB}`, { seconds: 12 }),
-  ];
+  const encoders = [publish(a.rtmpUrl(streamA), { seconds: 12 }), publish(`rtmp://127.0.0.1:${b.addresses.rtmp}/live/${streamB}`, { seconds: 12 })];
   t.teardown(() => encoders.forEach((e) => e.child.kill("SIGKILL")));
   await expectValue(t, 'sum(bintu_edge_sessions{role="publisher"})', 2, "one live publisher on each edge");
   // The board's headline numbers, from its own queries, as Grafana would send them.
@@ -105,10 +105,11 @@ t.test("sums over both edges, through Prometheus's HTTP API", async (t) => {
   await expectValue(t, 'count(sum by (instance) (bintu_edge_media_bytes_total{direction="in"}) > 10000)', 2, "media in on both edges");
   await expectValue(t, 'count(sum(bintu_edge_media_bytes_total{direction="out",protocol="flv"}) > 1000)', 1, "media out to the HTTP-FLV player");
   // The same counters read straight from each edge's /metrics add up to what Prometheus sums.
-  const direct = await Promise.all(
-    [instances.a, instances.b].map(async (i) => parsePrometheus(await (await fetch(`http://${i}/metrics`)).text())),
-  );
-  const allowed = direct.flat().filter((s) => s.name === decisions && s.labels.result === "allow").reduce((n, s) => n + s.value, 0);
+  const direct = await Promise.all([instances.a, instances.b].map(async (i) => parsePrometheus(await (await fetch(`http://${i}/metrics`)).text())));
+  const allowed = direct
+    .flat()
+    .filter((s) => s.name === decisions && s.labels.result === "allow")
+    .reduce((n, s) => n + s.value, 0);
   t.equal(allowed, 3, "the edges' own /metrics agree: 2 publishes + 1 play allowed");
   for (const e of encoders) t.equal((await e.exited).code, 0, "encoder ran to its end");
   if (process.env.BINTU_EDGE_SCREENSHOT) {
@@ -122,15 +123,21 @@ t.test("sums over both edges, through Prometheus's HTTP API", async (t) => {
  * test's data is saved there: the README's picture, made from a run of this test, not by hand.
  */
 async function screenshot(file: string): Promise<void> {
-  const graphs = [
-    'sum by (instance) (rate(bintu_edge_media_bytes_total{direction="in"}[5s])) * 8',
-    "sum by (instance, role) (bintu_edge_sessions)",
-  ];
+  const graphs = ['sum by (instance) (rate(bintu_edge_media_bytes_total{direction="in"}[5s])) * 8', "sum by (instance, role) (bintu_edge_sessions)"];
   const params = graphs.flatMap((expr, i) => [`g${i}.expr=${encodeURIComponent(expr)}`, `g${i}.tab=0`, `g${i}.range_input=30s`]);
   const page = `${prom.url}/graph?${params.join("&")}`;
   const res = spawnSync(
     "chromium",
-    ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1280,1560", "--virtual-time-budget=10000", `--screenshot=${file}`, page],
+    [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--hide-scrollbars",
+      "--window-size=1280,1560",
+      "--virtual-time-budget=10000",
+      `--screenshot=${file}`,
+      page,
+    ],
     { encoding: "utf8", timeout: 60_000 },
   );
   if (res.status !== 0) throw new Error(`chromium: ${res.error?.message ?? res.stderr}`);
@@ -145,10 +152,20 @@ t.test("the alert rules load in the server", async (t) => {
     const again = await prom.api<{ groups: Array<{ rules: Array<{ health: string }> }> }>("/api/v1/rules");
     return again.groups.flatMap((g) => g.rules).every((r) => r.health !== "unknown");
   });
-  const now = (await prom.api<{ groups: Array<{ rules: Array<{ name: string; health: string; lastError?: string }> }> }>("/api/v1/rules")).groups.flatMap((g) => g.rules);
-  t.same(now.filter((r) => r.health !== "ok").map((r) => `${r.name}: ${r.lastError}`), [], "every rule evaluates without error");
+  const now = (await prom.api<{ groups: Array<{ rules: Array<{ name: string; health: string; lastError?: string }> }> }>("/api/v1/rules")).groups.flatMap(
+    (g) => g.rules,
+  );
+  t.same(
+    now.filter((r) => r.health !== "ok").map((r) => `${r.name}: ${r.lastError}`),
+    [],
+    "every rule evaluates without error",
+  );
   const firing = await prom.api<{ alerts: Array<{ labels: Record<string, string> }> }>("/api/v1/alerts");
-  t.same(firing.alerts.map((x) => x.labels.alertname), [], "nothing alerts while both edges are healthy");
+  t.same(
+    firing.alerts.map((x) => x.labels.alertname),
+    [],
+    "nothing alerts while both edges are healthy",
+  );
 });
 
 t.test("every query of the Grafana board names exported metrics and runs in Prometheus", async (t) => {
@@ -167,7 +184,11 @@ t.test("every query of the Grafana board names exported metrics and runs in Prom
   const exprs = dashboardExprs();
   t.ok(exprs.length >= 15, `${exprs.length} queries on the board`);
   for (const { panel, expr, metrics } of exprs) {
-    t.same(metrics.filter((m) => !exported.has(m)), [], `${panel}: every metric is exported (${metrics.join(", ")})`);
+    t.same(
+      metrics.filter((m) => !exported.has(m)),
+      [],
+      `${panel}: every metric is exported (${metrics.join(", ")})`,
+    );
     const result = await prom.query(forPrometheus(expr)).then(
       (r) => r,
       (err: Error) => err,
@@ -190,5 +211,9 @@ t.test("stopping one edge makes BintuEdgeDown pending, then firing", async (t) =
   t.ok(Date.now() - stopped >= 4_000, `firing only after its for: ${FOR}`);
   t.equal(await prom.scalar(`up{instance="${instances.a}"}`), 1, "edge A still up");
   const { alerts } = await prom.api<{ alerts: Array<{ labels: Record<string, string> }> }>("/api/v1/alerts");
-  t.same(alerts.map((x) => `${x.labels.alertname} ${x.labels.instance}`), [`BintuEdgeDown ${instances.b}`], "the only alert");
+  t.same(
+    alerts.map((x) => `${x.labels.alertname} ${x.labels.instance}`),
+    [`BintuEdgeDown ${instances.b}`],
+    "the only alert",
+  );
 });
