@@ -21,7 +21,7 @@ const expired = pki.leaf(0x3003, { days: 0 });
 await new Promise((r) => setTimeout(r, 1100)); // `days: 0` expires at the second it was made
 
 t.test("an expired or mismatched pair: check-config and start exit 2 naming the key path", async (t) => {
-  const cases = [
+  const cases: { what: string; env: Record<string, string>; path: RegExp }[] = [
     { what: "expired", env: { EDGE_TLS_CERT_FILE: expired.cert, EDGE_TLS_KEY_FILE: expired.key }, path: /tls\.certFile: the certificate expired/ },
     { what: "mismatched", env: { EDGE_TLS_CERT_FILE: good.cert, EDGE_TLS_KEY_FILE: other.key }, path: /tls\.keyFile: does not match/ },
     { what: "key missing", env: { EDGE_TLS_CERT_FILE: good.cert }, path: /tls\.keyFile: required when tls\.certFile is set/ },
