@@ -33,7 +33,8 @@ import { LoadMeter } from "./metrics/load.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
 import { configuredEdges } from "./routing/edge-table.js";
 import { Router } from "./routing/router.js";
-import { TlsCertificates, TlsPairError } from "./tls/certificates.js";
+import { TlsCertificates, TlsPairError, loadCaFile } from "./tls/certificates.js";
+import { trustingFetch } from "./tls/outbound.js";
 
 export interface EdgeAddresses {
   /** Where RTMP is served: plain RTMP, or RTMPS when rtmp.plain is false (then the same as `rtmps`). */
@@ -109,7 +110,22 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
             geo.close();
           },
         );
-  const router = new Router(config.routing, geo, edgeFeed, log);
+  // Outbound TLS (other edges, bintu, the webhook) trusts tls.caFile besides the system store.
+  const outbound =
+    config.tls.caFile === ""
+      ? null
+      : trustingFetch(
+          openOrRefuse(
+            "tls.caFile",
+            () => loadCaFile(config.tls.caFile),
+            () => {
+              certificates?.close();
+              edgeFeed.close();
+              geo.close();
+            },
+          ),
+        );
+  const router = new Router(config.routing, geo, edgeFeed, log, outbound?.fetch);
   mkdirSync(config.dataDir, { recursive: true });
   // Remote mode: the stream manager is another bintu; the organisation key it takes is also the
   // key of this edge's admin API. Embedded mode: the registry and its key live in the data dir.
@@ -137,6 +153,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
         timeoutMs: config.bintu.requestTimeoutMs,
         maxResponseBytes: config.bintu.maxResponseBytes,
         syncIntervalMs: config.bintu.syncIntervalMs,
+        ...(outbound ? { fetch: outbound.fetch } : {}),
         onRequest: (result, ms) => {
           metrics.bintuRequests.inc({ result });
           metrics.bintuRequestSeconds.observe(ms / 1000);
@@ -156,11 +173,11 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     },
   });
   const webhook = webhookUrl
-    ? new OrgWebhook(webhookUrl, webhookTimeoutMs, (call, outcome) => metrics.webhookCalls.inc({ call, outcome }))
+    ? new OrgWebhook(webhookUrl, webhookTimeoutMs, (call, outcome) => metrics.webhookCalls.inc({ call, outcome }), outbound?.fetch)
     : null;
   // Playback tokens: this edge's keys (generated on first start) plus those of followed edges.
   const revocations = RevocationStore.open(config.dataDir);
-  const keys = new JwksFollower(loadKeySet(config.dataDir, config.auth.keys), config.auth.jwksUrls, config.auth.jwksRefreshMs, log);
+  const keys = new JwksFollower(loadKeySet(config.dataDir, config.auth.keys), config.auth.jwksUrls, config.auth.jwksRefreshMs, log, outbound?.fetch);
   const tokens = new PlaybackTokens({
     keys: keys.keys,
     revocations,
@@ -261,6 +278,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     addresses = null;
     // Media first: the sessions it ends still get their publish-end side effects, then the policy stops.
     await Promise.all([ingest.close(), api.close(), router.close()]);
+    await outbound?.close();
     sessions.close();
     edgeFeed.close();
     certificates?.close();

@@ -28,7 +28,7 @@ const cfg = JSON.parse(process.argv[2]) as Config;
 
 function flvPlayer(): Promise<Player> {
   return new Promise((resolve, reject) => {
-    const socket = cfg.ca
+    const socket: net.Socket = cfg.ca
       ? tls.connect({ port: cfg.port, host: cfg.host, ca: cfg.ca, servername: "localhost" }).setNoDelay(true)
       : net.connect({ port: cfg.port, host: cfg.host, noDelay: true });
     let bytes = 0;

@@ -52,7 +52,7 @@ export function handshake(port: number, opts: tls.ConnectionOptions = {}): Promi
       socket.destroy();
       resolve({ serial, protocol });
     });
-    socket.once("error", (err) => resolve({ error: (err as NodeJS.ErrnoException).code ?? err.message }));
+    socket.once("error", (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
     socket.once("close", () => resolve({ error: "closed" }));
   });
 }
