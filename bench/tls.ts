@@ -15,7 +15,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { RawRtmpClient } from "../test/helpers/rtmp-client.js";
-import { makePki } from "../test/tls/pki.js";
+import { makePki } from "../test/helpers/pki.js";
 import { startClient, type ClientProc } from "./lib/client-proc.js";
 import { NCPU, sampleWindow, waitQuiet } from "./lib/proc.js";
 import { MEDIA_FLV, VENDOR, startServer, type Server } from "./lib/servers.js";

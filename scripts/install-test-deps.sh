@@ -8,6 +8,8 @@ missing=""
 command -v ffmpeg >/dev/null 2>&1 || missing="$missing ffmpeg"
 command -v ffprobe >/dev/null 2>&1 || missing="$missing ffmpeg"
 command -v patch >/dev/null 2>&1 || missing="$missing patch"
+# openssl makes the TLS tests' CA and certificates (test/helpers/pki.ts).
+command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 need_promtool=""
 command -v promtool >/dev/null 2>&1 || need_promtool=1
 [ -z "$missing" ] && [ -z "$need_promtool" ] && exit 0

@@ -7,7 +7,7 @@ import { ConfigError, loadConfig } from "../../src/config/load.js";
 import { createLogger } from "../../src/log.js";
 import { TlsCertificates, TlsPairError, loadTlsPair, type TlsPair } from "../../src/tls/certificates.js";
 import { waitFor } from "../helpers/wait.js";
-import { makePki } from "./pki.js";
+import { makePki } from "../helpers/pki.js";
 
 const pki = makePki(t);
 const good = pki.leaf(0x1001);

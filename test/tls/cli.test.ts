@@ -7,8 +7,8 @@ import net from "node:net";
 import { fileURLToPath } from "node:url";
 import t from "tap";
 import { spawnEdge } from "../helpers/edge.js";
-import { handshake } from "./clients.js";
-import { makePki } from "./pki.js";
+import { handshake } from "../helpers/tls-clients.js";
+import { makePki } from "../helpers/pki.js";
 
 const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
 const cli = (args: string[], env: Record<string, string>) =>

@@ -9,8 +9,8 @@ import t from "tap";
 import { probeFrames, publish } from "../helpers/ffmpeg.js";
 import { startEdge } from "../helpers/edge.js";
 import { waitFor } from "../helpers/wait.js";
-import { flvReader, handshake, httpsRequest } from "./clients.js";
-import { makePki } from "./pki.js";
+import { flvReader, handshake, httpsRequest } from "../helpers/tls-clients.js";
+import { makePki } from "../helpers/pki.js";
 
 const HANDSHAKE_TIMEOUT_MS = 2_000;
 

@@ -7,7 +7,7 @@ import t from "tap";
 import { trustingFetch } from "../../src/tls/outbound.js";
 import { startEdge } from "../helpers/edge.js";
 import { waitFor } from "../helpers/wait.js";
-import { makePki } from "./pki.js";
+import { makePki } from "../helpers/pki.js";
 
 const pki = makePki(t);
 const leaf = pki.leaf(0x1001);
