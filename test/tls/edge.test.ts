@@ -108,6 +108,7 @@ t.test("plain rtmp:// publishing still works beside RTMPS", async (t) => {
 });
 
 t.test("only TLS 1.2 and 1.3: a TLS 1.0 / 1.1 client is refused on every port", async (t) => {
+  const failedBefore = await metric('bintu_edge_connections_closed_total{protocol="rtmp",reason="protocol"}');
   for (const [what, port] of [["rtmps", rtmps.port], ["playback", playback.port], ["api", api.port]] as const) {
     const old = await handshake(port, { ca, minVersion: "TLSv1", maxVersion: "TLSv1.1" });
     t.ok(old.error, `${what}: TLS 1.1 refused (${old.error})`);
@@ -116,6 +117,26 @@ t.test("only TLS 1.2 and 1.3: a TLS 1.0 / 1.1 client is refused on every port", 
     const modern = await handshake(port, { ca });
     t.equal(modern.protocol, "TLSv1.3", `${what}: TLS 1.3 served`);
   }
+  const failed = await metric('bintu_edge_connections_closed_total{protocol="rtmp",reason="protocol"}');
+  t.equal(failed - (failedBefore || 0), 1, "the refused RTMPS handshake is counted as a protocol failure");
+});
+
+t.test("RTMPS connections are capped at TCP accept, before any TLS work", async (t) => {
+  // rtmp.limits.maxConnectionsPerIp is 50 by default: 50 idle TCP connections fill it.
+  const idle = await Promise.all(
+    Array.from({ length: 50 }, () => new Promise<net.Socket>((resolve) => {
+      const s = net.connect(rtmps.port, "127.0.0.1", () => resolve(s));
+      s.on("error", () => {});
+    })),
+  );
+  t.teardown(() => idle.forEach((s) => s.destroy()));
+  const before = await metric('bintu_edge_connections_closed_total{protocol="rtmp",reason="too_many_connections_ip"}');
+  const refused = await handshake(rtmps.port, { ca });
+  t.ok(refused.error, `the 51st is closed before its handshake completes (${refused.error})`);
+  const after = await metric('bintu_edge_connections_closed_total{protocol="rtmp",reason="too_many_connections_ip"}');
+  t.equal(after - (before || 0), 1, "counted as too_many_connections_ip");
+  idle.forEach((s) => s.destroy());
+  await waitFor("the slots freed", async () => (await handshake(rtmps.port, { ca })).serial !== undefined, 5_000);
 });
 
 t.test("a slow-handshake flood is cut by the handshake timeout; a real client is served meanwhile", async (t) => {
@@ -136,6 +157,7 @@ t.test("a slow-handshake flood is cut by the handshake timeout; a real client is
     t.ok(Math.min(...times) >= HANDSHAKE_TIMEOUT_MS - 200, `${what}: not cut before the timeout (${Math.min(...times)} ms)`);
     t.ok(last < HANDSHAKE_TIMEOUT_MS + 2_000, `${what}: all 30 cut by ${last} ms (timeout ${HANDSHAKE_TIMEOUT_MS} ms)`);
   }
+  t.ok((await metric('bintu_edge_connections_closed_total{protocol="rtmp",reason="handshake_timeout"}')) >= 30, "RTMPS: counted as handshake_timeout");
 });
 
 t.test("rotation: a running HTTPS-FLV player keeps reading, new connections get the new certificate", async (t) => {
