@@ -136,6 +136,7 @@ export class RtmpIngest {
 
   /** The server side of TLS on an accepted socket, with the certificate in force now. */
   private wrapTls(raw: net.Socket): tls.TLSSocket {
+    raw.on("error", MUTED); // the TLS socket reports the connection's fate; "close" follows
     const socket = new tls.TLSSocket(raw, { isServer: true, secureContext: this.opts.secureContext!() });
     // TLS 1.2 renegotiation is a CPU lever for the client and serves no RTMP purpose (issue 15 §3).
     socket.disableRenegotiation();
