@@ -59,11 +59,14 @@ async function warm(url: string, name: string): Promise<void> {
   const line = (label: string, ns: number[]) => [label, fmt(best(ns), 0), fmt(1e9 / best(ns) / 1e6, 2), ratio(best(rows.edge), best(ns))];
   console.log(`\n## Warm cache, in-process: publish decisions (${WARM_N.toLocaleString("en")} per row, best of ${ROUNDS} rounds)\n`);
   console.log(
-    table(["path", "ns/decision", "M decisions/s", "edge / this"], [
-      line("edge: AccessControl.check → StreamDirectory (remote mode, cached)", rows.edge),
-      line("anchor: lru-cache get + decide()", rows.lru),
-      line("anchor: decide() with the stream in hand", rows.decide),
-    ]),
+    table(
+      ["path", "ns/decision", "M decisions/s", "edge / this"],
+      [
+        line("edge: AccessControl.check → StreamDirectory (remote mode, cached)", rows.edge),
+        line("anchor: lru-cache get + decide()", rows.lru),
+        line("anchor: decide() with the stream in hand", rows.decide),
+      ],
+    ),
   );
 }
 
@@ -74,7 +77,13 @@ async function cold(bintuUrl: string, names: string[]): Promise<void> {
     for (const latency of [0, LATENCY_MS]) {
       await proxy.setMode(latency ? "slow" : "pass", { delayMs: latency });
       const source = remoteSource({ url: proxy.url, apiKey: API_KEY, timeoutMs: 2_000, maxResponseBytes: 1 << 20, syncIntervalMs: 30_000 });
-      const directory = new StreamDirectory(source, { ttlMs: 3_600_000, negativeTtlMs: 1_000, maxEntries: 100_000, staleIfErrorMs: 600_000, breakerFailures: 5 });
+      const directory = new StreamDirectory(source, {
+        ttlMs: 3_600_000,
+        negativeTtlMs: 1_000,
+        maxEntries: 100_000,
+        staleIfErrorMs: 600_000,
+        breakerFailures: 5,
+      });
       const bare: number[] = [];
       const ours: number[] = [];
       for (const [i, name] of names.entries()) {
@@ -94,7 +103,10 @@ async function cold(bintuUrl: string, names: string[]): Promise<void> {
         if (i % 2) await fetchOnce().then(lookupOnce);
         else await lookupOnce().then(fetchOnce);
       }
-      for (const [label, xs] of [["bare fetch + JSON (anchor)", bare], ["directory cold lookup (edge)", ours]] as const) {
+      for (const [label, xs] of [
+        ["bare fetch + JSON (anchor)", bare],
+        ["directory cold lookup (edge)", ours],
+      ] as const) {
         rows.push([`${latency} ms`, label, fmt(percentile(xs, 50), 2), fmt(percentile(xs, 95), 2), fmt(mean(xs), 2), fmt(Math.max(...xs), 2)]);
       }
       const p50 = (xs: number[]) => percentile(xs, 50);

@@ -193,13 +193,44 @@ function printRows(title: string, rows: Row[]): void {
       `${r.ok}/${r.load.n}${r.failed ? ` (${r.failed} failed)` : ""}`,
       String(r.aliveEnd),
       `${fmt(r.kbitMin!, 0)}/${fmt(r.kbitMed!, 0)}`,
-      ...(pub ? [fmt(r.clientCpu!, 1), `${fmt((r.backlogMax ?? 0) / 1024, 0)}/${fmt(r.lagMax ?? NaN, 0)}`] : [`${fmt(r.clientCpu!, 1)} + ${fmt(r.feederCpu ?? NaN, 1)}`]),
+      ...(pub
+        ? [fmt(r.clientCpu!, 1), `${fmt((r.backlogMax ?? 0) / 1024, 0)}/${fmt(r.lagMax ?? NaN, 0)}`]
+        : [`${fmt(r.clientCpu!, 1)} + ${fmt(r.feederCpu ?? NaN, 1)}`]),
       fmt(r.otherCpu!, 1) + (r.otherCpu! > FOREIGN_MARK ? " *" : ""),
     ]);
   }
   const head = pub
-    ? ["N", "server", "CPU% avg (max)", "RSS MB", "idle MB", "MB/pub", "RSS/N", "in Mbit/s", "out Mbit/s", "connected", "alive", "kbit/s min/med sent", "client CPU%", "backlog KB/lag ms", "other CPU%"]
-    : ["N", "server", "CPU% avg (max)", "RSS MB", "idle MB", "in Mbit/s", "out Mbit/s", "connected", "alive", "kbit/s min/med recv", "players CPU% + ffmpeg", "other CPU%"];
+    ? [
+        "N",
+        "server",
+        "CPU% avg (max)",
+        "RSS MB",
+        "idle MB",
+        "MB/pub",
+        "RSS/N",
+        "in Mbit/s",
+        "out Mbit/s",
+        "connected",
+        "alive",
+        "kbit/s min/med sent",
+        "client CPU%",
+        "backlog KB/lag ms",
+        "other CPU%",
+      ]
+    : [
+        "N",
+        "server",
+        "CPU% avg (max)",
+        "RSS MB",
+        "idle MB",
+        "in Mbit/s",
+        "out Mbit/s",
+        "connected",
+        "alive",
+        "kbit/s min/med recv",
+        "players CPU% + ffmpeg",
+        "other CPU%",
+      ];
   console.log(table(head, out));
   for (const r of rows) for (const n of r.notes) console.log(`  note (${r.kind}, N=${r.load.n}): ${n}`);
 }
@@ -239,9 +270,15 @@ async function main(): Promise<void> {
 
   const group = (f: (l: Load) => boolean) => rows.filter((r) => f(r.load));
   for (const proto of PROTOS) {
-    printRows(`${proto === "flv" ? "HTTP-FLV" : "RTMP"} players of one ~1 Mbit/s publisher (ffmpeg -re -c copy)`, group((l) => l.type === "players" && l.proto === proto));
+    printRows(
+      `${proto === "flv" ? "HTTP-FLV" : "RTMP"} players of one ~1 Mbit/s publisher (ffmpeg -re -c copy)`,
+      group((l) => l.type === "players" && l.proto === proto),
+    );
   }
-  printRows("publishers, ~1 Mbit/s each (one Node process replaying media.flv over raw RTMP)", group((l) => l.type === "publishers"));
+  printRows(
+    "publishers, ~1 Mbit/s each (one Node process replaying media.flv over raw RTMP)",
+    group((l) => l.type === "publishers"),
+  );
 
   // Ratios edge / NMS (and edge / nginx where measured).
   const anchors = kinds.filter((k) => k !== "edge");

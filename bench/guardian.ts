@@ -43,7 +43,6 @@ const MASK = QUERIES - 1;
 
 const CidrMatcher = createRequire(import.meta.url)("cidr-matcher") as new (cidrs: string[]) => { contains(ip: string): boolean };
 
-
 interface Net {
   v6: boolean;
   start: bigint;
@@ -83,7 +82,7 @@ function makeQueries(nets: Net[], rnd: () => number): string[] {
       const n = inside[Math.floor(rnd() * inside.length)];
       addr = n.start + BigInt(Math.floor(rnd() * Number(n.size > 2n ** 50n ? 2n ** 50n : n.size)));
     } else {
-      addr = v6 ? (1n << 125n) | BigInt(Math.floor(rnd() * 2 ** 53)) << 72n : BigInt(Math.floor(rnd() * 2 ** 32));
+      addr = v6 ? (1n << 125n) | (BigInt(Math.floor(rnd() * 2 ** 53)) << 72n) : BigInt(Math.floor(rnd() * 2 ** 32));
     }
     const text = v6 ? formatV6(addr) : formatV4(Number(addr));
     out.push(!v6 && rnd() < 0.1 ? `::ffff:${text}` : text);
@@ -92,7 +91,17 @@ function makeQueries(nets: Net[], rnd: () => number): string[] {
 }
 
 function toRules(nets: Net[]): Rule[] {
-  return nets.map((n, i) => ({ id: `r${i}`, kind: "ip", value: n.text, type: "deny", actions: ["play"], scope: {}, mode: "enforce", createdAt: i, source: "api" }));
+  return nets.map((n, i) => ({
+    id: `r${i}`,
+    kind: "ip",
+    value: n.text,
+    type: "deny",
+    actions: ["play"],
+    scope: {},
+    mode: "enforce",
+    createdAt: i,
+    source: "api",
+  }));
 }
 
 let busiest = 0;
@@ -145,7 +154,9 @@ for (const size of SIZES) {
   }
   // cidr-matcher wants a prefix on every entry.
   const matcher = new CidrMatcher(nets.map((n) => (n.text.includes("/") ? n.text : `${n.text}/${n.v6 ? 128 : 32}`)));
-  const ranges = nets.map((n) => (n.text.includes("/") ? ipaddr.parseCIDR(n.text) : ([ipaddr.parse(n.text), n.v6 ? 128 : 32] as [ipaddr.IPv4 | ipaddr.IPv6, number])));
+  const ranges = nets.map((n) =>
+    n.text.includes("/") ? ipaddr.parseCIDR(n.text) : ([ipaddr.parse(n.text), n.v6 ? 128 : 32] as [ipaddr.IPv4 | ipaddr.IPv6, number]),
+  );
 
   const ours: Batch = (from, count) => {
     let hits = 0;

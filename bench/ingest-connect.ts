@@ -128,7 +128,15 @@ async function main(): Promise<void> {
         fmt(mean(tot), 2),
         fmt(Math.max(...tot), 1),
         `${t.samples.length}/${errs}`,
-        ...PHASES.map((ph) => fmt(percentile(t.samples.map((s) => s.phase[ph]), 50), 2)),
+        ...PHASES.map((ph) =>
+          fmt(
+            percentile(
+              t.samples.map((s) => s.phase[ph]),
+              50,
+            ),
+            2,
+          ),
+        ),
       ];
     });
     console.log(table(["server", "p50 ms", "p95 ms", "mean", "max", "ok/err", ...PHASES.map((p) => `${p} p50`)], rows));
@@ -136,8 +144,14 @@ async function main(): Promise<void> {
     const edge = targets.find((t) => t.kind === "edge");
     if (edge) {
       console.log("\nratio edge / anchor (lower is better for the edge):");
-      const e50 = percentile(edge.samples.map((s) => s.total), 50);
-      const e95 = percentile(edge.samples.map((s) => s.total), 95);
+      const e50 = percentile(
+        edge.samples.map((s) => s.total),
+        50,
+      );
+      const e95 = percentile(
+        edge.samples.map((s) => s.total),
+        95,
+      );
       console.log(
         table(
           ["anchor", "p50 ratio", "p95 ratio"],

@@ -98,7 +98,6 @@ setTimeout(() => {
 // ---------------------------------------------------------------------------------------------
 // Seeded data: edges and client addresses.
 
-
 /** Land-ish boxes per continent, with rough shares of a CDN's edges. */
 const CONTINENTS = [
   { region: "eu", share: 0.3, lat: [36, 60], lon: [-9, 30] },
@@ -149,8 +148,15 @@ function publicV4(rnd: () => number): string {
     const c = Math.floor(rnd() * 256);
     const d = Math.floor(rnd() * 256);
     const reserved =
-      a === 10 || a === 127 || (a === 100 && b >= 64 && b < 128) || (a === 169 && b === 254) || (a === 172 && b >= 16 && b < 32) ||
-      (a === 192 && b === 168) || (a === 192 && b === 0) || (a === 198 && (b === 18 || b === 19)) || (a === 198 && b === 51 && c === 100) ||
+      a === 10 ||
+      a === 127 ||
+      (a === 100 && b >= 64 && b < 128) ||
+      (a === 169 && b === 254) ||
+      (a === 172 && b >= 16 && b < 32) ||
+      (a === 192 && b === 168) ||
+      (a === 192 && b === 0) ||
+      (a === 198 && (b === 18 || b === 19)) ||
+      (a === 198 && b === 51 && c === 100) ||
       (a === 203 && b === 0 && c === 113);
     if (!reserved) return `${a}.${b}.${c}.${d}`;
   }
@@ -383,7 +389,9 @@ async function inProcess(ips: string[]): Promise<void> {
     ];
 
     // Cross-check: no band (sameDistanceKm 0), no sticky memory.
-    const strictConfig = loadConfig({ env: { EDGE_ROUTING_EDGES: JSON.stringify(edges), EDGE_ROUTING_SAME_DISTANCE_KM: "0", EDGE_ROUTING_STICKY_TTL_MS: "0" } }).routing;
+    const strictConfig = loadConfig({
+      env: { EDGE_ROUTING_EDGES: JSON.stringify(edges), EDGE_ROUTING_SAME_DISTANCE_KM: "0", EDGE_ROUTING_STICKY_TTL_MS: "0" },
+    }).routing;
     const strict = new Router(strictConfig, geo, configuredEdges(strictConfig));
     let checked = 0;
     let differ = 0;
@@ -417,7 +425,7 @@ async function inProcess(ips: string[]): Promise<void> {
     rows.push([`${n}`, ours.name, fmt(ours.best, 0), ""]);
     for (const r of [anchor, ...info]) rows.push(["", r.name, fmt(r.best, 0), ratio(ours.best, r.best)]);
     ratios.push([`${n}`, fmt(ours.best, 0), fmt(anchor.best, 0), ratio(ours.best, anchor.best)]);
-    const reasonText = [...reasons].map(([k, v]) => `${k} ${fmt((v / 100), 1)}%`).join(", ");
+    const reasonText = [...reasons].map(([k, v]) => `${k} ${fmt(v / 100, 1)}%`).join(", ");
     checks.push(
       `${n} edges: ${differ} disagreements with the kd-tree nearest in ${checked} "nearest" answers (${ties} exact ties); ` +
         `measured calls answered: ${reasonText}`,
@@ -530,7 +538,16 @@ async function http(ips: string[]): Promise<void> {
     let k = 0;
     const nextIp = () => ips[k++ & MASK];
     const servers = [
-      { name: `edge GET /v1/route (${HTTP_EDGES} edges)`, port: apiPort, path: edgePath, pid: edge.pid, best: undefined as Load | undefined, non2xx: 0, errors: 0, all: 0 },
+      {
+        name: `edge GET /v1/route (${HTTP_EDGES} edges)`,
+        port: apiPort,
+        path: edgePath,
+        pid: edge.pid,
+        best: undefined as Load | undefined,
+        non2xx: 0,
+        errors: 0,
+        all: 0,
+      },
       { name: "fastify hello", port: helloPort, path: "/hello", pid: hello.child.pid!, best: undefined as Load | undefined, non2xx: 0, errors: 0, all: 0 },
     ];
     let busyHttp = 0;
@@ -547,16 +564,29 @@ async function http(ips: string[]): Promise<void> {
         s.non2xx += m.non2xx;
         s.errors += m.errors;
         s.all += m.requests;
-        console.log(`  round ${r + 1} ${s.name}: ${fmt(m.rps, 0)} req/s, p50 ${fmt(m.p50, 2)} ms, p99 ${fmt(m.p99, 2)} ms, server CPU ${fmt(m.serverCpu, 0)}%, client CPU ${fmt(m.clientCpu, 0)}%`);
+        console.log(
+          `  round ${r + 1} ${s.name}: ${fmt(m.rps, 0)} req/s, p50 ${fmt(m.p50, 2)} ms, p99 ${fmt(m.p99, 2)} ms, server CPU ${fmt(m.serverCpu, 0)}%, client CPU ${fmt(m.clientCpu, 0)}%`,
+        );
         if (!s.best || m.rps > s.best.rps) s.best = m;
       }
     }
     const [e, h] = servers;
-    console.log(`\nGET /v1/route vs fastify hello (${HTTP_CONNECTIONS} connections × ${HTTP_S} s after ${HTTP_WARMUP_S} s warm-up, best of ${HTTP_ROUNDS} alternating rounds)\n`);
+    console.log(
+      `\nGET /v1/route vs fastify hello (${HTTP_CONNECTIONS} connections × ${HTTP_S} s after ${HTTP_WARMUP_S} s warm-up, best of ${HTTP_ROUNDS} alternating rounds)\n`,
+    );
     console.log(
       table(
         ["server", "req/s", "p50 ms", "p99 ms", "server CPU %", "CPU µs/req", "client CPU %", "non-2xx / errors / answered (all runs)"],
-        servers.map((s) => [s.name, fmt(s.best!.rps, 0), fmt(s.best!.p50, 2), fmt(s.best!.p99, 2), fmt(s.best!.serverCpu, 0), fmt(s.best!.cpuPerReq, 1), fmt(s.best!.clientCpu, 0), `${s.non2xx} / ${s.errors} / ${s.all}`]),
+        servers.map((s) => [
+          s.name,
+          fmt(s.best!.rps, 0),
+          fmt(s.best!.p50, 2),
+          fmt(s.best!.p99, 2),
+          fmt(s.best!.serverCpu, 0),
+          fmt(s.best!.cpuPerReq, 1),
+          fmt(s.best!.clientCpu, 0),
+          `${s.non2xx} / ${s.errors} / ${s.all}`,
+        ]),
       ),
     );
     console.log(

@@ -43,13 +43,55 @@ function ensureMedia(): void {
   if (existsSync(MEDIA_FLV)) return;
   mkdirSync(VENDOR, { recursive: true });
   console.log(`encoding ${MEDIA_FLV} (20 s, ~1 Mbit/s)`);
-  const r = spawnSync("ffmpeg", [
-    "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=640x360:rate=25",
-    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "20",
-    "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
-    "-b:v", "900k", "-maxrate", "900k", "-bufsize", "900k", "-g", "50", "-keyint_min", "50", "-sc_threshold", "0",
-    "-c:a", "aac", "-b:a", "64k", "-ac", "2", "-f", "flv", MEDIA_FLV,
-  ], { stdio: "inherit" });
+  const r = spawnSync(
+    "ffmpeg",
+    [
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-y",
+      "-f",
+      "lavfi",
+      "-i",
+      "testsrc=size=640x360:rate=25",
+      "-f",
+      "lavfi",
+      "-i",
+      "sine=frequency=440:sample_rate=44100",
+      "-t",
+      "20",
+      "-c:v",
+      "libx264",
+      "-preset",
+      "ultrafast",
+      "-tune",
+      "zerolatency",
+      "-pix_fmt",
+      "yuv420p",
+      "-b:v",
+      "900k",
+      "-maxrate",
+      "900k",
+      "-bufsize",
+      "900k",
+      "-g",
+      "50",
+      "-keyint_min",
+      "50",
+      "-sc_threshold",
+      "0",
+      "-c:a",
+      "aac",
+      "-b:a",
+      "64k",
+      "-ac",
+      "2",
+      "-f",
+      "flv",
+      MEDIA_FLV,
+    ],
+    { stdio: "inherit" },
+  );
   if (r.status !== 0) throw new Error("ffmpeg could not encode the bench media");
 }
 
@@ -105,16 +147,35 @@ async function connectBench(): Promise<string[]> {
     }
     const row = (label: string, s: Sample[], err: number) => {
       const tot = s.map((x) => x.total);
-      return [label, fmt(percentile(tot, 50), 2), fmt(percentile(tot, 95), 2), fmt(mean(tot), 2), fmt(percentile(s.map((x) => x.transport), 50), 2), `${s.length}/${err}`];
+      return [
+        label,
+        fmt(percentile(tot, 50), 2),
+        fmt(percentile(tot, 95), 2),
+        fmt(mean(tot), 2),
+        fmt(
+          percentile(
+            s.map((x) => x.transport),
+            50,
+          ),
+          2,
+        ),
+        `${s.length}/${err}`,
+      ];
     };
-    console.log(`\n1. connect → NetStream.Publish.Start, ${N} sequential connections per protocol after ${WARMUP} warm-up, ${ROUNDS} alternating rounds, one edge`);
     console.log(
-      table(["protocol", "p50 ms", "p95 ms", "mean", "tcp(+tls) p50", "ok/err"], [
-        row("RTMP", runs.rtmp, errors.rtmp),
-        row("RTMPS (TLS 1.3, P-256)", runs.rtmps, errors.rtmps),
-      ]),
+      `\n1. connect → NetStream.Publish.Start, ${N} sequential connections per protocol after ${WARMUP} warm-up, ${ROUNDS} alternating rounds, one edge`,
     );
-    const p = (s: Sample[], q: number) => percentile(s.map((x) => x.total), q);
+    console.log(
+      table(
+        ["protocol", "p50 ms", "p95 ms", "mean", "tcp(+tls) p50", "ok/err"],
+        [row("RTMP", runs.rtmp, errors.rtmp), row("RTMPS (TLS 1.3, P-256)", runs.rtmps, errors.rtmps)],
+      ),
+    );
+    const p = (s: Sample[], q: number) =>
+      percentile(
+        s.map((x) => x.total),
+        q,
+      );
     console.log(`ratio RTMPS / RTMP: p50 ${ratio(p(runs.rtmps, 50), p(runs.rtmp, 50))}, p95 ${ratio(p(runs.rtmps, 95), p(runs.rtmp, 95))}`);
   } finally {
     await server.stop();
@@ -167,9 +228,27 @@ async function fanoutStep(secure: boolean): Promise<FanRow> {
   try {
     server = secure ? await startServer("edge", TLS_ENV, { ca }) : await startServer("edge");
     const name = await server.newStreamName();
-    feeder = spawn("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", MEDIA_FLV, "-c", "copy", "-f", "flv", `rtmp://127.0.0.1:${server.rtmpPort}/live/${name}`], {
-      stdio: "ignore",
-    });
+    feeder = spawn(
+      "ffmpeg",
+      [
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-re",
+        "-stream_loop",
+        "-1",
+        "-i",
+        MEDIA_FLV,
+        "-c",
+        "copy",
+        "-f",
+        "flv",
+        `rtmp://127.0.0.1:${server.rtmpPort}/live/${name}`,
+      ],
+      {
+        stdio: "ignore",
+      },
+    );
     await waitLive(server.rtmpPort, name);
     client = startClient("players", { proto: "flv", host: "127.0.0.1", port: server.httpPort, app: "live", name, count: PLAYERS, ...(secure ? { ca } : {}) });
     const ready = await client.ready;
@@ -215,7 +294,16 @@ async function main(): Promise<void> {
   console.log(
     table(
       ["playback", "server CPU% avg (max)", "RSS MB", "connected", "alive", "kbit/s med", "players CPU%", "other CPU%"],
-      rows.map((r) => [r.label, `${fmt(r.cpu)} (${fmt(r.cpuMax)})`, fmt(r.rssMb, 0), `${r.ok}/${PLAYERS}`, String(r.alive), fmt(r.kbitMed, 0), fmt(r.clientCpu), fmt(r.otherCpu)]),
+      rows.map((r) => [
+        r.label,
+        `${fmt(r.cpu)} (${fmt(r.cpuMax)})`,
+        fmt(r.rssMb, 0),
+        `${r.ok}/${PLAYERS}`,
+        String(r.alive),
+        fmt(r.kbitMed, 0),
+        fmt(r.clientCpu),
+        fmt(r.otherCpu),
+      ]),
     ),
   );
   const [plain, secure] = rows;

@@ -107,8 +107,21 @@ async function measureUncached(alg: Alg, dir: string, revocations: RevocationSto
   const issued = service.issue({ streams: ["OrgAB-stream1"], exp: nowSec + 3600 }, { org: "OrgAB", nowSec });
   if (!issued.ok) throw new Error(issued.parameter);
   const token = issued.token;
-  const ctx: VerifyContext = { keys: keys.verification, nowSec, leewaySec: 30, maxLength: 4096, issuers: new Set([ISSUER]), isRevoked: (jti) => revocations.has(jti) };
-  const fastOpts: FastJwtOptions = { key: alg === "HS256" ? SECRET : pair.publicPem, algorithms: [alg], allowedAud: "splay", allowedIss: ISSUER, requiredClaims: ["exp", "jti"] };
+  const ctx: VerifyContext = {
+    keys: keys.verification,
+    nowSec,
+    leewaySec: 30,
+    maxLength: 4096,
+    issuers: new Set([ISSUER]),
+    isRevoked: (jti) => revocations.has(jti),
+  };
+  const fastOpts: FastJwtOptions = {
+    key: alg === "HS256" ? SECRET : pair.publicPem,
+    algorithms: [alg],
+    allowedAud: "splay",
+    allowedIss: ISSUER,
+    requiredClaims: ["exp", "jti"],
+  };
   const fast = createVerifier(fastOpts);
   const joseKey = alg === "HS256" ? new TextEncoder().encode(SECRET) : await importSPKI(pair.publicPem, alg);
   const joseOpts = { algorithms: [alg], audience: "splay", issuer: ISSUER, requiredClaims: ["exp", "jti"] };

@@ -12,13 +12,13 @@ export interface ErrorSpec {
   readonly message: string;
 }
 
-const spec = (
-  http: number,
-  rtmpPublish: string | null,
-  rtmpPlay: string | null,
-  reason: string,
-  message: string,
-): ErrorSpec => ({ http, rtmpPublish, rtmpPlay, reason, message });
+const spec = (http: number, rtmpPublish: string | null, rtmpPlay: string | null, reason: string, message: string): ErrorSpec => ({
+  http,
+  rtmpPublish,
+  rtmpPlay,
+  reason,
+  message,
+});
 
 const BAD_NAME = "NetStream.Publish.BadName";
 const UNAUTHORIZED = "NetStream.Publish.Unauthorized";

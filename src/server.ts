@@ -207,7 +207,13 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
   const org = registry?.orgHash ?? config.bintu.orgHash;
   const clock = systemClock;
   const access = new AccessControl({
-    streams: directory, locator: table, apps: config.ingest.apps, limiter, webhook, org, rules: guardian,
+    streams: directory,
+    locator: table,
+    apps: config.ingest.apps,
+    limiter,
+    webhook,
+    org,
+    rules: guardian,
     tokens: config.auth.playback.required ? tokens : null,
   });
   const sessions = new LiveSessionPolicy({
@@ -226,9 +232,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
       revalidated: (result) => metrics.revalidations.inc({ result: revalidationResult(result) }),
     },
   });
-  const tlsServed = certificates
-    ? { secureContext: () => certificates.current.context, options: () => certificates.current.options }
-    : undefined;
+  const tlsServed = certificates ? { secureContext: () => certificates.current.context, options: () => certificates.current.options } : undefined;
   const ingest = new Ingest({ config, access, sessions, metrics, log, now: () => clock.now(), tls: tlsServed });
   // Encoders are handed RTMPS when it is served, even while plain RTMP stays on for old encoders.
   const rtmpUrl = () =>
@@ -310,12 +314,8 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     async start() {
       try {
         await keys.start();
-        const plain = config.rtmp.plain
-          ? await listening("rtmp.port", config.rtmp.port, config.rtmp.host, () => ingest.listenRtmp())
-          : undefined;
-        const rtmps = certificates
-          ? await listening("rtmp.tlsPort", config.rtmp.tlsPort, config.rtmp.host, () => ingest.listenRtmps())
-          : undefined;
+        const plain = config.rtmp.plain ? await listening("rtmp.port", config.rtmp.port, config.rtmp.host, () => ingest.listenRtmp()) : undefined;
+        const rtmps = certificates ? await listening("rtmp.tlsPort", config.rtmp.tlsPort, config.rtmp.host, () => ingest.listenRtmps()) : undefined;
         // The loader refuses rtmp.plain false without TLS, so one of the two listens.
         const rtmp = (plain ?? rtmps)!;
         const playback = await listening("playback.port", config.playback.port, config.playback.host, () => ingest.listenPlayback());

@@ -14,15 +14,17 @@ const layers = parseLayers(readFileSync(LAYERS, "utf8"));
 const { graph, unresolved } = buildImportGraph(SRC);
 
 /** One assertion per kind of breach, listing every offending edge in its message. */
-const none = (t: Test, what: string, found: readonly string[]) =>
-  t.same(found, [], found.length === 0 ? `no ${what}` : `${what}:\n  ${found.join("\n  ")}`);
+const none = (t: Test, what: string, found: readonly string[]) => t.same(found, [], found.length === 0 ? `no ${what}` : `${what}:\n  ${found.join("\n  ")}`);
 
 t.test("src/: the graph is read whole", async (t) => {
   t.ok(graph.size > 50, `${graph.size} modules`);
   t.ok(graph.get("server.ts")!.local.size > 10, "the composition root's imports are seen");
   t.ok(graph.get("guardian/snapshot.ts")!.local.has("primitives/ip.ts"), "a named import across folders");
   t.ok(graph.get("guardian/guardian.ts")!.local.has("geo/types.ts"), "an `import type`");
-  t.ok([...graph.get("ingest/nms.ts")!.external].some((s) => s.startsWith("node-media-server/")), "packages, also through require()");
+  t.ok(
+    [...graph.get("ingest/nms.ts")!.external].some((s) => s.startsWith("node-media-server/")),
+    "packages, also through require()",
+  );
   t.same(unresolved, [], "every relative import resolves to a module");
 });
 
@@ -37,8 +39,14 @@ t.test("src/: import cycles, layer rules, pure modules (docs/layers.md)", async 
 
 t.test("docs/layers.md: the folder rules themselves allow no cycle", async (t) => {
   const allowed = new Map([...layers.mayImport].map(([from, to]) => [from, to === "*" ? [] : [...to]] as const));
-  none(t, "cycles the rules allow", cycles(allowed).map((c) => c.join(" <-> ")));
-  const dangling = [...layers.mayImport].flatMap(([from, to]) => (to === "*" ? [] : [...to].filter((n) => !layers.mayImport.has(n)).map((n) => `${from} -> ${n}`)));
+  none(
+    t,
+    "cycles the rules allow",
+    cycles(allowed).map((c) => c.join(" <-> ")),
+  );
+  const dangling = [...layers.mayImport].flatMap(([from, to]) =>
+    to === "*" ? [] : [...to].filter((n) => !layers.mayImport.has(n)).map((n) => `${from} -> ${n}`),
+  );
   none(t, "allowed imports of folders without a row", dangling);
   t.ok(layers.pure.includes("src/primitives/*") && layers.io.includes("fs"), "pure modules and I/O modules are read");
 });

@@ -63,8 +63,12 @@ t.test("a port in use is a clear start-up error naming the key", async (t) => {
   t.teardown(() => blocker.close());
   const port = String((blocker.address() as net.AddressInfo).port);
   const res = cli([], {
-    EDGE_DATA_DIR: t.testdir(), EDGE_RTMP_HOST: "127.0.0.1", EDGE_RTMP_PORT: "0",
-    EDGE_PLAYBACK_HOST: "127.0.0.1", EDGE_PLAYBACK_PORT: port, EDGE_API_PORT: "0",
+    EDGE_DATA_DIR: t.testdir(),
+    EDGE_RTMP_HOST: "127.0.0.1",
+    EDGE_RTMP_PORT: "0",
+    EDGE_PLAYBACK_HOST: "127.0.0.1",
+    EDGE_PLAYBACK_PORT: port,
+    EDGE_API_PORT: "0",
   });
   t.equal(res.status, 1);
   t.match(res.stderr, new RegExp(`playback\\.port: cannot listen on 127\\.0\\.0\\.1:${port}: address already in use`));

@@ -9,7 +9,11 @@ t.test("every code is documented with its HTTP status, RTMP statuses and metric 
   const rows = new Map<string, string[]>();
   for (const line of readme.split("\n")) {
     const m = /^\| `(EDGE_ERR_[A-Z_]+)` \|(.*)\|$/.exec(line);
-    if (m) rows.set(m[1], m[2].split("|").map((c) => c.trim()));
+    if (m)
+      rows.set(
+        m[1],
+        m[2].split("|").map((c) => c.trim()),
+      );
   }
   t.same([...rows.keys()].sort(), Object.keys(ERRORS).sort(), "same codes in both tables");
   for (const [code, spec] of Object.entries(ERRORS)) {

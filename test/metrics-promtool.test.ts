@@ -51,8 +51,14 @@ t.test("promtool finds no problem with the project's metric names", async (t) =>
 
   const text = await scrape();
   const samples = parsePrometheus(text);
-  t.ok(samples.some((s) => s.name === "bintu_edge_routing_edge_cpu_cores_busy" && s.labels.edge === "c"), "cores busy");
-  t.ok(samples.some((s) => s.name === "bintu_edge_routing_edge_egress_bytes_per_second" && s.labels.edge === "c"), "egress");
+  t.ok(
+    samples.some((s) => s.name === "bintu_edge_routing_edge_cpu_cores_busy" && s.labels.edge === "c"),
+    "cores busy",
+  );
+  t.ok(
+    samples.some((s) => s.name === "bintu_edge_routing_edge_egress_bytes_per_second" && s.labels.edge === "c"),
+    "egress",
+  );
   t.ok(valueOf(samples, "process_resident_memory_bytes") > 0, "default process metrics, unprefixed");
   t.ok(valueOf(samples, "nodejs_heap_size_used_bytes") > 0, "default Node.js metrics, unprefixed");
   t.notOk(/^bintu_edge_(process|nodejs)_/m.test(text), "no prefixed default metrics");
@@ -65,10 +71,18 @@ t.test("promtool finds no problem with the project's metric names", async (t) =>
   const findings = (res.stdout + res.stderr).split("\n").filter((l) => l.trim() !== "");
   t.comment(`promtool check metrics (exit ${res.status}):\n${findings.join("\n") || "(no findings)"}`);
   t.ok(res.status === 0 || res.status === 3, "the exposition parses");
-  t.same(findings.filter((l) => l.startsWith("bintu_edge_")), [], "no finding on a bintu_edge_* name");
+  t.same(
+    findings.filter((l) => l.startsWith("bintu_edge_")),
+    [],
+    "no finding on a bintu_edge_* name",
+  );
   // prom-client's own gauges nodejs_active_{handles,requests,resources}_total carry _total (its
   // names, kept as published so stock dashboards match); any other finding would be news.
   const known = /^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/;
-  t.same(findings.filter((l) => !known.test(l)), [], "no finding beyond prom-client's three _total gauges");
+  t.same(
+    findings.filter((l) => !known.test(l)),
+    [],
+    "no finding beyond prom-client's three _total gauges",
+  );
   t.equal((await encoder.exited).code, 0, "the routed edge's publisher ran to its end");
 });

@@ -17,7 +17,10 @@ t.test("decisions, sessions and bytes, with no stream name or IP in any label", 
   // Default metrics under the client-library names stock dashboards use (issue 11 §6).
   t.ok(valueOf(before, "process_resident_memory_bytes") > 0, "default process metrics");
   t.ok(valueOf(before, "nodejs_heap_size_used_bytes") > 0, "default Node.js metrics");
-  t.notOk(before.some((s) => /^bintu_edge_(process|nodejs)_/.test(s.name)), "not renamed with the project prefix");
+  t.notOk(
+    before.some((s) => /^bintu_edge_(process|nodejs)_/.test(s.name)),
+    "not renamed with the project prefix",
+  );
 
   const { name } = await edge.createStream();
   for (let i = 0; i < 2; i++) t.not((await publish(edge.rtmpUrl("NoSuch-Stream1"), { seconds: 2 }).exited).code, 0);
@@ -41,6 +44,9 @@ t.test("decisions, sessions and bytes, with no stream name or IP in any label", 
   t.equal((await encoder.exited).code, 0);
   const { text, samples: after } = await scrape();
   t.equal(valueOf(after, "bintu_edge_sessions", { role: "publisher", protocol: "rtmp" }), 0);
-  t.ok(valueOf(after, "bintu_edge_media_bytes_total", { direction: "in" }) >= valueOf(during, "bintu_edge_media_bytes_total", { direction: "in" }), "bytes never go back");
+  t.ok(
+    valueOf(after, "bintu_edge_media_bytes_total", { direction: "in" }) >= valueOf(during, "bintu_edge_media_bytes_total", { direction: "in" }),
+    "bytes never go back",
+  );
   for (const secret of [name, "NoSuch-Stream1", "127.0.0.1", edge.apiKey]) t.notOk(text.includes(secret), `no ${secret} in /metrics`);
 });

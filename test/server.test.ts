@@ -12,7 +12,16 @@ t.test("close() ends live publishers and players, and the edge can start again o
   const dataDir = t.testdir();
   for (let round = 0; round < 3; round++) {
     const config = loadConfig({
-      env: { EDGE_DATA_DIR: dataDir, EDGE_RTMP_PORT: "0", EDGE_PLAYBACK_PORT: "0", EDGE_API_PORT: "0", EDGE_LOG_LEVEL: "silent", EDGE_RTMP_HOST: "127.0.0.1", EDGE_PLAYBACK_HOST: "127.0.0.1", EDGE_API_HOST: "127.0.0.1" },
+      env: {
+        EDGE_DATA_DIR: dataDir,
+        EDGE_RTMP_PORT: "0",
+        EDGE_PLAYBACK_PORT: "0",
+        EDGE_API_PORT: "0",
+        EDGE_LOG_LEVEL: "silent",
+        EDGE_RTMP_HOST: "127.0.0.1",
+        EDGE_PLAYBACK_HOST: "127.0.0.1",
+        EDGE_API_HOST: "127.0.0.1",
+      },
     });
     const edge = createEdge(config);
     t.equal(edge.apiKeyCreated, round === 0, `round ${round}: key generated only the first time`);

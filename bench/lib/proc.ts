@@ -64,7 +64,10 @@ export interface WindowResult {
 }
 
 /** One-second samples of `pids` for `seconds`; `main` is the process reported in detail. */
-export async function sampleWindow(pids: Record<string, number | undefined>, seconds: number): Promise<{
+export async function sampleWindow(
+  pids: Record<string, number | undefined>,
+  seconds: number,
+): Promise<{
   procs: Record<string, WindowResult>;
   machineBusyPct: number; // % of one core, all cores summed (max NCPU*100)
 }> {

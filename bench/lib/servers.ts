@@ -347,7 +347,12 @@ rtmp {
     newStreamNames: async (n) => Array.from({ length: n }, () => randomName(kind)),
     logLines: () => {
       try {
-        return [...c.lines, ...readFileSync(join(dir, "error.log"), "utf8").split("\n").filter((l) => l && !/\[notice\]/.test(l))];
+        return [
+          ...c.lines,
+          ...readFileSync(join(dir, "error.log"), "utf8")
+            .split("\n")
+            .filter((l) => l && !/\[notice\]/.test(l)),
+        ];
       } catch {
         return c.lines;
       }

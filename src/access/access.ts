@@ -61,8 +61,13 @@ export interface AccessControlOptions {
 // A failed publish of these kinds spends the client's brute-force budget; a busy stream or an
 // unreachable bintu is not the client's doing.
 const PUBLISH_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  "EDGE_ERR_STREAM_UNKNOWN", "EDGE_ERR_STREAM_LOCKED", "EDGE_ERR_STREAM_DELETED",
-  "EDGE_ERR_BAD_APP", "EDGE_ERR_BAD_NAME", "EDGE_ERR_BAD_QUERY", "EDGE_ERR_WEBHOOK_DENIED",
+  "EDGE_ERR_STREAM_UNKNOWN",
+  "EDGE_ERR_STREAM_LOCKED",
+  "EDGE_ERR_STREAM_DELETED",
+  "EDGE_ERR_BAD_APP",
+  "EDGE_ERR_BAD_NAME",
+  "EDGE_ERR_BAD_QUERY",
+  "EDGE_ERR_WEBHOOK_DENIED",
 ]);
 
 const NOT_ASKED: StreamLocation = { at: "nowhere" };
@@ -107,7 +112,12 @@ export class AccessControl {
     if (!verified.ok) return deny(verified.code);
     const { claims } = verified;
     const refused = checkPlayClaims(claims, {
-      stream: req.name, streamId: allowed.stream.id, org, ip: req.ip, referer: req.referer, origin: req.origin,
+      stream: req.name,
+      streamId: allowed.stream.id,
+      org,
+      ip: req.ip,
+      referer: req.referer,
+      origin: req.origin,
     });
     if (refused) return deny(refused);
     return { allow: true, stream: allowed.stream, token: { jti: claims.jti, exp: claims.exp, forceDisconnect: claims.forceDisconnect === true } };

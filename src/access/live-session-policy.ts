@@ -62,9 +62,7 @@ export class LiveSessionPolicy {
       intervalMs: opts.revalidateIntervalMs,
       clock: this.clock,
       kick: (s, code) => s.end(code),
-      afterValid: webhook
-        ? async (s) => ((await webhook.update(s, this.clock.now() - s.startedAt)) === "allow" ? null : "EDGE_ERR_WEBHOOK_DENIED")
-        : undefined,
+      afterValid: webhook ? async (s) => ((await webhook.update(s, this.clock.now() - s.startedAt)) === "allow" ? null : "EDGE_ERR_WEBHOOK_DENIED") : undefined,
       onChecked: (_s, result) => events?.revalidated?.(result),
     });
     this.unsubscribe = [
@@ -143,7 +141,10 @@ export class LiveSessionPolicy {
     const wait = atMs - this.clock.now();
     if (wait <= 0) return session.end("EDGE_ERR_TOKEN_EXPIRED");
     const step = Math.min(wait, MAX_TIMER_MS);
-    this.expiryTimers.set(session, this.clock.setTimer(() => this.armExpiry(session, atMs), step));
+    this.expiryTimers.set(
+      session,
+      this.clock.setTimer(() => this.armExpiry(session, atMs), step),
+    );
   }
 
   private publishEnded(publisher: EdgeSession): void {

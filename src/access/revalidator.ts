@@ -73,7 +73,10 @@ export class Revalidator<S extends LiveSession> {
   private schedule(session: S): void {
     const { intervalMs, jitter = 0.2, random = Math.random } = this.opts;
     const wait = intervalMs * (1 - jitter + 2 * jitter * random());
-    this.timers.set(session.id, this.clock.setTimer(() => void this.check(session), wait));
+    this.timers.set(
+      session.id,
+      this.clock.setTimer(() => void this.check(session), wait),
+    );
   }
 
   private async check(session: S): Promise<void> {

@@ -2,15 +2,7 @@
 // first start (nanoStream signs with EdDSA, docs/nanostream.md §2.2) plus configured keys for rotation
 // and fleets. Sign with the newest; verify with any key by `kid`; publish the public ones as JWKS
 // (RFC 7517) so other edges verify offline.
-import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  createSecretKey,
-  generateKeyPairSync,
-  type JsonWebKey,
-  type KeyObject,
-} from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, createSecretKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config/schema.js";

@@ -142,9 +142,11 @@ function hasOneScope(p: JsonObject): boolean {
 function areClaims(p: JsonObject, issuers: ReadonlySet<string>): p is SplayClaims {
   return (
     hasAudience(p.aud) &&
-    isString(p.iss) && issuers.has(p.iss) &&
+    isString(p.iss) &&
+    issuers.has(p.iss) &&
     isString(p.sub) &&
-    isString(p.jti) && p.jti !== "" &&
+    isString(p.jti) &&
+    p.jti !== "" &&
     isNumber(p.iat) &&
     isNumber(p.exp) &&
     isOptional(p.nbf, isNumber) &&

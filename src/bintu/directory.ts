@@ -179,12 +179,7 @@ export class StreamDirectory {
   }
 
   /** lru-cache's fetchMethod: ask the source through the breaker; on failure, maybe serve stale. */
-  private async load(
-    name: string,
-    previous: Entry | undefined,
-    signal: AbortSignal,
-    set: LRUCache.FetcherFetchOptions<string, Entry>,
-  ): Promise<Entry> {
+  private async load(name: string, previous: Entry | undefined, signal: AbortSignal, set: LRUCache.FetcherFetchOptions<string, Entry>): Promise<Entry> {
     if (this.breaker && !this.breaker.tryAcquire()) return this.fallback(previous, set, new Error("circuit open"));
     let stream: StreamInfo | null;
     try {

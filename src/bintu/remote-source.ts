@@ -17,17 +17,7 @@ import { BodyError, readCapped } from "../util/read-capped.js";
 /** The largest list bintu-edge's registry returns; bintu's own maximum is not documented. */
 const SYNC_QUANTITY = 1000;
 
-export type RequestResult =
-  | "ok"
-  | "timeout"
-  | "network"
-  | "aborted"
-  | "http_3xx"
-  | "http_4xx"
-  | "http_5xx"
-  | "too_large"
-  | "bad_json"
-  | "bad_schema";
+export type RequestResult = "ok" | "timeout" | "network" | "aborted" | "http_3xx" | "http_4xx" | "http_5xx" | "too_large" | "bad_json" | "bad_schema";
 
 export class BintuRequestError extends Error {
   constructor(

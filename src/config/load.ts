@@ -183,7 +183,11 @@ function reasonOf(e: ValueError): string {
 
 /** JSON pointer (`/api/trustProxy/2`) → dotted key path (`api.trustProxy.2`). */
 const dotted = (pointer: string) =>
-  pointer.split("/").slice(1).map((seg) => seg.replaceAll("~1", "/").replaceAll("~0", "~")).join(".");
+  pointer
+    .split("/")
+    .slice(1)
+    .map((seg) => seg.replaceAll("~1", "/").replaceAll("~0", "~"))
+    .join(".");
 
 /**
  * A CIDR the runtime will take, by the runtime's own parser (issue 11 §4): trusted proxies, geo
@@ -207,7 +211,8 @@ function overrideIssues(overrides: Config["geo"]["overrides"]): ConfigIssue[] {
     if (!net.ok) issues.push({ path: `${at}.cidr`, reason: net.reason });
     else if (seen.has(net.key)) issues.push({ path: `${at}.cidr`, reason: `'${o.cidr}': the same network as geo.overrides.${seen.get(net.key)}.cidr` });
     else seen.set(net.key, i);
-    if ((o.lat === undefined) !== (o.lon === undefined)) issues.push({ path: `${at}.${o.lat === undefined ? "lat" : "lon"}`, reason: "lat and lon go together" });
+    if ((o.lat === undefined) !== (o.lon === undefined))
+      issues.push({ path: `${at}.${o.lat === undefined ? "lat" : "lon"}`, reason: "lat and lon go together" });
   });
   return issues;
 }

@@ -90,10 +90,9 @@ export const RtmpLimitsSchema = Type.Object(
 export const ConfigSchema = Type.Object(
   {
     dataDir: Type.String({ minLength: 1, default: "./data" }),
-    logLevel: Type.Union(
-      [Type.Literal("debug"), Type.Literal("info"), Type.Literal("warn"), Type.Literal("error"), Type.Literal("silent")],
-      { default: "info" },
-    ),
+    logLevel: Type.Union([Type.Literal("debug"), Type.Literal("info"), Type.Literal("warn"), Type.Literal("error"), Type.Literal("silent")], {
+      default: "info",
+    }),
     /** Public hostname put into ingest/playout URLs of the registry's stream JSON. */
     publicHost: Type.String({ minLength: 1, default: "localhost" }),
     rtmp: Type.Object(

@@ -99,7 +99,10 @@ class GeoLookup implements Geo {
   ) {
     this.seen = signature(paths);
     // Synchronous at start: a missing or bad file stops start-up with its path.
-    this.dbs = databases(paths, paths.map((p) => readFileSync(p)));
+    this.dbs = databases(
+      paths,
+      paths.map((p) => readFileSync(p)),
+    );
     if (paths.length > 0 && opts.watch !== false) {
       for (const path of paths) {
         this.watchers.push(new WatchedFile({ path, onChange: () => this.changed(), pollMs: opts.pollMs, debounceMs: opts.debounceMs }));
@@ -187,6 +190,9 @@ class GeoLookup implements Geo {
  */
 export function openGeo(opts: GeoOptions): Geo {
   const overrides = compileOverrides(opts.overrides ?? []);
-  const paths = opts.mmdbPath.split(",").map((p) => p.trim()).filter(Boolean);
+  const paths = opts.mmdbPath
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean);
   return new GeoLookup(paths, overrides, opts);
 }

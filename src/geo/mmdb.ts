@@ -120,9 +120,10 @@ export class MmdbDatabase {
       } else if (size === 28) {
         // The middle byte holds the top 4 bits of both records: high nibble left, low right.
         const mid = buf[o + 3];
-        node = right === 0
-          ? ((mid & 0xf0) << 20) | (buf[o] << 16) | (buf[o + 1] << 8) | buf[o + 2]
-          : ((mid & 0x0f) << 24) | (buf[o + 4] << 16) | (buf[o + 5] << 8) | buf[o + 6];
+        node =
+          right === 0
+            ? ((mid & 0xf0) << 20) | (buf[o] << 16) | (buf[o + 1] << 8) | buf[o + 2]
+            : ((mid & 0x0f) << 24) | (buf[o + 4] << 16) | (buf[o + 5] << 8) | buf[o + 6];
       } else {
         const p = o + 4 * right;
         node = ((buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3]) >>> 0;

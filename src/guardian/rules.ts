@@ -157,7 +157,8 @@ function parseExpiry(body: Body, ctx: ParseContext): number | null | undefined {
   let at: number;
   if (typeof expiresAt === "number" && Number.isSafeInteger(expiresAt)) at = expiresAt;
   else if (typeof expiresAt === "string" && /^\d{4}-\d{2}-\d{2}T/.test(expiresAt)) at = Date.parse(expiresAt);
-  else if (expiresAt instanceof Date) at = expiresAt.getTime(); // YAML timestamps
+  else if (expiresAt instanceof Date)
+    at = expiresAt.getTime(); // YAML timestamps
   else throw wrong("expiresAt", "ms since the epoch or an ISO 8601 date-time");
   if (!Number.isFinite(at)) throw wrong("expiresAt", "not a valid date-time");
   if (at <= ctx.nowMs) throw wrong("expiresAt", "already in the past");

@@ -122,7 +122,14 @@ export function compile(input: readonly Rule[], nowMs: number): Snapshot {
     counts[rule.kind][rule.mode]++;
     const key = rule.scope.stream !== undefined ? `s:${rule.scope.stream}` : rule.scope.tag !== undefined ? `t:${rule.scope.tag}` : "";
     let perAction = sets.get(key);
-    if (!perAction) sets.set(key, (perAction = [[[], [], false], [[], [], false]]));
+    if (!perAction)
+      sets.set(
+        key,
+        (perAction = [
+          [[], [], false],
+          [[], [], false],
+        ]),
+      );
     for (const action of rule.actions) {
       const set = perAction[action === "play" ? 0 : 1];
       if (rule.mode === "enforce") set[0].push(i);

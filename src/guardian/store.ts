@@ -16,7 +16,6 @@ export interface StoreOptions {
   readonly now?: () => number;
 }
 
-
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS rules (
     id           TEXT PRIMARY KEY,
@@ -115,20 +114,20 @@ export class GuardianStore implements RuleStore {
     const ttl = draft.kind === "ip" && draft.expiresAt === undefined && this.options.ipRuleTtlMs > 0 ? now + this.options.ipRuleTtlMs : null;
     const identity = JSON.stringify([draft.kind, draft.value, draft.type, draft.actions, draft.scope.stream ?? null, draft.scope.tag ?? null, draft.mode]);
     const row = this.upsert.get({
-        id: randomUUID(),
-        identity,
-        kind: draft.kind,
-        value: draft.value,
-        type: draft.type,
-        actions: JSON.stringify(draft.actions),
-        stream: draft.scope.stream ?? null,
-        scopeTag: draft.scope.tag ?? null,
-        expiresAt: draft.expiresAt === undefined ? ttl : draft.expiresAt,
-        info: draft.info ?? null,
-        tag: draft.tag ?? null,
-        mode: draft.mode,
-        now,
-      }) as Row;
+      id: randomUUID(),
+      identity,
+      kind: draft.kind,
+      value: draft.value,
+      type: draft.type,
+      actions: JSON.stringify(draft.actions),
+      stream: draft.scope.stream ?? null,
+      scopeTag: draft.scope.tag ?? null,
+      expiresAt: draft.expiresAt === undefined ? ttl : draft.expiresAt,
+      info: draft.info ?? null,
+      tag: draft.tag ?? null,
+      mode: draft.mode,
+      now,
+    }) as Row;
     const rule = toRule(row);
     this.changed({ added: rule });
     return rule;

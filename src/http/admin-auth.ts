@@ -14,10 +14,7 @@ const API_KEY_HEADER = "x-bintu-apikey";
  * A fastify hook that lets the request through or answers 401/403 in the envelope of the family of
  * routes it guards. Its shape fits both `onRequest` and `preHandler`.
  */
-export type RoleGuard = (
-  request: FastifyRequest,
-  reply: FastifyReply,
-) => Promise<FastifyReply | undefined>;
+export type RoleGuard = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
 
 export interface AdminAuth {
   authenticate(headers: IncomingHttpHeaders): Role | null;

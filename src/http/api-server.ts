@@ -127,8 +127,15 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
 
   app.get("/v1/sessions", { preHandler: requireEdgeRole("nanoReadOnly") }, async () =>
     deps.sessions().map((s) => ({
-      id: s.id, role: s.role, protocol: s.protocol, app: s.app, stream: s.name, ip: s.ip,
-      startedAt: new Date(s.startedAt).toISOString(), bytesIn: s.bytesIn(), bytesOut: s.bytesOut(),
+      id: s.id,
+      role: s.role,
+      protocol: s.protocol,
+      app: s.app,
+      stream: s.name,
+      ip: s.ip,
+      startedAt: new Date(s.startedAt).toISOString(),
+      bytesIn: s.bytesIn(),
+      bytesOut: s.bytesOut(),
     })),
   );
   app.delete<{ Params: { id: string } }>("/v1/sessions/:id", { preHandler: requireEdgeRole("nanoAdmin") }, async (req, reply) =>

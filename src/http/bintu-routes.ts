@@ -23,9 +23,7 @@ const SetTagsBody = Type.Object({ tags: TagList });
 const OneOrMany = Type.Union([Type.String(), Type.Array(Type.String())]);
 const ListStreamsQuery = Type.Object({
   quantity: Type.Optional(Type.Integer({ minimum: 1 })),
-  state: Type.Optional(
-    Type.Union(["created", "live", "ended", "locked", "deleted"].map((s) => Type.Literal(s))),
-  ),
+  state: Type.Optional(Type.Union(["created", "live", "ended", "locked", "deleted"].map((s) => Type.Literal(s)))),
   // bintu clients send `tags[]=a&tags[]=b`; the querystring parser keeps the brackets in
   // the key, and gives a string for one value, an array for several. `tags` is accepted too.
   "tags[]": Type.Optional(OneOrMany),
@@ -108,10 +106,8 @@ async function bintuRoutes(scope: FastifyInstance, { registry, auth, urls }: Bin
   // Lock, unlock and delete are nanoAdmin-only in bintu (docs/nanostream.md §6).
   const admin = requireRole(auth, "nanoAdmin", "bintu");
 
-  scope.post<{ Body: Static<typeof CreateStreamBody> }>(
-    "/stream",
-    { onRequest: user, schema: { body: CreateStreamBody } },
-    async (request) => json(registry.create(request.body.tags)),
+  scope.post<{ Body: Static<typeof CreateStreamBody> }>("/stream", { onRequest: user, schema: { body: CreateStreamBody } }, async (request) =>
+    json(registry.create(request.body.tags)),
   );
 
   scope.get<{ Querystring: Static<typeof ListStreamsQuery> }>(
@@ -119,9 +115,7 @@ async function bintuRoutes(scope: FastifyInstance, { registry, auth, urls }: Bin
     { onRequest: readOnly, schema: { querystring: ListStreamsQuery } },
     async (request) => {
       const { quantity, state, streamname } = request.query;
-      const tags = [request.query["tags[]"], request.query.tags]
-        .flat()
-        .filter((tag) => tag !== undefined);
+      const tags = [request.query["tags[]"], request.query.tags].flat().filter((tag) => tag !== undefined);
       return registry.list({ quantity, state, tags, name: streamname }).map(json);
     },
   );
@@ -130,10 +124,7 @@ async function bintuRoutes(scope: FastifyInstance, { registry, auth, urls }: Bin
     "/stream/:id",
     {
       // The player fetches `?profile=player` without credentials (docs/nanostream.md §1.2).
-      onRequest: async (request, reply) =>
-        (request.query as { profile?: unknown }).profile === "player"
-          ? undefined
-          : readOnly(request, reply),
+      onRequest: async (request, reply) => ((request.query as { profile?: unknown }).profile === "player" ? undefined : readOnly(request, reply)),
       schema: { querystring: GetStreamQuery },
     },
     async (request, reply) => {
@@ -144,28 +135,18 @@ async function bintuRoutes(scope: FastifyInstance, { registry, auth, urls }: Bin
   );
 
   /** Changes one visible stream: 404 for unknown, non-UUID and deleted ids. */
-  function changeVisible(
-    reply: FastifyReply,
-    id: string,
-    change: (id: string) => StreamRecord | undefined,
-    present: (rec: StreamRecord) => unknown = json,
-  ) {
+  function changeVisible(reply: FastifyReply, id: string, change: (id: string) => StreamRecord | undefined, present: (rec: StreamRecord) => unknown = json) {
     const existing = findVisible(id);
     const changed = existing && change(existing.id);
     return changed ? present(changed) : notFound(reply);
   }
 
-  scope.put<IdParams & { Body: Static<typeof SetTagsBody> }>(
-    "/stream/:id/tag",
-    { onRequest: user, schema: { body: SetTagsBody } },
-    async (request, reply) =>
-      changeVisible(reply, request.params.id, (id) => registry.setTags(id, request.body.tags)),
+  scope.put<IdParams & { Body: Static<typeof SetTagsBody> }>("/stream/:id/tag", { onRequest: user, schema: { body: SetTagsBody } }, async (request, reply) =>
+    changeVisible(reply, request.params.id, (id) => registry.setTags(id, request.body.tags)),
   );
 
   // bintu has lock/unlock and delete but documents no paths for them: these are our choice.
-  scope.put<IdParams>("/stream/:id/lock", { onRequest: admin }, async (request, reply) =>
-    changeVisible(reply, request.params.id, (id) => registry.lock(id)),
-  );
+  scope.put<IdParams>("/stream/:id/lock", { onRequest: admin }, async (request, reply) => changeVisible(reply, request.params.id, (id) => registry.lock(id)));
   scope.put<IdParams>("/stream/:id/unlock", { onRequest: admin }, async (request, reply) =>
     changeVisible(reply, request.params.id, (id) => registry.unlock(id)),
   );

@@ -19,7 +19,12 @@ export interface GuardianRoutesDeps {
 }
 
 /** Both spellings nanoStream uses (docs/nanostream.md §3). */
-const KINDS = new Map<string, RuleKind>([["ip", "ip"], ["referer", "referer"], ["referrer", "referer"], ["country", "country"]]);
+const KINDS = new Map<string, RuleKind>([
+  ["ip", "ip"],
+  ["referer", "referer"],
+  ["referrer", "referer"],
+  ["country", "country"],
+]);
 
 type ListQuery = { Querystring: { stream?: unknown; tag?: unknown } };
 

@@ -23,9 +23,7 @@ function sendToken(reply: FastifyReply, token: string): FastifyReply {
 }
 
 const tokenOf = (body: unknown): string | null =>
-  typeof body === "object" && body !== null && typeof (body as { token?: unknown }).token === "string"
-    ? (body as { token: string }).token
-    : null;
+  typeof body === "object" && body !== null && typeof (body as { token?: unknown }).token === "string" ? (body as { token: string }).token : null;
 
 /** /verify refusals: nanoStream documents 1002 for expiry; every other failure is 2004. */
 const VERIFY_REFUSAL: Partial<Record<ErrorCode, WireKind<"splay">>> = {

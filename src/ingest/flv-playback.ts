@@ -87,7 +87,10 @@ export class FlvPlayback {
     const decision = await this.opts.access.check(request);
     const code = decision.allow ? null : decision.code;
     this.opts.metrics.decisions.inc({
-      action: "play", protocol: "flv", result: code ? "deny" : "allow", reason: code ? ERRORS[code].reason : "ok",
+      action: "play",
+      protocol: "flv",
+      result: code ? "deny" : "allow",
+      reason: code ? ERRORS[code].reason : "ok",
     });
     if (!decision.allow) return this.reply(res, decision.code);
     const broadcast = nms.broadcastOf(`/${app}/${name}`);
@@ -138,7 +141,13 @@ class FlvPlayer implements NmsSubscriber {
     this.ip = ip;
     this.streamPath = `/${app}/${name}`;
     this.session = {
-      id: this.id, role: "player", protocol: "flv", app, name, ip, startedAt: opts.now(),
+      id: this.id,
+      role: "player",
+      protocol: "flv",
+      app,
+      name,
+      ip,
+      startedAt: opts.now(),
       bytesIn: () => 0,
       bytesOut: () => this.bytesOut,
       end: (code) => this.end(code),

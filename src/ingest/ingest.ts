@@ -34,13 +34,21 @@ export class Ingest {
       limits: config.rtmp.limits,
       maxPendingBytes: config.playback.maxPendingBytes,
       maxGopCacheBytes: config.playback.maxGopCacheBytes,
-      access, sessions, metrics, log, now,
+      access,
+      sessions,
+      metrics,
+      log,
+      now,
       ...(tls ? { secureContext: tls.secureContext } : {}),
     });
     this.flv = new FlvPlayback({
       maxPendingBytes: config.playback.maxPendingBytes,
       trustedProxies: trustedProxies(config.api.trustProxy),
-      access, sessions, metrics, log, now,
+      access,
+      sessions,
+      metrics,
+      log,
+      now,
       ...(tls ? { tls: { options: tls.options(), handshakeTimeoutMs: config.rtmp.limits.handshakeTimeoutMs } } : {}),
     });
   }

@@ -46,9 +46,7 @@ function parserEnforcesLimits(Rtmp: new () => ProbeRtmp): boolean {
  * and the adapter (nms.ts) read the same modules.
  */
 export function nmsPatchProblem(root?: string): string | null {
-  const requireNms = root
-    ? createRequire(join(root, "package.json"))
-    : createRequire(import.meta.url);
+  const requireNms = root ? createRequire(join(root, "package.json")) : createRequire(import.meta.url);
   const base = root ? "." : "node-media-server";
   const Rtmp = requireNms(`${base}/src/protocol/rtmp.js`) as new () => ProbeRtmp;
   const BroadcastServer = requireNms(`${base}/src/server/broadcast_server.js`) as new (path: string) => { maxGopCacheBytes?: unknown };

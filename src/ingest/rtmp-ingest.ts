@@ -86,8 +86,7 @@ export class RtmpIngest {
   }
 
   async close(): Promise<void> {
-    const stop = (server: net.Server | null) =>
-      new Promise<void>((resolve) => (server?.listening ? server.close(() => resolve()) : resolve()));
+    const stop = (server: net.Server | null) => new Promise<void>((resolve) => (server?.listening ? server.close(() => resolve()) : resolve()));
     const closed = Promise.all([stop(this.server), stop(this.tlsServer)]);
     for (const conn of this.connections) {
       this.closeConnection(conn, "EDGE_ERR_SHUTDOWN");
@@ -221,7 +220,15 @@ export class RtmpIngest {
     conn.state = "deciding";
     this.pendingPublishes.add(path);
     const request: AccessRequest = {
-      action: "publish", protocol: "rtmp", media: "here", app: conn.app, name, query, ip: conn.ip, clientId: session.id, tcUrl: conn.tcUrl,
+      action: "publish",
+      protocol: "rtmp",
+      media: "here",
+      app: conn.app,
+      name,
+      query,
+      ip: conn.ip,
+      clientId: session.id,
+      tcUrl: conn.tcUrl,
     };
     const decision = await this.opts.access.check(request).finally(() => this.pendingPublishes.delete(path));
     if (conn.state !== "deciding") return; // the client left while we were deciding
@@ -356,7 +363,10 @@ export class RtmpIngest {
 
   private countDecision(action: "publish" | "play", code: ErrorCode | null): void {
     this.opts.metrics.decisions.inc({
-      action, protocol: "rtmp", result: code ? "deny" : "allow", reason: code ? ERRORS[code].reason : "ok",
+      action,
+      protocol: "rtmp",
+      result: code ? "deny" : "allow",
+      reason: code ? ERRORS[code].reason : "ok",
     });
   }
 

@@ -190,10 +190,8 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, r
   // (issue 11 §6). Bytes, not bits: Prometheus' base unit for data (`promtool check metrics` flags
   // a _bits_ name), so the load report's Mbit/s become bytes per second here.
   perEdge("bintu_edge_routing_edge_sessions", "Sessions on each routed edge at its last load report", (e) => e.load.sessions);
-  perEdge(
-    "bintu_edge_routing_edge_egress_bytes_per_second",
-    "Media sent by each routed edge at its last load report",
-    (e) => Math.round((e.load.egressMbps * 1e6) / 8),
+  perEdge("bintu_edge_routing_edge_egress_bytes_per_second", "Media sent by each routed edge at its last load report", (e) =>
+    Math.round((e.load.egressMbps * 1e6) / 8),
   );
   perEdge(
     "bintu_edge_routing_edge_cpu_cores_busy",
@@ -233,7 +231,27 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, r
     },
   });
 
-  return { routeAnswers, routingTableReloads, geoReloads, registry, decisions, connectionsClosed, guardianDecisions, guardianWouldDeny, guardianReloads, guardianRules, tokenVerifications, tokenRevocations, bintuRequests, bintuRequestSeconds, streamLookups, breakerTransitions, revalidations, webhookCalls, tlsReloads };
+  return {
+    routeAnswers,
+    routingTableReloads,
+    geoReloads,
+    registry,
+    decisions,
+    connectionsClosed,
+    guardianDecisions,
+    guardianWouldDeny,
+    guardianReloads,
+    guardianRules,
+    tokenVerifications,
+    tokenRevocations,
+    bintuRequests,
+    bintuRequestSeconds,
+    streamLookups,
+    breakerTransitions,
+    revalidations,
+    webhookCalls,
+    tlsReloads,
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -52,7 +52,7 @@ export class TrustedProxies {
     const w = this.words;
     const family = parseAddress(ip, w);
     if (family === 4) {
-      for (const { net, mask } of this.v4) if (((w[0] & mask) >>> 0) === net) return true;
+      for (const { net, mask } of this.v4) if ((w[0] & mask) >>> 0 === net) return true;
     } else if (family === 6) {
       for (const { net, prefix } of this.v6) if (inV6(w, net, prefix)) return true;
     }
@@ -63,7 +63,7 @@ export class TrustedProxies {
 function inV6(w: Uint32Array, net: Uint32Array, prefix: number): boolean {
   for (let i = 0, left = prefix; i < 4 && left > 0; i++, left -= 32) {
     const mask = left >= 32 ? 0xffffffff : (0xffffffff << (32 - left)) >>> 0;
-    if (((w[i] & mask) >>> 0) !== net[i]) return false;
+    if ((w[i] & mask) >>> 0 !== net[i]) return false;
   }
   return true;
 }

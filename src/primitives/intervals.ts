@@ -151,7 +151,7 @@ export function sweep(list: RangeList, chains: Chains, expires: Float64Array): {
     }
   };
   emit(new Uint32Array(W), 0, NO_CHAIN);
-  for (let i = 0; i < count; ) {
+  for (let i = 0; i < count;) {
     const g = order[i];
     popBefore(g);
     chains.begin();
@@ -239,8 +239,7 @@ export function v6Lookup(t: IpTable, w: Uint32Array): number {
     const mid = (lo + hi + 1) >>> 1;
     const o = 4 * mid;
     // starts[mid] <= w, word by word
-    const atMost =
-      s[o] !== w0 ? s[o] < w0 : s[o + 1] !== w1 ? s[o + 1] < w1 : s[o + 2] !== w2 ? s[o + 2] < w2 : s[o + 3] <= w3;
+    const atMost = s[o] !== w0 ? s[o] < w0 : s[o + 1] !== w1 ? s[o + 1] < w1 : s[o + 2] !== w2 ? s[o + 2] < w2 : s[o + 3] <= w3;
     if (atMost) lo = mid;
     else hi = mid - 1;
   }

@@ -128,8 +128,7 @@ function parseSpan(s: string, end: number, out: Uint32Array): Family {
 
 export type NetworkResult = { ok: true; family: 4 | 6; prefix: number; text: string } | { ok: false; reason: string };
 
-export const wordsToBigInt = (w: ArrayLike<number>): bigint =>
-  (BigInt(w[0]) << 96n) | (BigInt(w[1]) << 64n) | (BigInt(w[2]) << 32n) | BigInt(w[3]);
+export const wordsToBigInt = (w: ArrayLike<number>): bigint => (BigInt(w[0]) << 96n) | (BigInt(w[1]) << 64n) | (BigInt(w[2]) << 32n) | BigInt(w[3]);
 
 export function formatV4(v: number): string {
   return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
@@ -141,13 +140,17 @@ export function formatV6(v: bigint): string {
   for (let k = 7; k >= 0; k--) g.push(Number((v >> BigInt(16 * k)) & 0xffffn));
   let best = -1;
   let bestLen = 1;
-  for (let k = 0; k < 8; ) {
+  for (let k = 0; k < 8;) {
     let e = k;
     while (e < 8 && g[e] === 0) e++;
     if (e - k > bestLen) [best, bestLen] = [k, e - k];
     k = e === k ? k + 1 : e;
   }
-  const hex = (from: number, to: number) => g.slice(from, to).map((x) => x.toString(16)).join(":");
+  const hex = (from: number, to: number) =>
+    g
+      .slice(from, to)
+      .map((x) => x.toString(16))
+      .join(":");
   return best < 0 ? hex(0, 8) : `${hex(0, best)}::${hex(best + bestLen, 8)}`;
 }
 

@@ -118,12 +118,7 @@ export class Router {
     // The geo answer itself (one frozen object per database record): select() caches per place.
     const place = placed ? where : null;
     const stickyKey = this.sticky === null ? 0 : stickyKeyOf(req);
-    const picked = select(
-      this.table,
-      this.health.status,
-      { place, stream: req.stream, way: req.way, sticky: this.sticky?.get(stickyKey) },
-      this.policy,
-    );
+    const picked = select(this.table, this.health.status, { place, stream: req.stream, way: req.way, sticky: this.sticky?.get(stickyKey) }, this.policy);
     const path = pathOf(req);
     if (picked.reason === "none") {
       const { fallback } = this.config;

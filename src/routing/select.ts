@@ -130,8 +130,7 @@ export interface Pick {
 }
 
 export type Selection =
-  | { readonly reason: Exclude<RouteReason, "fallback">; readonly chosen: Pick; readonly alternatives: readonly Pick[] }
-  | { readonly reason: "none" };
+  { readonly reason: Exclude<RouteReason, "fallback">; readonly chosen: Pick; readonly alternatives: readonly Pick[] } | { readonly reason: "none" };
 
 function unit(lat: number, lon: number): [number, number, number] {
   const la = lat * RAD;
@@ -329,7 +328,7 @@ export function select(table: EdgeTable, status: EdgeStatus, query: SelectQuery,
           partial = false;
           continue walk;
         }
-        for (let k = 0; k < count; ) {
+        for (let k = 0; k < count;) {
           const i = candidates[k];
           if (dot[i] < limit || healthy[i] !== 1 || i === skip) k++;
           else {
@@ -346,15 +345,16 @@ export function select(table: EdgeTable, status: EdgeStatus, query: SelectQuery,
       // Bands are usually small (edges of one site or city): insertion sort by score, ties by
       // index; a wide band (unplaced clients see one band of every edge) takes the library sort.
       if (size > 16) band.subarray(0, size).sort((a, b) => score[b] - score[a] || a - b);
-      else for (let a = 1; a < size; a++) {
-        const i = band[a];
-        let b = a - 1;
-        while (b >= 0 && (score[band[b]] < score[i] || (score[band[b]] === score[i] && band[b] > i))) {
-          band[b + 1] = band[b];
-          b--;
+      else
+        for (let a = 1; a < size; a++) {
+          const i = band[a];
+          let b = a - 1;
+          while (b >= 0 && (score[band[b]] < score[i] || (score[band[b]] === score[i] && band[b] > i))) {
+            band[b + 1] = band[b];
+            b--;
+          }
+          band[b + 1] = i;
         }
-        band[b + 1] = i;
-      }
       for (let k = 0; k < size && chosen.length < want; k++) {
         const i = band[k];
         if (first < 0) first = i;

@@ -120,28 +120,156 @@ const COLUMNS: Column[] = ["publish/here", "play/here", "publish/elsewhere", "pl
 
 const rows: Array<[string, Partial<World>, Record<Column, Expected>]> = [
   ["all allowed", {}, { "publish/here": "allow", "play/here": "allow", "publish/elsewhere": "allow", "play/elsewhere": "allow" }],
-  ["live here", { location: LIVE_HERE }, { "publish/here": "EDGE_ERR_STREAM_BUSY", "play/here": "allow", "publish/elsewhere": "allow", "play/elsewhere": "allow" }],
-  ["live nowhere", { location: { at: "nowhere" } }, { "publish/here": "allow", "play/here": "EDGE_ERR_STREAM_NOT_LIVE", "publish/elsewhere": "allow", "play/elsewhere": "allow" }],
-  ["live on another edge", { location: { at: "edge", edge: "fra-1" } }, { "publish/here": "EDGE_ERR_STREAM_BUSY", "play/here": "EDGE_ERR_STREAM_NOT_LIVE", "publish/elsewhere": "allow", "play/elsewhere": "allow" }],
-  ["unknown app", { app: "vod" }, { "publish/here": "EDGE_ERR_BAD_APP", "play/here": "EDGE_ERR_BAD_APP", "publish/elsewhere": "EDGE_ERR_BAD_APP", "play/elsewhere": "EDGE_ERR_BAD_APP" }],
-  ["publisher's address blocked", { blocked: true }, { "publish/here": "EDGE_ERR_PUBLISH_RATE_LIMITED", "play/here": "allow", "publish/elsewhere": "EDGE_ERR_PUBLISH_RATE_LIMITED", "play/elsewhere": "allow" }],
-  ["unknown stream", { stream: null }, { "publish/here": "EDGE_ERR_STREAM_UNKNOWN", "play/here": "EDGE_ERR_STREAM_UNKNOWN", "publish/elsewhere": "EDGE_ERR_STREAM_UNKNOWN", "play/elsewhere": "EDGE_ERR_STREAM_UNKNOWN" }],
-  ["locked stream", { stream: { ...STREAM, state: "locked" } }, { "publish/here": "EDGE_ERR_STREAM_LOCKED", "play/here": "EDGE_ERR_STREAM_LOCKED", "publish/elsewhere": "EDGE_ERR_STREAM_LOCKED", "play/elsewhere": "EDGE_ERR_STREAM_LOCKED" }],
-  ["deleted stream", { stream: { ...STREAM, state: "deleted" } }, { "publish/here": "EDGE_ERR_STREAM_DELETED", "play/here": "EDGE_ERR_STREAM_DELETED", "publish/elsewhere": "EDGE_ERR_STREAM_DELETED", "play/elsewhere": "EDGE_ERR_STREAM_DELETED" }],
-  ["bintu unavailable", { stream: "unavailable" }, { "publish/here": "EDGE_ERR_BINTU_UNAVAILABLE", "play/here": "EDGE_ERR_BINTU_UNAVAILABLE", "publish/elsewhere": "EDGE_ERR_BINTU_UNAVAILABLE", "play/elsewhere": "EDGE_ERR_BINTU_UNAVAILABLE" }],
-  ["directory fails unexpectedly: closed", { stream: "broken" }, { "publish/here": "EDGE_ERR_BINTU_UNAVAILABLE", "play/here": "EDGE_ERR_BINTU_UNAVAILABLE", "publish/elsewhere": "EDGE_ERR_BINTU_UNAVAILABLE", "play/elsewhere": "EDGE_ERR_BINTU_UNAVAILABLE" }],
-  ["Guardian refuses the address", { rules: { allow: false, ruleId: "r1", kind: "ip" } }, { "publish/here": "EDGE_ERR_GUARDIAN_IP", "play/here": "EDGE_ERR_GUARDIAN_IP", "publish/elsewhere": "EDGE_ERR_GUARDIAN_IP", "play/elsewhere": "EDGE_ERR_GUARDIAN_IP" }],
-  ["Guardian refuses the referrer", { rules: { allow: false, ruleId: "r2", kind: "referer" } }, { "publish/here": "EDGE_ERR_GUARDIAN_REFERER", "play/here": "EDGE_ERR_GUARDIAN_REFERER", "publish/elsewhere": "EDGE_ERR_GUARDIAN_REFERER", "play/elsewhere": "EDGE_ERR_GUARDIAN_REFERER" }],
-  ["Guardian refuses the country", { rules: { allow: false, ruleId: "r3", kind: "country" } }, { "publish/here": "EDGE_ERR_GUARDIAN_COUNTRY", "play/here": "EDGE_ERR_GUARDIAN_COUNTRY", "publish/elsewhere": "EDGE_ERR_GUARDIAN_COUNTRY", "play/elsewhere": "EDGE_ERR_GUARDIAN_COUNTRY" }],
-  ["no token", { token: undefined }, { "publish/here": "allow", "play/here": "EDGE_ERR_TOKEN_MISSING", "publish/elsewhere": "allow", "play/elsewhere": "EDGE_ERR_TOKEN_MISSING" }],
-  ["no token, none required", { token: undefined, tokensRequired: false }, { "publish/here": "allow", "play/here": "allow", "publish/elsewhere": "allow", "play/elsewhere": "allow" }],
-  ["token invalid", { verify: { ok: false, code: "EDGE_ERR_TOKEN_INVALID" } }, { "publish/here": "allow", "play/here": "EDGE_ERR_TOKEN_INVALID", "publish/elsewhere": "allow", "play/elsewhere": "EDGE_ERR_TOKEN_INVALID" }],
-  ["token expired", { verify: { ok: false, code: "EDGE_ERR_TOKEN_EXPIRED" } }, { "publish/here": "allow", "play/here": "EDGE_ERR_TOKEN_EXPIRED", "publish/elsewhere": "allow", "play/elsewhere": "EDGE_ERR_TOKEN_EXPIRED" }],
-  ["token revoked", { verify: { ok: false, code: "EDGE_ERR_TOKEN_REVOKED" } }, { "publish/here": "allow", "play/here": "EDGE_ERR_TOKEN_REVOKED", "publish/elsewhere": "allow", "play/elsewhere": "EDGE_ERR_TOKEN_REVOKED" }],
-  ["token for another stream", { verify: { ok: true, claims: claims({ streams: ["other"] }) } }, { "publish/here": "allow", "play/here": "EDGE_ERR_TOKEN_SCOPE", "publish/elsewhere": "allow", "play/elsewhere": "EDGE_ERR_TOKEN_SCOPE" }],
-  ["token bound to another IP", { verify: { ok: true, claims: claims({ ip: "198.51.100.1" }) } }, { "publish/here": "allow", "play/here": "EDGE_ERR_TOKEN_IP", "publish/elsewhere": "allow", "play/elsewhere": "EDGE_ERR_TOKEN_IP" }],
-  ["org-wide token of this org", { verify: { ok: true, claims: claims({ streams: undefined, orgawide: true }) } }, { "publish/here": "allow", "play/here": "allow", "publish/elsewhere": "allow", "play/elsewhere": "allow" }],
-  ["webhook refuses", { webhook: "deny" }, { "publish/here": "EDGE_ERR_WEBHOOK_DENIED", "play/here": "allow", "publish/elsewhere": "EDGE_ERR_WEBHOOK_DENIED", "play/elsewhere": "allow" }],
+  [
+    "live here",
+    { location: LIVE_HERE },
+    { "publish/here": "EDGE_ERR_STREAM_BUSY", "play/here": "allow", "publish/elsewhere": "allow", "play/elsewhere": "allow" },
+  ],
+  [
+    "live nowhere",
+    { location: { at: "nowhere" } },
+    { "publish/here": "allow", "play/here": "EDGE_ERR_STREAM_NOT_LIVE", "publish/elsewhere": "allow", "play/elsewhere": "allow" },
+  ],
+  [
+    "live on another edge",
+    { location: { at: "edge", edge: "fra-1" } },
+    { "publish/here": "EDGE_ERR_STREAM_BUSY", "play/here": "EDGE_ERR_STREAM_NOT_LIVE", "publish/elsewhere": "allow", "play/elsewhere": "allow" },
+  ],
+  [
+    "unknown app",
+    { app: "vod" },
+    { "publish/here": "EDGE_ERR_BAD_APP", "play/here": "EDGE_ERR_BAD_APP", "publish/elsewhere": "EDGE_ERR_BAD_APP", "play/elsewhere": "EDGE_ERR_BAD_APP" },
+  ],
+  [
+    "publisher's address blocked",
+    { blocked: true },
+    { "publish/here": "EDGE_ERR_PUBLISH_RATE_LIMITED", "play/here": "allow", "publish/elsewhere": "EDGE_ERR_PUBLISH_RATE_LIMITED", "play/elsewhere": "allow" },
+  ],
+  [
+    "unknown stream",
+    { stream: null },
+    {
+      "publish/here": "EDGE_ERR_STREAM_UNKNOWN",
+      "play/here": "EDGE_ERR_STREAM_UNKNOWN",
+      "publish/elsewhere": "EDGE_ERR_STREAM_UNKNOWN",
+      "play/elsewhere": "EDGE_ERR_STREAM_UNKNOWN",
+    },
+  ],
+  [
+    "locked stream",
+    { stream: { ...STREAM, state: "locked" } },
+    {
+      "publish/here": "EDGE_ERR_STREAM_LOCKED",
+      "play/here": "EDGE_ERR_STREAM_LOCKED",
+      "publish/elsewhere": "EDGE_ERR_STREAM_LOCKED",
+      "play/elsewhere": "EDGE_ERR_STREAM_LOCKED",
+    },
+  ],
+  [
+    "deleted stream",
+    { stream: { ...STREAM, state: "deleted" } },
+    {
+      "publish/here": "EDGE_ERR_STREAM_DELETED",
+      "play/here": "EDGE_ERR_STREAM_DELETED",
+      "publish/elsewhere": "EDGE_ERR_STREAM_DELETED",
+      "play/elsewhere": "EDGE_ERR_STREAM_DELETED",
+    },
+  ],
+  [
+    "bintu unavailable",
+    { stream: "unavailable" },
+    {
+      "publish/here": "EDGE_ERR_BINTU_UNAVAILABLE",
+      "play/here": "EDGE_ERR_BINTU_UNAVAILABLE",
+      "publish/elsewhere": "EDGE_ERR_BINTU_UNAVAILABLE",
+      "play/elsewhere": "EDGE_ERR_BINTU_UNAVAILABLE",
+    },
+  ],
+  [
+    "directory fails unexpectedly: closed",
+    { stream: "broken" },
+    {
+      "publish/here": "EDGE_ERR_BINTU_UNAVAILABLE",
+      "play/here": "EDGE_ERR_BINTU_UNAVAILABLE",
+      "publish/elsewhere": "EDGE_ERR_BINTU_UNAVAILABLE",
+      "play/elsewhere": "EDGE_ERR_BINTU_UNAVAILABLE",
+    },
+  ],
+  [
+    "Guardian refuses the address",
+    { rules: { allow: false, ruleId: "r1", kind: "ip" } },
+    {
+      "publish/here": "EDGE_ERR_GUARDIAN_IP",
+      "play/here": "EDGE_ERR_GUARDIAN_IP",
+      "publish/elsewhere": "EDGE_ERR_GUARDIAN_IP",
+      "play/elsewhere": "EDGE_ERR_GUARDIAN_IP",
+    },
+  ],
+  [
+    "Guardian refuses the referrer",
+    { rules: { allow: false, ruleId: "r2", kind: "referer" } },
+    {
+      "publish/here": "EDGE_ERR_GUARDIAN_REFERER",
+      "play/here": "EDGE_ERR_GUARDIAN_REFERER",
+      "publish/elsewhere": "EDGE_ERR_GUARDIAN_REFERER",
+      "play/elsewhere": "EDGE_ERR_GUARDIAN_REFERER",
+    },
+  ],
+  [
+    "Guardian refuses the country",
+    { rules: { allow: false, ruleId: "r3", kind: "country" } },
+    {
+      "publish/here": "EDGE_ERR_GUARDIAN_COUNTRY",
+      "play/here": "EDGE_ERR_GUARDIAN_COUNTRY",
+      "publish/elsewhere": "EDGE_ERR_GUARDIAN_COUNTRY",
+      "play/elsewhere": "EDGE_ERR_GUARDIAN_COUNTRY",
+    },
+  ],
+  [
+    "no token",
+    { token: undefined },
+    { "publish/here": "allow", "play/here": "EDGE_ERR_TOKEN_MISSING", "publish/elsewhere": "allow", "play/elsewhere": "EDGE_ERR_TOKEN_MISSING" },
+  ],
+  [
+    "no token, none required",
+    { token: undefined, tokensRequired: false },
+    { "publish/here": "allow", "play/here": "allow", "publish/elsewhere": "allow", "play/elsewhere": "allow" },
+  ],
+  [
+    "token invalid",
+    { verify: { ok: false, code: "EDGE_ERR_TOKEN_INVALID" } },
+    { "publish/here": "allow", "play/here": "EDGE_ERR_TOKEN_INVALID", "publish/elsewhere": "allow", "play/elsewhere": "EDGE_ERR_TOKEN_INVALID" },
+  ],
+  [
+    "token expired",
+    { verify: { ok: false, code: "EDGE_ERR_TOKEN_EXPIRED" } },
+    { "publish/here": "allow", "play/here": "EDGE_ERR_TOKEN_EXPIRED", "publish/elsewhere": "allow", "play/elsewhere": "EDGE_ERR_TOKEN_EXPIRED" },
+  ],
+  [
+    "token revoked",
+    { verify: { ok: false, code: "EDGE_ERR_TOKEN_REVOKED" } },
+    { "publish/here": "allow", "play/here": "EDGE_ERR_TOKEN_REVOKED", "publish/elsewhere": "allow", "play/elsewhere": "EDGE_ERR_TOKEN_REVOKED" },
+  ],
+  [
+    "token for another stream",
+    { verify: { ok: true, claims: claims({ streams: ["other"] }) } },
+    { "publish/here": "allow", "play/here": "EDGE_ERR_TOKEN_SCOPE", "publish/elsewhere": "allow", "play/elsewhere": "EDGE_ERR_TOKEN_SCOPE" },
+  ],
+  [
+    "token bound to another IP",
+    { verify: { ok: true, claims: claims({ ip: "198.51.100.1" }) } },
+    { "publish/here": "allow", "play/here": "EDGE_ERR_TOKEN_IP", "publish/elsewhere": "allow", "play/elsewhere": "EDGE_ERR_TOKEN_IP" },
+  ],
+  [
+    "org-wide token of this org",
+    { verify: { ok: true, claims: claims({ streams: undefined, orgawide: true }) } },
+    { "publish/here": "allow", "play/here": "allow", "publish/elsewhere": "allow", "play/elsewhere": "allow" },
+  ],
+  [
+    "webhook refuses",
+    { webhook: "deny" },
+    { "publish/here": "EDGE_ERR_WEBHOOK_DENIED", "play/here": "allow", "publish/elsewhere": "EDGE_ERR_WEBHOOK_DENIED", "play/elsewhere": "allow" },
+  ],
   ["no webhook", { webhook: null }, { "publish/here": "allow", "play/here": "allow", "publish/elsewhere": "allow", "play/elsewhere": "allow" }],
 ];
 
@@ -168,7 +296,11 @@ t.test("order of checks: what each refusal spared", async (t) => {
   t.same(await asked({}, "publish", "elsewhere"), ["blocked", "lookup", "rules", "webhook"], "another server carries the media: not located");
   t.same(await asked({}, "publish"), ["blocked", "lookup", "locate", "rules", "webhook"], "allowed publish: webhook last");
   t.same(await asked({ webhook: "deny" }, "publish"), ["blocked", "lookup", "locate", "rules", "webhook", "failure"], "webhook refusal spends the budget");
-  t.same(await asked({ rules: { allow: false, ruleId: "r", kind: "ip" } }, "publish"), ["blocked", "lookup", "locate", "rules"], "Guardian refusal: no webhook");
+  t.same(
+    await asked({ rules: { allow: false, ruleId: "r", kind: "ip" } }, "publish"),
+    ["blocked", "lookup", "locate", "rules"],
+    "Guardian refusal: no webhook",
+  );
   t.same(await asked({}, "play"), ["lookup", "locate", "rules", "verify"], "allowed play: token last, never the webhook");
   t.same(await asked({ rules: { allow: false, ruleId: "r", kind: "country" } }, "play"), ["lookup", "locate", "rules"], "Guardian refusal: no token check");
   t.same(await asked({ token: undefined }, "play"), ["lookup", "locate", "rules"], "no token: nothing to verify");

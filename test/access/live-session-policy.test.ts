@@ -25,8 +25,15 @@ function session(role: "publisher" | "player", clock: FakeClock, over: { name?: 
   const app = over.app ?? "live";
   const ended: ErrorCode[] = [];
   return {
-    id: `s${++ids}`, role, protocol: "rtmp", app, name, ip: over.ip ?? "203.0.113.1", startedAt: clock.now(),
-    bytesIn: () => 0, bytesOut: () => 0,
+    id: `s${++ids}`,
+    role,
+    protocol: "rtmp",
+    app,
+    name,
+    ip: over.ip ?? "203.0.113.1",
+    startedAt: clock.now(),
+    bytesIn: () => 0,
+    bytesOut: () => 0,
     end: (code) => void ended.push(code),
     request: { action: role === "publisher" ? "publish" : "play", protocol: "rtmp", media: "here", app, name, query: {}, ip: over.ip ?? "203.0.113.1" },
     decision: { allow: true, stream: { ...STREAM, name }, token: over.token },
@@ -71,7 +78,11 @@ function setup(over: Partial<LiveSessionPolicyOptions> = {}) {
     ...over,
   });
   return {
-    clock, table, policy, reports, webhookCalls,
+    clock,
+    table,
+    policy,
+    reports,
+    webhookCalls,
     revoke: (jti: string) => revokeListeners.forEach((l) => l(jti)),
     rulesChanged: (rules: (ip: string) => RuleVerdict) => ruleListeners.forEach((l) => l(rules)),
     streamChanged: (s: StreamInfo) => streamListeners.forEach((l) => l(s)),

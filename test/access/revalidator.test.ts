@@ -60,7 +60,10 @@ t.test("bintu down: the publisher is kept through the stale window, then kicked 
   proxy.resetCount();
   await waitFor("three checks during the outage", () => results.length >= 3, 3_000);
   t.equal(k.list.length, 0, "kept while the last validation is inside the window");
-  t.ok(results.every((r) => r.keep && r.source === "stale"), "each kept check was served stale");
+  t.ok(
+    results.every((r) => r.keep && r.source === "stale"),
+    "each kept check was served stale",
+  );
 
   clock.advance(10_000);
   await waitFor("kick", () => k.list.length > 0, 2_000);

@@ -31,19 +31,44 @@ function verifyAsEdge(t: Test, config: Config, token: string) {
 t.test("create prints a token the edge verifies, with the asked-for claims", async (t) => {
   const config = configFor(t, { EDGE_BINTU_ORG_HASH: "OrgAB" });
   const before = Math.floor(Date.now() / 1000);
-  const r = run(["create", "--stream", "OrgAB-s1", "--stream", "OrgAB-s2", "--ttl", "2h", "--ip", "203.0.113.5", "--domain", "example.com", "--revocable", "--force-disconnect"], config);
+  const r = run(
+    [
+      "create",
+      "--stream",
+      "OrgAB-s1",
+      "--stream",
+      "OrgAB-s2",
+      "--ttl",
+      "2h",
+      "--ip",
+      "203.0.113.5",
+      "--domain",
+      "example.com",
+      "--revocable",
+      "--force-disconnect",
+    ],
+    config,
+  );
   t.equal(r.code, 0, r.err);
   t.match(r.out, /^[\w-]+\.[\w-]+\.[\w-]+\n$/, "one token, one line");
   const verified = verifyAsEdge(t, config, r.out.trim());
   if (!verified.ok) throw new Error(verified.code);
   const c = verified.claims;
-  t.same([c.streams, c.sub, c.iss, c.ip, c.domain, c.revocable, c.forceDisconnect], [["OrgAB-s1", "OrgAB-s2"], "OrgAB", "bintu-edge", "203.0.113.5", "example.com", true, true]);
+  t.same(
+    [c.streams, c.sub, c.iss, c.ip, c.domain, c.revocable, c.forceDisconnect],
+    [["OrgAB-s1", "OrgAB-s2"], "OrgAB", "bintu-edge", "203.0.113.5", "example.com", true, true],
+  );
   t.ok(c.exp - before >= 7200 && c.exp - before <= 7202, "exp = now + 2h");
 });
 
 t.test("ttl units and the default", async (t) => {
   const config = configFor(t);
-  for (const [ttl, seconds] of [["90s", 90], ["15m", 900], [undefined, 3600], ["7d", 7 * 86_400]] as const) {
+  for (const [ttl, seconds] of [
+    ["90s", 90],
+    ["15m", 900],
+    [undefined, 3600],
+    ["7d", 7 * 86_400],
+  ] as const) {
     const r = run(["create", "--stream", "S", ...(ttl ? ["--ttl", ttl] : [])], config);
     t.equal(r.code, 0, r.err);
     const v = verifyAsEdge(t, config, r.out.trim());

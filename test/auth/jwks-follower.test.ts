@@ -36,7 +36,12 @@ t.test("a good JWKS joins; an oversized one is refused and the last good keys st
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks.json`;
   const warnings: string[] = [];
   const local = loadKeySet(t.testdir({ local: {} }) + "/local", []);
-  const follower = new JwksFollower(local, [url], 60_000, createLogger("warn", (line) => void warnings.push(line)));
+  const follower = new JwksFollower(
+    local,
+    [url],
+    60_000,
+    createLogger("warn", (line) => void warnings.push(line)),
+  );
   t.teardown(() => follower.close());
   await follower.start();
   const peerKid = [...peer.verification.keys()][0];

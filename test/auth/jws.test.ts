@@ -65,8 +65,12 @@ t.test("property: any byte xor of a valid token is refused, never thrown (fixed 
 t.test("property: arbitrary strings and JWS-shaped garbage never throw and never verify (fixed seed)", async (t) => {
   const part = fc.stringMatching(/^[A-Za-z0-9_-]{0,120}$/);
   const shaped = fc.tuple(part, part, part).map((p) => p.join("."));
-  fc.assert(fc.property(fc.oneof(fc.string({ unit: "binary", maxLength: 300 }), shaped), (s) => verifyAll(s).ok === false), { seed: 7, numRuns: 3000 });
-  for (const junk of [undefined, null, 42, {}, ["a.b.c"]]) t.same(verifyJws(junk as never, VERIFY_KEYS, MAX_LENGTH), { ok: false }, JSON.stringify(junk) ?? "undefined");
+  fc.assert(
+    fc.property(fc.oneof(fc.string({ unit: "binary", maxLength: 300 }), shaped), (s) => verifyAll(s).ok === false),
+    { seed: 7, numRuns: 3000 },
+  );
+  for (const junk of [undefined, null, 42, {}, ["a.b.c"]])
+    t.same(verifyJws(junk as never, VERIFY_KEYS, MAX_LENGTH), { ok: false }, JSON.stringify(junk) ?? "undefined");
 });
 
 t.test("the algorithm is never the token's", async (t) => {
@@ -75,7 +79,11 @@ t.test("the algorithm is never the token's", async (t) => {
   t.notOk(verifyAll(forge({ alg: "none", kid: ed.kid }, payload, () => "AAAA")).ok, "alg none, some signature");
   t.notOk(verifyAll(forge({ alg: "none" }, payload, () => "")).ok, "alg none, no kid");
   // Alg confusion: HS256 with the public key's PEM (or its DER) as the HMAC secret (CVE-2023-48223 class).
-  for (const [name, p] of [["Ed25519", ED], ["P-256", EC], ["RSA", RSA]] as const) {
+  for (const [name, p] of [
+    ["Ed25519", ED],
+    ["P-256", EC],
+    ["RSA", RSA],
+  ] as const) {
     const kid = name === "Ed25519" ? "ed" : name === "P-256" ? "ec" : "rsa";
     const der = p.publicKey.export({ format: "der", type: "spki" });
     for (const secret of [p.publicPem, p.publicPem.trim(), der]) {

@@ -87,9 +87,17 @@ t.test("JWKS: public keys only, with kid, alg and use", async (t) => {
   const rsaSigner: ConfiguredKey = { kid: "rsa-new", alg: "RS256", privateKey: RSA.privatePem };
   const set = loadKeySet(t.testdir(), [CONFIGURED.HS256, ecSigner, rsaSigner, CONFIGURED.EdDSA]);
   const { keys } = set.jwks();
-  t.same(keys.map((k) => k.kid), [set.verification.keys().next().value, "ec-new", "rsa-new", "ed"], "every asymmetric key, no HS256");
+  t.same(
+    keys.map((k) => k.kid),
+    [set.verification.keys().next().value, "ec-new", "rsa-new", "ed"],
+    "every asymmetric key, no HS256",
+  );
   for (const jwk of keys) {
-    t.same(PRIVATE_MEMBERS.filter((m) => m in jwk), [], `${jwk.kid}: no private member`);
+    t.same(
+      PRIVATE_MEMBERS.filter((m) => m in jwk),
+      [],
+      `${jwk.kid}: no private member`,
+    );
     t.equal(jwk.use, "sig");
     t.ok(["EdDSA", "ES256", "RS256"].includes(jwk.alg));
   }
@@ -118,10 +126,22 @@ t.test("keySetFromJwks skips what it cannot use and refuses what is not a JWKS",
   const ed = { ...(ED.publicKey.export({ format: "jwk" }) as object), kid: "ed", alg: "EdDSA" };
   const withPrivate = { ...(ED.privateKey.export({ format: "jwk" }) as object), kid: "edp", alg: "EdDSA" };
   const set = keySetFromJwks({
-    keys: [ed, withPrivate, { kty: "oct", k: "c2VjcmV0", kid: "hs", alg: "HS256" }, { ...ed, kid: "enc", use: "enc" }, { ...ed, kid: "noalg", alg: undefined }, { ...ed, alg: "EdDSA", kid: undefined }, "junk"],
+    keys: [
+      ed,
+      withPrivate,
+      { kty: "oct", k: "c2VjcmV0", kid: "hs", alg: "HS256" },
+      { ...ed, kid: "enc", use: "enc" },
+      { ...ed, kid: "noalg", alg: undefined },
+      { ...ed, alg: "EdDSA", kid: undefined },
+      "junk",
+    ],
   });
   t.same([...set.verification.keys()], ["ed", "edp"]);
-  t.same(PRIVATE_MEMBERS.filter((m) => m in set.jwks().keys[1]), [], "a private member in the input never comes back out");
+  t.same(
+    PRIVATE_MEMBERS.filter((m) => m in set.jwks().keys[1]),
+    [],
+    "a private member in the input never comes back out",
+  );
   t.equal(set.verification.get("edp")!.key.type, "public", "built as a public key");
   t.throws(() => keySetFromJwks({ keys: [ed, ed] }), /kid "ed" appears twice/);
   t.throws(() => keySetFromJwks({ keys: [{ ...ed, alg: "ES256" }] }), /jwks\.keys\[0\]: ES256 needs a key of type P-256/);

@@ -36,7 +36,13 @@ t.test("verify: first a full check, then the cache, both reported", async (t) =>
   t.ok(tokens.verify((token + " ").slice(0, -1), NOW).ok, "an equal string (another instance) hits");
   tokens.verify("garbage", NOW);
   tokens.verify("x".repeat(MAX_LENGTH + 1), NOW);
-  t.same(seen, [[null, false], [null, true], [null, true], ["EDGE_ERR_TOKEN_INVALID", false], ["EDGE_ERR_TOKEN_INVALID", false]]);
+  t.same(seen, [
+    [null, false],
+    [null, true],
+    [null, true],
+    ["EDGE_ERR_TOKEN_INVALID", false],
+    ["EDGE_ERR_TOKEN_INVALID", false],
+  ]);
 });
 
 t.test("the cache never extends a token's life: time is re-checked on every hit", async (t) => {
@@ -46,7 +52,10 @@ t.test("the cache never extends a token's life: time is re-checked on every hit"
   t.same(tokens.verify(token, NOW + 600 + LEEWAY), { ok: false, code: "EDGE_ERR_TOKEN_EXPIRED" }, "expired although cached");
   t.equal(tokens.verify(token, NOW + 300).ok, true, "a clock set back: verified afresh");
   t.same(tokens.verify(token, NOW), { ok: false, code: "EDGE_ERR_TOKEN_EXPIRED" }, "before nbf although cached");
-  t.same(seen.map(([, cached]) => cached), [false, false, false, false]);
+  t.same(
+    seen.map(([, cached]) => cached),
+    [false, false, false, false],
+  );
 });
 
 t.test("revocation reaches cached tokens at once, whoever revokes", async (t) => {
@@ -85,7 +94,11 @@ t.test("the cache is bounded and keyed by the exact token", async (t) => {
   const { tokens, seen, issue } = setup(t, { cacheMaxEntries: 2 });
   const [a, b, c] = [issue({}), issue({}), issue({})];
   for (const tok of [a, b, c, a]) tokens.verify(tok, NOW);
-  t.same(seen.map(([, cached]) => cached), [false, false, false, false], "a was evicted by c");
+  t.same(
+    seen.map(([, cached]) => cached),
+    [false, false, false, false],
+    "a was evicted by c",
+  );
   const [head, body, sig] = a.split(".");
   const sibling = `${head}.${body}.${sig.slice(0, -1)}${sig.at(-1) === "A" ? "B" : "A"}`;
   t.same(tokens.verify(sibling, NOW), { ok: false, code: "EDGE_ERR_TOKEN_INVALID" }, "a token differing in one character is not a hit");
@@ -123,7 +136,11 @@ t.test("revocations persist: a restarted service refuses the token", async (t) =
 
 t.test("issue: refusals, the signing key, accepted issuers", async (t) => {
   const { tokens } = setup(t);
-  t.same(tokens.issue({ exp: NOW + 60 }, { org: ORG, nowSec: NOW }), { ok: false, refusal: "bad_parameter", parameter: "exactly one of streams, groupid, orgawide" });
+  t.same(tokens.issue({ exp: NOW + 60 }, { org: ORG, nowSec: NOW }), {
+    ok: false,
+    refusal: "bad_parameter",
+    parameter: "exactly one of streams, groupid, orgawide",
+  });
   const dir = t.testdir();
   const ecSigner: ConfiguredKey = { kid: "ec", alg: "ES256", privateKey: EC.privatePem };
   const revocations = RevocationStore.open(dir, NOW);

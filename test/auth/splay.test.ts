@@ -82,14 +82,25 @@ t.test("issue requests: nanoStream's rules, refused naming the parameter", async
     if (refused === null) t.ok(r.ok, `accepts ${JSON.stringify(body)}`);
     else t.match(r, { ok: false, refusal: "bad_parameter", parameter: refused }, `refuses ${JSON.stringify(body)}`);
   }
-  t.same(validateIssueRequest({ streams: ["A"], exp: NOW + 60, cust: "x", aud: "other", sub: "evil", jti: "mine" }, NOW), { ok: true, fields: { streams: ["A"], exp: NOW + 60 } }, "unknown and reserved fields are ignored, never copied");
+  t.same(
+    validateIssueRequest({ streams: ["A"], exp: NOW + 60, cust: "x", aud: "other", sub: "evil", jti: "mine" }, NOW),
+    { ok: true, fields: { streams: ["A"], exp: NOW + 60 } },
+    "unknown and reserved fields are ignored, never copied",
+  );
   const full = validateIssueRequest({ streams: ["A"], exp: NOW + 60, domain: "Player.Example.COM", ip: "10.0.0.1", revocable: false }, NOW);
-  t.same(full, { ok: true, fields: { streams: ["A"], exp: NOW + 60, domain: "player.example.com", ip: "10.0.0.1", revocable: false } }, "domain kept in lower case");
+  t.same(
+    full,
+    { ok: true, fields: { streams: ["A"], exp: NOW + 60, domain: "player.example.com", ip: "10.0.0.1", revocable: false } },
+    "domain kept in lower case",
+  );
 });
 
 t.test("max lifetimes at issue: 24 h revocable, 365 days otherwise, counted from now", async (t) => {
   const accepted = (d: number, revocable: boolean) => validateIssueRequest({ orgawide: true, exp: NOW + d, revocable }, NOW).ok;
-  for (const [max, revocable] of [[MAX_LIFETIME_REVOCABLE_SEC, true], [MAX_LIFETIME_SEC, false]] as const) {
+  for (const [max, revocable] of [
+    [MAX_LIFETIME_REVOCABLE_SEC, true],
+    [MAX_LIFETIME_SEC, false],
+  ] as const) {
     t.equal(accepted(max, revocable), true, `revocable=${revocable}: exactly the maximum`);
     t.equal(accepted(max + 1, revocable), false, `revocable=${revocable}: one second more`);
     t.equal(accepted(1, revocable), true, "one second ahead");
@@ -109,7 +120,18 @@ t.test("max lifetimes at issue: 24 h revocable, 365 days otherwise, counted from
 t.test("issued tokens carry the claims and verify", async (t) => {
   const r = issue({ streams: ["OrgAB-s1"], exp: NOW + 600, nbf: NOW, revocable: true, ip: "203.0.113.5" });
   if (!r.ok) throw new Error(r.parameter);
-  t.same(r.claims, { aud: "splay", iss: ISSUER, sub: ORG, iat: NOW, jti: "jti-9", streams: ["OrgAB-s1"], exp: NOW + 600, nbf: NOW, ip: "203.0.113.5", revocable: true });
+  t.same(r.claims, {
+    aud: "splay",
+    iss: ISSUER,
+    sub: ORG,
+    iat: NOW,
+    jti: "jti-9",
+    streams: ["OrgAB-s1"],
+    exp: NOW + 600,
+    nbf: NOW,
+    ip: "203.0.113.5",
+    revocable: true,
+  });
   t.same(verifySplay(r.token, ctx()), { ok: true, claims: r.claims });
   const header: unknown = JSON.parse(Buffer.from(r.token.split(".")[0], "base64url").toString());
   t.same(header, { typ: "JWT", alg: "EdDSA", kid: "ed" }, "EdDSA, as nanoStream signs");

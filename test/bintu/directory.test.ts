@@ -81,7 +81,10 @@ t.test("breaker: an outage costs `breakerFailures` requests, then one probe per 
   t.equal((await directory.resolve(known.name)).source, "stale", "a validated key is served stale without a request");
 
   const storm = await Promise.allSettled(Array.from({ length: 1_000 }, (_, i) => directory.lookup(`b-${i}`)));
-  t.ok(storm.every((r) => r.status === "rejected"), "1,000 concurrent cold keys while open: refused");
+  t.ok(
+    storm.every((r) => r.status === "rejected"),
+    "1,000 concurrent cold keys while open: refused",
+  );
   t.equal(proxy.requests, 3, "…without a single request");
 
   clock.advance(5_000);

@@ -2,11 +2,7 @@ import t, { type Test } from "tap";
 import { existsSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadOrCreateApiKey } from "../../src/bintu/registry/api-key.js";
-import {
-  generateOrgHash,
-  generateStreamName,
-  isValidStreamName,
-} from "../../src/bintu/registry/names.js";
+import { generateOrgHash, generateStreamName, isValidStreamName } from "../../src/bintu/registry/names.js";
 import { StreamRegistry, type StreamRecord } from "../../src/bintu/registry/registry.js";
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -38,12 +34,7 @@ t.test("create, get and findByName", async (t) => {
 
 t.test("list: newest first, quantity, state, tags, name; deleted hidden", async (t) => {
   const { registry } = openRegistry(t);
-  const [first, second, third, fourth] = [
-    registry.create(["a", "b"]),
-    registry.create(["a"]),
-    registry.create(["b", "c", "a"]),
-    registry.create([]),
-  ];
+  const [first, second, third, fourth] = [registry.create(["a", "b"]), registry.create(["a"]), registry.create(["b", "c", "a"]), registry.create([])];
   const ids = (recs: StreamRecord[]) => recs.map((rec) => rec.id);
 
   t.same(ids(registry.list({})), [fourth.id, third.id, second.id, first.id], "newest first");
@@ -148,7 +139,10 @@ t.test("streams, states and the orgHash survive close and reopen", async (t) => 
   t.equal(after.get(locked.id)?.state, "locked");
   t.match(after.create().name, new RegExp(`^${before.orgHash}-`));
   t.same(
-    after.list({}).map((rec) => rec.id).slice(1),
+    after
+      .list({})
+      .map((rec) => rec.id)
+      .slice(1),
     [locked.id, live.id, created.id],
     "order survives",
   );

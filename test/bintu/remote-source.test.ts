@@ -53,7 +53,10 @@ t.test("1,000 concurrent lookups of one cold key make exactly one request", asyn
   const { directory } = remoteDirectory(proxy, upstream);
   const answers = await Promise.all(Array.from({ length: 1_000 }, () => directory.lookup(known.name)));
   t.equal(proxy.requests, 1);
-  t.ok(answers.every((s) => s?.id === known.id), "every caller got the stream");
+  t.ok(
+    answers.every((s) => s?.id === known.id),
+    "every caller got the stream",
+  );
 });
 
 t.test("negative caching: an unknown key costs one request per negative TTL", async (t) => {

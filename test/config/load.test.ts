@@ -207,7 +207,14 @@ t.test("rejections name the key path and the reason", async (t) => {
       { path: "geo.overrides.3.lon", reason: "lat and lon go together" },
       { path: "geo.overrides.4.cidr", reason: "'10.0.0.0/33': IPv4 prefix length must be 0-32" },
     ]);
-    const ok = loadConfig({ env: { EDGE_GEO_OVERRIDES: JSON.stringify([{ cidr: "10.0.0.0/8", region: "a" }, { cidr: "10.1.0.0/16", lat: 1, lon: 2 }]) } });
+    const ok = loadConfig({
+      env: {
+        EDGE_GEO_OVERRIDES: JSON.stringify([
+          { cidr: "10.0.0.0/8", region: "a" },
+          { cidr: "10.1.0.0/16", lat: 1, lon: 2 },
+        ]),
+      },
+    });
     t.equal(ok.geo.overrides.length, 2, "nested networks are fine");
   });
   t.test("maxMessageSize must fit in maxBufferedBytes", async (t) => {
@@ -241,9 +248,7 @@ t.test("formatConfigError", async (t) => {
   ]);
   t.equal(
     formatConfigError(err, "edge.yaml"),
-    "bintu-edge: invalid configuration (edge.yaml):\n" +
-      "  rtmp.port: must be <= 65535, got 70000\n" +
-      "  EDGE_X: unknown variable",
+    "bintu-edge: invalid configuration (edge.yaml):\n" + "  rtmp.port: must be <= 65535, got 70000\n" + "  EDGE_X: unknown variable",
   );
 });
 
@@ -263,9 +268,21 @@ t.test("property: valid ports set via env come back as numbers", async (t) => {
 t.test("property: the loader accepts a CIDR list exactly when the runtime does (issue 11 §4)", async (t) => {
   // Mostly good networks (so repeats occur), some refused ones: host bits, bad prefixes, no address.
   const good = fc.constantFrom("10.0.0.0/8", "10.1.2.3", "::ffff:10.0.0.0/104", "2001:db8::/32", "0.0.0.0/0", "::/0", "192.168.1.0/24");
-  const bad = fc.constantFrom("10.1.2.3/8", "10.0.0.0/33", "::ffff:10.0.0.0/95", "2001:db8::1/32", "fe80::1%eth0", "1.2.3.4/08", "example.com", "192.168.1.7/24");
+  const bad = fc.constantFrom(
+    "10.1.2.3/8",
+    "10.0.0.0/33",
+    "::ffff:10.0.0.0/95",
+    "2001:db8::1/32",
+    "fe80::1%eth0",
+    "1.2.3.4/08",
+    "example.com",
+    "192.168.1.7/24",
+  );
   const text = fc.oneof({ weight: 12, arbitrary: good }, { weight: 1, arbitrary: bad });
-  const coords = fc.oneof({ weight: 12, arbitrary: fc.constantFrom({}, { lat: 1, lon: 2 }) }, { weight: 1, arbitrary: fc.constantFrom({ lat: 1 }, { lon: 2 }) });
+  const coords = fc.oneof(
+    { weight: 12, arbitrary: fc.constantFrom({}, { lat: 1, lon: 2 }) },
+    { weight: 1, arbitrary: fc.constantFrom({ lat: 1 }, { lon: 2 }) },
+  );
   const entry = fc.tuple(text, coords).map(([cidr, c]) => ({ cidr, ...c }));
   const throws = (fn: () => unknown) => {
     try {
@@ -292,4 +309,3 @@ t.test("property: the loader accepts a CIDR list exactly when the runtime does (
   t.equal(runs, 1000);
   t.ok(refused > 200 && refused < 800, `both answers are exercised (${refused} of 1000 refused)`);
 });
-

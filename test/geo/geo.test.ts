@@ -168,8 +168,15 @@ t.test("overrides: checked first, the most specific answers (the database adds o
 });
 
 t.test("overrides: an invalid or repeated network throws with its config path", async (t) => {
-  const open = (cidr: string, at = 1) => () => openGeo({ mmdbPath: "", overrides: [...OVERRIDES.slice(0, at), { cidr, region: "x" }] });
-  t.throws(open("10.1.2.3/8"), { name: "GeoOverrideError", path: "geo.overrides.1.cidr", message: /^geo\.overrides\.1\.cidr: "10\.1\.2\.3\/8": host bits set; the network is 10\.0\.0\.0\/8$/ });
+  const open =
+    (cidr: string, at = 1) =>
+    () =>
+      openGeo({ mmdbPath: "", overrides: [...OVERRIDES.slice(0, at), { cidr, region: "x" }] });
+  t.throws(open("10.1.2.3/8"), {
+    name: "GeoOverrideError",
+    path: "geo.overrides.1.cidr",
+    message: /^geo\.overrides\.1\.cidr: "10\.1\.2\.3\/8": host bits set; the network is 10\.0\.0\.0\/8$/,
+  });
   t.throws(open("nonsense", 3), { path: "geo.overrides.3.cidr", message: /not an IPv4 or IPv6 address/ });
   t.throws(open("10.0.0.0/33", 0), { path: "geo.overrides.0.cidr", message: /prefix length/ });
   t.throws(open("::ffff:10.0.0.0/104", 4), { path: "geo.overrides.4.cidr", message: /the same network as geo\.overrides\.2\.cidr/ });
@@ -185,20 +192,24 @@ t.test("overrides answer as a longest-prefix scan would (property)", async (t) =
     return { start, prefix };
   });
   fc.assert(
-    fc.property(fc.uniqueArray(net, { minLength: 1, maxLength: 60, selector: (n) => `${n.start}/${n.prefix}` }), fc.array(fc.tuple(anchor, fc.integer({ min: 0, max: 0xffff })), { minLength: 20, maxLength: 20 }), (nets, probes) => {
-      const overrides = nets.map((n, i) => ({ cidr: `${formatV4(n.start)}/${n.prefix}`, region: `r${i}` }));
-      const geo = openGeo({ mmdbPath: "", overrides });
-      for (const [a, jitter] of probes) {
-        const ip = (a + jitter) >>> 0;
-        let best = -1;
-        nets.forEach((n, i) => {
-          const inside = n.prefix === 0 || ip >>> (32 - n.prefix) === n.start >>> (32 - n.prefix);
-          if (inside && (best < 0 || n.prefix > nets[best].prefix)) best = i;
-        });
-        const got = geo.lookup(`::ffff:${formatV4(ip)}`)?.region ?? null;
-        if (got !== (best < 0 ? null : `r${best}`)) throw new Error(`${formatV4(ip)}: ${got} vs r${best}`);
-      }
-    }),
+    fc.property(
+      fc.uniqueArray(net, { minLength: 1, maxLength: 60, selector: (n) => `${n.start}/${n.prefix}` }),
+      fc.array(fc.tuple(anchor, fc.integer({ min: 0, max: 0xffff })), { minLength: 20, maxLength: 20 }),
+      (nets, probes) => {
+        const overrides = nets.map((n, i) => ({ cidr: `${formatV4(n.start)}/${n.prefix}`, region: `r${i}` }));
+        const geo = openGeo({ mmdbPath: "", overrides });
+        for (const [a, jitter] of probes) {
+          const ip = (a + jitter) >>> 0;
+          let best = -1;
+          nets.forEach((n, i) => {
+            const inside = n.prefix === 0 || ip >>> (32 - n.prefix) === n.start >>> (32 - n.prefix);
+            if (inside && (best < 0 || n.prefix > nets[best].prefix)) best = i;
+          });
+          const got = geo.lookup(`::ffff:${formatV4(ip)}`)?.region ?? null;
+          if (got !== (best < 0 ? null : `r${best}`)) throw new Error(`${formatV4(ip)}: ${got} vs r${best}`);
+        }
+      },
+    ),
     { seed: 7_2027, numRuns: 500 },
   );
   t.pass("500 random tables agree with the scan");
@@ -299,7 +310,13 @@ t.test("watch: false reads once", async (t) => {
 });
 
 t.test("country rules decide from the real database and the overrides through the Guardian", async (t) => {
-  const geo = openGeo({ mmdbPath: `${V4},${V6}`, overrides: [{ cidr: "10.9.0.0/16", country: "us" }, { cidr: "8.8.8.0/24", region: "eu-test" }] });
+  const geo = openGeo({
+    mmdbPath: `${V4},${V6}`,
+    overrides: [
+      { cidr: "10.9.0.0/16", country: "us" },
+      { cidr: "8.8.8.0/24", region: "eu-test" },
+    ],
+  });
   const rules = [rule("country", { country: "US", type: "deny" }, { id: "no-us" })];
   const guardian = new Guardian({ apiRules: { list: () => rules, onChange: () => () => {} }, allowMissingReferer: true, geo });
   t.teardown(() => {

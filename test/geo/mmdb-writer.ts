@@ -118,15 +118,24 @@ export function buildMmdb(spec: MmdbSpec): Buffer {
   });
   const meta = Buffer.concat([
     u8(0xe0 | 9),
-    encode("node_count"), uint(6, nodeCount),
-    encode("record_size"), uint(5, rs),
-    encode("ip_version"), uint(5, spec.ipVersion),
-    encode("database_type"), encode("bintu-edge-test"),
-    encode("languages"), encode([]),
-    encode("binary_format_major_version"), uint(5, 2),
-    encode("binary_format_minor_version"), uint(5, 0),
-    encode("build_epoch"), uint(9, BigInt(spec.buildEpoch ?? 1_750_000_000)),
-    encode("description"), encode({}),
+    encode("node_count"),
+    uint(6, nodeCount),
+    encode("record_size"),
+    uint(5, rs),
+    encode("ip_version"),
+    uint(5, spec.ipVersion),
+    encode("database_type"),
+    encode("bintu-edge-test"),
+    encode("languages"),
+    encode([]),
+    encode("binary_format_major_version"),
+    uint(5, 2),
+    encode("binary_format_minor_version"),
+    uint(5, 0),
+    encode("build_epoch"),
+    uint(9, BigInt(spec.buildEpoch ?? 1_750_000_000)),
+    encode("description"),
+    encode({}),
   ]);
   return Buffer.concat([tree, Buffer.alloc(16), ...parts, Buffer.from("abcdef4d61784d696e642e636f6d", "hex"), meta]);
 }

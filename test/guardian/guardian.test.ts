@@ -21,7 +21,8 @@ function setup(t: Test, opts: { dir?: string; file?: string; geo?: (ip: string) 
     decision: (a, r, k) => counts.push(`decision ${a} ${r} ${k}`),
     wouldDeny: (a, k) => counts.push(`would-deny ${a} ${k}`),
     reload: (s, r) => counts.push(`reload ${s} ${r}`),
-    rules: (c) => counts.push(`rules ip=${c.ip.enforce}+${c.ip.report} referer=${c.referer.enforce}+${c.referer.report} country=${c.country.enforce}+${c.country.report}`),
+    rules: (c) =>
+      counts.push(`rules ip=${c.ip.enforce}+${c.ip.report} referer=${c.referer.enforce}+${c.referer.report} country=${c.country.enforce}+${c.country.report}`),
   };
   const guardian = new Guardian({
     apiRules: store,
@@ -129,7 +130,10 @@ t.test("enforceOnActive: onRulesChanged + check() re-decides running sessions wi
   counts.length = 0;
   await add("ip", { ip: "203.0.113.0/24", type: "deny" });
   t.same(ended, ["203.0.113.7 ip"]);
-  t.notOk(counts.some((c) => c.startsWith("decision")), "re-checks are not counted as decisions");
+  t.notOk(
+    counts.some((c) => c.startsWith("decision")),
+    "re-checks are not counted as decisions",
+  );
 });
 
 t.test("a burst of changes to a large rule set: compiles are spaced, each change in force within 1 s", async (t) => {

@@ -15,8 +15,10 @@ export function rule(kind: RuleKind, body: Record<string, unknown>, extra: { id?
 }
 
 export const ip = (value: string, type: "deny" | "allow", more: Record<string, unknown> = {}, extra = {}) => rule("ip", { ip: value, type, ...more }, extra);
-export const ref = (value: string, type: "deny" | "allow", more: Record<string, unknown> = {}, extra = {}) => rule("referer", { domain: value, type, ...more }, extra);
-export const country = (value: string, type: "deny" | "allow", more: Record<string, unknown> = {}, extra = {}) => rule("country", { country: value, type, ...more }, extra);
+export const ref = (value: string, type: "deny" | "allow", more: Record<string, unknown> = {}, extra = {}) =>
+  rule("referer", { domain: value, type, ...more }, extra);
+export const country = (value: string, type: "deny" | "allow", more: Record<string, unknown> = {}, extra = {}) =>
+  rule("country", { country: value, type, ...more }, extra);
 
 /** decide() with defaults: play, stream s1, no tags, now, missing referrers allowed. */
 export function check(snap: Snapshot, req: Partial<DecideRequest>, allowMissingReferer = true): Decision {

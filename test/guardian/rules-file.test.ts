@@ -51,8 +51,16 @@ t.test("a good file: kinds from the value key, ids, normalised values", async (t
     ],
   );
   t.same(rules[3], {
-    kind: "country", value: "NO", type: "deny", actions: ["play", "publish"], scope: { stream: "AbCdE-12345" }, mode: "report",
-    id: "file:4", createdAt: NOW - 5, source: "file", expiresAt: Date.parse("2099-01-01T00:00:00Z"),
+    kind: "country",
+    value: "NO",
+    type: "deny",
+    actions: ["play", "publish"],
+    scope: { stream: "AbCdE-12345" },
+    mode: "report",
+    id: "file:4",
+    createdAt: NOW - 5,
+    source: "file",
+    expiresAt: Date.parse("2099-01-01T00:00:00Z"),
   });
   t.same(parseRulesFile("r.yaml", "rules: []\n", NOW, NOW), []);
 });
@@ -93,7 +101,11 @@ t.test("watching: edits and atomic renames reload within 1 s; a bad file keeps t
     debounceMs: 20,
   });
   t.teardown(() => file.close());
-  t.same(current.map((r) => r.value), ["10.0.0.1"], "loaded synchronously at start");
+  t.same(
+    current.map((r) => r.value),
+    ["10.0.0.1"],
+    "loaded synchronously at start",
+  );
 
   writeFileSync(path, "rules:\n  - ip: 10.0.0.2\n    type: deny\n");
   const edit = await waitFor("the edit", () => current[0]?.value === "10.0.0.2", 1000);
@@ -106,7 +118,11 @@ t.test("watching: edits and atomic renames reload within 1 s; a bad file keeps t
 
   writeFileSync(path, "rules:\n  - ip: 10.0.0.4\n    type: deny\n  - ip: nope\n    type: deny\n");
   await waitFor("the failed reload", () => reloads.includes("error line 4"), 1000);
-  t.same(current.map((r) => r.value), ["10.0.0.3"], "the bad file left the rules as they were");
+  t.same(
+    current.map((r) => r.value),
+    ["10.0.0.3"],
+    "the bad file left the rules as they were",
+  );
   t.same(reloads, ["ok", "ok", "error line 4"], "counted once per version");
 
   writeFileSync(path, "rules: []\n");
@@ -115,6 +131,9 @@ t.test("watching: edits and atomic renames reload within 1 s; a bad file keeps t
 
 t.test("a bad or missing file at start throws", async (t) => {
   const dir = t.testdir({ "bad.yaml": "rules:\n  - ip: 1.2.3.4/8\n    type: deny\n" });
-  t.throws(() => new RulesFile({ path: join(dir, "bad.yaml"), onRules: () => {} }), new RulesFileError(join(dir, "bad.yaml"), 2, "ip: host bits set; the network is 1.0.0.0/8"));
+  t.throws(
+    () => new RulesFile({ path: join(dir, "bad.yaml"), onRules: () => {} }),
+    new RulesFileError(join(dir, "bad.yaml"), 2, "ip: host bits set; the network is 1.0.0.0/8"),
+  );
   t.throws(() => new RulesFile({ path: join(dir, "missing.yaml"), onRules: () => {} }), /missing\.yaml: cannot read: ENOENT/);
 });

@@ -30,13 +30,33 @@ t.test("country codes: the 249 of ISO 3166-1, plus XK; case-insensitive; `*`", a
 
 t.test("bodies: nanoStream shapes and ours", async (t) => {
   t.same(parseRule("ip", { ip: "103.13.113.0/24", type: "deny", tag: "abuse" }, api), {
-    kind: "ip", value: "103.13.113.0/24", type: "deny", actions: ["play"], scope: {}, mode: "enforce", tag: "abuse",
+    kind: "ip",
+    value: "103.13.113.0/24",
+    type: "deny",
+    actions: ["play"],
+    scope: {},
+    mode: "enforce",
+    tag: "abuse",
   });
   t.same(parseRule("referer", { domain: "bad.com", info: "hotlinker", type: "deny" }, api), {
-    kind: "referer", value: "bad.com", type: "deny", actions: ["play"], scope: {}, mode: "enforce", info: "hotlinker",
+    kind: "referer",
+    value: "bad.com",
+    type: "deny",
+    actions: ["play"],
+    scope: {},
+    mode: "enforce",
+    info: "hotlinker",
   });
   const full = parseRule("country", { country: "CN", type: "deny", actions: ["publish", "play"], stream: "AbCdE-12345", ttlSeconds: 60, mode: "report" }, api);
-  t.same(full, { kind: "country", value: "CN", type: "deny", actions: ["play", "publish"], scope: { stream: "AbCdE-12345" }, mode: "report", expiresAt: NOW + 60_000 });
+  t.same(full, {
+    kind: "country",
+    value: "CN",
+    type: "deny",
+    actions: ["play", "publish"],
+    scope: { stream: "AbCdE-12345" },
+    mode: "report",
+    expiresAt: NOW + 60_000,
+  });
   t.same(parseRule("ip", { ip: "::1", type: "allow", tagScope: "vip" }, api).scope, { tag: "vip" });
   t.same(parseRule("ip", { ip: "::1", type: "allow", scope: { tag: "vip" } }, api).scope, { tag: "vip" });
   t.equal(parseRule("ip", { ip: "::1", type: "deny", ttlSeconds: 0 }, api).expiresAt, null, "ttlSeconds 0 = never expires");
@@ -74,7 +94,11 @@ t.test("refused bodies say whether the field is missing or invalid, and name it"
     t.equal(`${err.problem} ${err.field}`, `${problem} ${field}`, JSON.stringify(body));
     t.equal(err.message, problem === "missing" ? `${field} is required` : `${field}: ${err.reason}`, "the rules file's message");
   }
-  t.equal(refusal(() => parseRule("ip", { ip: "1.2.3.4", type: "deny", ttlSeconds: 60 }, { source: "file", nowMs: NOW })).field, "ttlSeconds", "the file takes absolute times");
+  t.equal(
+    refusal(() => parseRule("ip", { ip: "1.2.3.4", type: "deny", ttlSeconds: 60 }, { source: "file", nowMs: NOW })).field,
+    "ttlSeconds",
+    "the file takes absolute times",
+  );
   t.equal(kindOfEntry({ domain: "x.com" }), "referer");
   t.equal(refusal(() => kindOfEntry({ ip: "1.2.3.4", domain: "x.com" })).field, "rule");
 });

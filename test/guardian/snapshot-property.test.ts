@@ -104,7 +104,16 @@ function expand6(addr: string): string {
   return groups.map((g) => g.padStart(4, "0")).join("");
 }
 
-const referers = [undefined, undefined, undefined, "", ...hosts.map((h) => `https://${h}/player.html`), "http://A.Example.COM:8080/x", "https://evil.com/?r=https://example.com/", "https://example.com.evil.net/"];
+const referers = [
+  undefined,
+  undefined,
+  undefined,
+  "",
+  ...hosts.map((h) => `https://${h}/player.html`),
+  "http://A.Example.COM:8080/x",
+  "https://evil.com/?r=https://example.com/",
+  "https://example.com.evil.net/",
+];
 
 let cases = 0;
 let mismatches = 0;
@@ -114,16 +123,19 @@ t.test("compiled decisions equal the brute-force reference", async (t) => {
   fc.assert(
     fc.property(
       fc.array(ruleArb, { minLength: 0, maxLength: 24 }),
-      fc.array(fc.record({
-        stream: fc.constantFrom("s1", "s2", "s3"),
-        tags: fc.subarray(["t1", "t2", "t3"]),
-        action: fc.constantFrom<RuleAction>("play", "publish"),
-        country: fc.constantFrom("DE", "US", "CN", undefined),
-        referer: fc.constantFrom(...referers),
-        origin: fc.constantFrom(undefined, undefined, "https://a.example.com", "https://cdn.com"),
-        later: fc.integer({ min: 0, max: 120 }),
-        allowMissingReferer: fc.boolean(),
-      }), { minLength: 8, maxLength: 8 }),
+      fc.array(
+        fc.record({
+          stream: fc.constantFrom("s1", "s2", "s3"),
+          tags: fc.subarray(["t1", "t2", "t3"]),
+          action: fc.constantFrom<RuleAction>("play", "publish"),
+          country: fc.constantFrom("DE", "US", "CN", undefined),
+          referer: fc.constantFrom(...referers),
+          origin: fc.constantFrom(undefined, undefined, "https://a.example.com", "https://cdn.com"),
+          later: fc.integer({ min: 0, max: 120 }),
+          allowMissingReferer: fc.boolean(),
+        }),
+        { minLength: 8, maxLength: 8 },
+      ),
       fc.integer(),
       (specs, queries, seed) => {
         const rules: Rule[] = specs.map((s, i) => ({
@@ -157,7 +169,9 @@ t.test("compiled decisions equal the brute-force reference", async (t) => {
             outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
             if (JSON.stringify(gotFlat) !== JSON.stringify(expected)) {
               mismatches++;
-              throw new Error(`mismatch for ${ip}: got ${JSON.stringify(gotFlat)}, expected ${JSON.stringify(expected)}\nrules ${JSON.stringify(rules)}\nreq ${JSON.stringify(req)}`);
+              throw new Error(
+                `mismatch for ${ip}: got ${JSON.stringify(gotFlat)}, expected ${JSON.stringify(expected)}\nrules ${JSON.stringify(rules)}\nreq ${JSON.stringify(req)}`,
+              );
             }
           }
         }
@@ -183,12 +197,23 @@ const anyV6 = fc.tuple(fc.bigInt({ min: 0n, max: (1n << 48n) - 1n }), fc.integer
 
 function checkLarge(values: readonly string[], types: readonly ("deny" | "allow")[], sample: number): number {
   const rules: Rule[] = values.map((value, i) => ({
-    id: `r${i}`, kind: "ip", value, type: types[i % types.length], actions: ["play"], scope: {}, mode: "enforce", createdAt: i, source: "api",
+    id: `r${i}`,
+    kind: "ip",
+    value,
+    type: types[i % types.length],
+    actions: ["play"],
+    scope: {},
+    mode: "enforce",
+    createdAt: i,
+    source: "api",
   }));
   const snap = compile(rules, NOW);
   let x = values.length;
   const rnd = () => (x = (x * 48271) % 2147483647) / 2147483647;
-  const forms = addressesFor(snap.rules.filter((_, i) => i % sample === 0), rnd).flat();
+  const forms = addressesFor(
+    snap.rules.filter((_, i) => i % sample === 0),
+    rnd,
+  ).flat();
   for (const ip of forms) {
     const req: DecideRequest = { action: "play", ip, stream: "s", tags: [], nowMs: NOW };
     const expected = referenceDecide(rules, req, true);

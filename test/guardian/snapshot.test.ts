@@ -133,7 +133,12 @@ t.test("referrers: exact > longest *.suffix > *; deny wins ties; nanoStream's al
   t.equal(v(allowList, { origin: "https://app.you.com" }), "allow", "Origin when Referer is missing");
   t.equal(v(allowList, { referer: "", origin: "https://evil.com" }), "deny star referer", "an empty Referer counts as missing");
   t.equal(v(allowList, { referer: "https://evil.com/", origin: "https://app.you.com" }), "deny star referer", "Referer wins over Origin");
-  const nested = [ref("*.you.com", "allow"), ref("bad.you.com", "deny", {}, { id: "bad" }), ref("*.x.you.com", "deny", {}, { id: "x" }), ref("ok.x.you.com", "allow")];
+  const nested = [
+    ref("*.you.com", "allow"),
+    ref("bad.you.com", "deny", {}, { id: "bad" }),
+    ref("*.x.you.com", "deny", {}, { id: "x" }),
+    ref("ok.x.you.com", "allow"),
+  ];
   t.equal(v(nested, { referer: "https://bad.you.com/" }), "deny bad referer", "a specific deny beats a wildcard allow");
   t.equal(v(nested, { referer: "https://a.x.you.com/" }), "deny x referer", "the longer suffix wins");
   t.equal(v(nested, { referer: "https://ok.x.you.com/" }), "allow");

@@ -23,7 +23,19 @@ t.test("rules persist in the data dir and survive a reopen", async (t) => {
   const again = GuardianStore.open(join(dir, "data"), { ipRuleTtlMs: DAY, now: () => now });
   t.teardown(() => again.close());
   t.same(again.list(), [a, b, c]);
-  t.same(a, { id: a.id, kind: "ip", value: "103.13.113.0/24", type: "deny", actions: ["play"], scope: {}, expiresAt: NOW + DAY, tag: "abuse", mode: "enforce", createdAt: NOW, source: "api" });
+  t.same(a, {
+    id: a.id,
+    kind: "ip",
+    value: "103.13.113.0/24",
+    type: "deny",
+    actions: ["play"],
+    scope: {},
+    expiresAt: NOW + DAY,
+    tag: "abuse",
+    mode: "enforce",
+    createdAt: NOW,
+    source: "api",
+  });
   t.equal(b.expiresAt, undefined, "referrer rules last until removed (nanoStream)");
   t.same(again.list({ kind: "referer" }), [b]);
   t.same(again.list({ stream: "AbCdE-12345" }), [b]);

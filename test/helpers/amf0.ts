@@ -13,15 +13,7 @@
 //   Date    <-> 0x0B date (time-zone field written as 0, ignored on read: §2.13 says reserved)
 // Strings must be well-formed UTF-16: a lone surrogate becomes U+FFFD in UTF-8.
 
-export type Amf0Value =
-  | number
-  | boolean
-  | string
-  | null
-  | undefined
-  | Date
-  | Amf0Value[]
-  | { [k: string]: Amf0Value };
+export type Amf0Value = number | boolean | string | null | undefined | Date | Amf0Value[] | { [k: string]: Amf0Value };
 
 /** AMF0 type markers, §2.1. */
 export const Marker = {

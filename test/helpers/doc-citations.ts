@@ -84,7 +84,11 @@ export function codeComments(fileName: string, text: string): TextBlock[] {
       }
     } else {
       flush();
-      const body = raw.slice(2, -2).split("\n").map((l) => l.replace(/^\s*\*?/, "")).join("\n");
+      const body = raw
+        .slice(2, -2)
+        .split("\n")
+        .map((l) => l.replace(/^\s*\*?/, ""))
+        .join("\n");
       blocks.push({ line, text: body });
     }
   }
@@ -177,7 +181,11 @@ export function headings(markdown: string): Heading[] {
   const seen = new Map<string, number>();
   return found.map((h, k) => {
     let end = lines.length;
-    for (const next of found.slice(k + 1)) if (next.level <= h.level) { end = next.start; break; }
+    for (const next of found.slice(k + 1))
+      if (next.level <= h.level) {
+        end = next.start;
+        break;
+      }
     const num = /^(?:§\s?)?([0-9]+(?:\.[0-9]+)*[a-z]?)(?:[.):]|\s|$)/.exec(h.title);
     const base = githubSlug(h.title);
     const n = seen.get(base) ?? 0;
@@ -186,7 +194,10 @@ export function headings(markdown: string): Heading[] {
       level: h.level,
       number: num ? num[1] : null,
       slug: n === 0 ? base : `${base}-${n}`,
-      body: lines.slice(h.start + 1, end).map((l) => l.text).join("\n"),
+      body: lines
+        .slice(h.start + 1, end)
+        .map((l) => l.text)
+        .join("\n"),
     };
   });
 }

@@ -46,14 +46,11 @@ export async function startFaultProxy(t: Pick<Test, "teardown">, upstream: strin
 
   const forward = (req: http.IncomingMessage, res: http.ServerResponse, path: string) => {
     const headers = withoutHopByHop({ ...req.headers, host: target.host });
-    const up = http.request(
-      { host: target.hostname, port: target.port, method: req.method, path, headers, agent: false },
-      (answer) => {
-        // The proxy's own keep-alive policy (below) applies, not the upstream's.
-        res.writeHead(answer.statusCode ?? 502, withoutHopByHop(answer.headers));
-        answer.pipe(res);
-      },
-    );
+    const up = http.request({ host: target.hostname, port: target.port, method: req.method, path, headers, agent: false }, (answer) => {
+      // The proxy's own keep-alive policy (below) applies, not the upstream's.
+      res.writeHead(answer.statusCode ?? 502, withoutHopByHop(answer.headers));
+      answer.pipe(res);
+    });
     up.on("error", () => res.destroy());
     res.on("close", () => up.destroy());
     req.pipe(up);

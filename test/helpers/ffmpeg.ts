@@ -26,15 +26,43 @@ function run(cmd: string, args: string[], timeoutMs: number): Run {
 /** A synthetic H.264 + AAC stream pushed in real time, like OBS would, until `seconds` or killed. */
 export function publish(url: string, opts: { seconds?: number; size?: string } = {}): Run {
   const { seconds = 30, size = "320x240" } = opts;
-  return run("ffmpeg", [
-    "-hide_banner", "-loglevel", "error", "-re",
-    "-f", "lavfi", "-i", `testsrc=size=${size}:rate=25`,
-    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-    "-t", String(seconds),
-    "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p",
-    "-c:a", "aac", "-b:a", "64k",
-    "-f", "flv", url,
-  ], (seconds + 20) * 1000);
+  return run(
+    "ffmpeg",
+    [
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-re",
+      "-f",
+      "lavfi",
+      "-i",
+      `testsrc=size=${size}:rate=25`,
+      "-f",
+      "lavfi",
+      "-i",
+      "sine=frequency=440:sample_rate=44100",
+      "-t",
+      String(seconds),
+      "-c:v",
+      "libx264",
+      "-preset",
+      "ultrafast",
+      "-tune",
+      "zerolatency",
+      "-g",
+      "25",
+      "-pix_fmt",
+      "yuv420p",
+      "-c:a",
+      "aac",
+      "-b:a",
+      "64k",
+      "-f",
+      "flv",
+      url,
+    ],
+    (seconds + 20) * 1000,
+  );
 }
 
 export interface ProbedStream {
@@ -60,10 +88,25 @@ export function play(url: string, opts: { frames?: number; timeoutMs?: number } 
 
 /** Reads `frames` video frames with ffprobe (following HTTP redirects); resolves with how many arrived. */
 export async function probeFrames(url: string, frames = 10, timeoutMs = 20_000): Promise<{ code: number | null; frames: number; stderr: string }> {
-  const { exited } = run("ffprobe", [
-    "-v", "error", "-rw_timeout", "10000000", "-select_streams", "v:0",
-    "-read_intervals", `%+#${frames}`, "-show_entries", "frame=pict_type", "-of", "json", url,
-  ], timeoutMs);
+  const { exited } = run(
+    "ffprobe",
+    [
+      "-v",
+      "error",
+      "-rw_timeout",
+      "10000000",
+      "-select_streams",
+      "v:0",
+      "-read_intervals",
+      `%+#${frames}`,
+      "-show_entries",
+      "frame=pict_type",
+      "-of",
+      "json",
+      url,
+    ],
+    timeoutMs,
+  );
   const { code, stdout, stderr } = await exited;
   const read = code === 0 ? ((JSON.parse(stdout) as { frames?: unknown[] }).frames ?? []).length : 0;
   return { code, frames: read, stderr };

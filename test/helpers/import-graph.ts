@@ -124,7 +124,13 @@ function tableUnder(markdown: string, heading: string): string[][] {
   for (const line of lines.slice(at + 1)) {
     if (line.startsWith("## ")) break;
     if (!line.trim().startsWith("|")) continue;
-    rows.push(line.trim().replace(/^\||\|$/g, "").split("|").map((c) => c.trim()));
+    rows.push(
+      line
+        .trim()
+        .replace(/^\||\|$/g, "")
+        .split("|")
+        .map((c) => c.trim()),
+    );
   }
   const table = rows.slice(2); // header and the `| --- |` line
   if (table.length === 0) throw new Error(`docs/layers.md: the "${heading}" table is empty`);
@@ -152,8 +158,7 @@ export interface ArchitectureReport {
   readonly unlisted: string[];
 }
 
-const isPure = (file: string, patterns: readonly string[]) =>
-  patterns.some((p) => (p.endsWith("/*") ? posix.dirname(file) === p.slice(0, -2) : file === p));
+const isPure = (file: string, patterns: readonly string[]) => patterns.some((p) => (p.endsWith("/*") ? posix.dirname(file) === p.slice(0, -2) : file === p));
 
 const isIo = (spec: string, io: readonly string[]) => {
   const bare = spec.replace(/^node:/, "");

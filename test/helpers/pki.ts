@@ -36,8 +36,24 @@ export function makePki(t: { teardown(fn: () => void): void }): Pki {
       const base = join(dir, `leaf-${serial.toString(16)}`);
       openssl(["req", ...KEY, "-keyout", `${base}.key`, "-out", `${base}.csr`, "-subj", "/CN=localhost"], dir);
       openssl(
-        ["x509", "-req", "-in", `${base}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", String(serial),
-          "-days", String(opts.days ?? 1), "-extfile", "leaf.ext", "-out", `${base}.pem`],
+        [
+          "x509",
+          "-req",
+          "-in",
+          `${base}.csr`,
+          "-CA",
+          "ca.pem",
+          "-CAkey",
+          "ca.key",
+          "-set_serial",
+          String(serial),
+          "-days",
+          String(opts.days ?? 1),
+          "-extfile",
+          "leaf.ext",
+          "-out",
+          `${base}.pem`,
+        ],
         dir,
       );
       return { cert: `${base}.pem`, key: `${base}.key`, serial: serial.toString(16).toUpperCase() };

@@ -22,8 +22,18 @@ export interface ChunkHeaderFields {
 
 /** Message type ids: §5.4 protocol control, §6.2 user control, §7.1 RTMP messages. */
 export const MsgType = {
-  SetChunkSize: 1, Abort: 2, Ack: 3, UserControl: 4, WindowAckSize: 5, SetPeerBandwidth: 6,
-  Audio: 8, Video: 9, DataAmf3: 15, CommandAmf3: 17, DataAmf0: 18, CommandAmf0: 20,
+  SetChunkSize: 1,
+  Abort: 2,
+  Ack: 3,
+  UserControl: 4,
+  WindowAckSize: 5,
+  SetPeerBandwidth: 6,
+  Audio: 8,
+  Video: 9,
+  DataAmf3: 15,
+  CommandAmf3: 17,
+  DataAmf0: 18,
+  CommandAmf0: 20,
   /** Not RTMP: the client queues the server's S0+S1+S2 as one pseudo message of this type. */
   HandshakeReply: -1,
 } as const;

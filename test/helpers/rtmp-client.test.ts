@@ -10,8 +10,15 @@ import fc from "fast-check";
 import t from "tap";
 import { decodeAmf0, encodeAmf0, encodeEcmaArray, type Amf0Value } from "./amf0.js";
 import {
-  aacSequenceHeader, avcKeyframe, avcSequenceHeader, chunkHeader, ChunkReader, MsgType, RawRtmpClient,
-  type ClientOptions, type RtmpMessage,
+  aacSequenceHeader,
+  avcKeyframe,
+  avcSequenceHeader,
+  chunkHeader,
+  ChunkReader,
+  MsgType,
+  RawRtmpClient,
+  type ClientOptions,
+  type RtmpMessage,
 } from "./rtmp-client.js";
 import { waitFor } from "./wait.js";
 
@@ -83,7 +90,10 @@ t.test("handshake, connect, createStream and publish against NMS", async (t) => 
   t.equal(await c.createStream(), 1);
   const status = await c.publish(1, "selftest_publish");
   t.equal(status.code, "NetStream.Publish.Start");
-  t.same(c.statuses().map((s) => s.code), ["NetStream.Publish.Start"]);
+  t.same(
+    c.statuses().map((s) => s.code),
+    ["NetStream.Publish.Start"],
+  );
 });
 
 t.test("a player receives the published sequence headers and keyframe byte for byte", async (t) => {
@@ -98,7 +108,10 @@ t.test("a player receives the published sequence headers and keyframe byte for b
 
   const player = await session(t, "play", name);
   t.equal(player.status.code, "NetStream.Play.Start");
-  t.same(player.c.statuses().map((s) => s.code), ["NetStream.Play.Reset", "NetStream.Play.Start"]);
+  t.same(
+    player.c.statuses().map((s) => s.code),
+    ["NetStream.Play.Reset", "NetStream.Play.Start"],
+  );
   const audio = await player.c.nextMessage(isType(MsgType.Audio));
   t.same(audio.payload, aac, "AAC sequence header");
   const video = [await player.c.nextMessage(isType(MsgType.Video)), await player.c.nextMessage(isType(MsgType.Video))];
@@ -181,17 +194,25 @@ function craftedStream(): { bytes: Buffer; expected: [number, number, number, nu
     interleaved.push(...[a[i], b[i], c[i]].filter(Boolean)); // round robin
   }
   const parts = [
-    chunkHeader(0, 2, { type: MsgType.SetChunkSize, length: 4 }), u32(10), // §5.4.1, read at the default 128
+    chunkHeader(0, 2, { type: MsgType.SetChunkSize, length: 4 }),
+    u32(10), // §5.4.1, read at the default 128
     ...interleaved, // 3 chunk streams at once; csid 70 and 400 use the 2- and 3-byte basic headers
-    chunkHeader(1, 3, { timestamp: 10, length: 3, type: 9 }), fill(3, 2), // fmt 1: delta, new length and type
-    chunkHeader(2, 3, { timestamp: 5 }), fill(3, 3), // fmt 2: new delta only
-    chunkHeader(3, 3), fill(3, 4), // fmt 3 starting a message: the same delta again
+    chunkHeader(1, 3, { timestamp: 10, length: 3, type: 9 }),
+    fill(3, 2), // fmt 1: delta, new length and type
+    chunkHeader(2, 3, { timestamp: 5 }),
+    fill(3, 3), // fmt 2: new delta only
+    chunkHeader(3, 3),
+    fill(3, 4), // fmt 3 starting a message: the same delta again
     // fmt 3 starting a message right after fmt 0 (delta = that timestamp), every chunk with the ext. timestamp
     ...Array.from({ length: Math.ceil(B2.length / 10) }, (_, i) =>
-      Buffer.concat([chunkHeader(3, 70, { timestamp: 0x1000000 }), B2.subarray(i * 10, i * 10 + 10)])),
-    chunkHeader(0, 5, { type: 9, length: 30, streamId: 1 }), fill(10, 7), // partial message on csid 5...
-    chunkHeader(0, 2, { type: MsgType.Abort, length: 4 }), u32(5), // ...aborted (§5.4.2)
-    chunkHeader(0, 5, { type: 8, length: 4, streamId: 1, timestamp: 9 }), fill(4, 8),
+      Buffer.concat([chunkHeader(3, 70, { timestamp: 0x1000000 }), B2.subarray(i * 10, i * 10 + 10)]),
+    ),
+    chunkHeader(0, 5, { type: 9, length: 30, streamId: 1 }),
+    fill(10, 7), // partial message on csid 5...
+    chunkHeader(0, 2, { type: MsgType.Abort, length: 4 }),
+    u32(5), // ...aborted (§5.4.2)
+    chunkHeader(0, 5, { type: 8, length: 4, streamId: 1, timestamp: 9 }),
+    fill(4, 8),
     chunkHeader(0, 9, { type: 9, length: 0, streamId: 1, timestamp: 11 }), // an empty message
   ];
   return {
@@ -223,14 +244,14 @@ function readAll(bytes: Buffer, splits: number[]): RtmpMessage[] {
 
 t.test("ChunkReader: every header form, extended timestamps, Set Chunk Size, Abort, interleaving", async (t) => {
   const { bytes, expected } = craftedStream();
-  const summary = (ms: RtmpMessage[]) =>
-    ms.map((m) => [m.type, m.csid, m.streamId, m.timestamp, m.payload.toString("hex")]);
+  const summary = (ms: RtmpMessage[]) => ms.map((m) => [m.type, m.csid, m.streamId, m.timestamp, m.payload.toString("hex")]);
   const whole = readAll(bytes, []);
   t.same(summary(whole), expected);
   t.same(decodeAmf0(whole[3].payload)[3], { code: "X.Y", description: "d".repeat(40) });
   t.same(summary(readAll(bytes, Array<number>(bytes.length).fill(1))), expected, "fed one byte at a time");
   const anySplit = fc.property(fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 60 }), (splits) =>
-    isDeepStrictEqual(summary(readAll(bytes, splits)), expected));
+    isDeepStrictEqual(summary(readAll(bytes, splits)), expected),
+  );
   t.doesNotThrow(() => fc.assert(anySplit, { seed: 42, numRuns: 200 }), "any split of the input");
   t.same([...chunkHeader(0, 70)].slice(0, 2), [0x00, 70 - 64], "2-byte basic header");
   t.same([...chunkHeader(3, 400)], [0xc1, (400 - 64) & 0xff, (400 - 64) >> 8], "3-byte basic header");
@@ -249,9 +270,7 @@ t.test("ChunkReader throws (never silently desyncs) on protocol violations", asy
 // ------------------------------------------------------------------------------ failure paths
 
 /** A scripted server: a simple handshake (S1 = S2 = C1), then `script` gets the socket. */
-async function rawServer(
-  tt: Tap, script: (s: net.Socket, extra: Buffer) => void, stopAfterBytes = Infinity,
-): Promise<number> {
+async function rawServer(tt: Tap, script: (s: net.Socket, extra: Buffer) => void, stopAfterBytes = Infinity): Promise<number> {
   const server = net.createServer((s) => {
     let got = 0;
     let c1 = Buffer.alloc(0);

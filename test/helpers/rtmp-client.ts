@@ -7,9 +7,7 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { randomBytes } from "node:crypto";
 import { decodeAmf0, encodeAmf0, type Amf0Value } from "./amf0.js";
-import {
-  ChunkReader, chunkMessage, DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MsgType, type RtmpMessage,
-} from "./rtmp-chunk.js";
+import { ChunkReader, chunkMessage, DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MsgType, type RtmpMessage } from "./rtmp-chunk.js";
 
 // The chunk layer lives in rtmp-chunk.ts (file size); tests import everything from here.
 export { ChunkReader, chunkHeader, chunkMessage, MsgType } from "./rtmp-chunk.js";
@@ -99,12 +97,20 @@ export class RawRtmpClient {
   }
 
   /** The first socket or protocol error; a protocol error ("RTMP parse error: …") closed the client. */
-  get error(): Error | undefined { return this.firstError; }
+  get error(): Error | undefined {
+    return this.firstError;
+  }
   /** The server's S0+S1+S2 (3073 bytes), once complete. */
-  get s0s1s2(): Buffer | undefined { return this.reply; }
+  get s0s1s2(): Buffer | undefined {
+    return this.reply;
+  }
   /** Chunk size of our sends (§5.4.1): 128 until setChunkSize() changes it. */
-  get outChunkSize(): number { return this.chunkSize; }
-  bytesReceived(): number { return this.received; }
+  get outChunkSize(): number {
+    return this.chunkSize;
+  }
+  bytesReceived(): number {
+    return this.received;
+  }
   /** Every onStatus seen so far, in order, including ones a method already consumed. */
   statuses(): RtmpStatus[] {
     return this.statusLog.map((s) => ({ ...s }));
@@ -134,9 +140,7 @@ export class RawRtmpClient {
   }
 
   /** One message, chunked with `chunkSize` (default: our current out chunk size). */
-  async sendMessage(msg: {
-    csid?: number; type: number; streamId?: number; timestamp?: number; payload: Buffer; chunkSize?: number;
-  }): Promise<boolean> {
+  async sendMessage(msg: { csid?: number; type: number; streamId?: number; timestamp?: number; payload: Buffer; chunkSize?: number }): Promise<boolean> {
     const { csid = 3, type, streamId = 0, timestamp = 0, payload, chunkSize = this.outChunkSize } = msg;
     return this.write(chunkMessage({ csid, type, streamId, timestamp, payload }, chunkSize));
   }
@@ -145,9 +149,7 @@ export class RawRtmpClient {
   sendCommand(name: string, transId: number, cmdObj: Amf0Value, ...args: Amf0Value[]): Promise<boolean> {
     return this.sendCommandOn(0, name, transId, cmdObj, ...args);
   }
-  async sendCommandOn(
-    streamId: number, name: string, transId: number, cmdObj: Amf0Value, ...args: Amf0Value[]
-  ): Promise<boolean> {
+  async sendCommandOn(streamId: number, name: string, transId: number, cmdObj: Amf0Value, ...args: Amf0Value[]): Promise<boolean> {
     const payload = encodeAmf0([name, transId, cmdObj, ...args]);
     return this.sendMessage({ csid: 3, type: MsgType.CommandAmf0, streamId, payload });
   }
@@ -233,15 +235,16 @@ export class RawRtmpClient {
 
   // ---------------------------------------------------------------------------- internals
 
-  private get timeoutMs(): number { return this.opts.timeoutMs ?? 5000; }
+  private get timeoutMs(): number {
+    return this.opts.timeoutMs ?? 5000;
+  }
 
   private closedError(): Error {
     return new Error(this.firstError ? `closed (${this.firstError.message})` : "closed");
   }
 
   private async result(tid: number, what: string): Promise<RtmpMessage> {
-    const reply = (x: RtmpMessage) =>
-      isCommand(x) && (x.amf?.[0] === "_result" || x.amf?.[0] === "_error") && x.amf[1] === tid;
+    const reply = (x: RtmpMessage) => isCommand(x) && (x.amf?.[0] === "_result" || x.amf?.[0] === "_error") && x.amf[1] === tid;
     const m = await this.nextMessage(reply).catch((e: Error) => {
       throw this.ended ? new Error(`closed before ${what} _result`) : e;
     });
@@ -368,25 +371,56 @@ export function avcSequenceHeader(width: number, height: number): Buffer {
   const [mbW, mbH] = [Math.ceil(width / 16), Math.ceil(height / 16)];
   const [cropR, cropB] = [(mbW * 16 - width) >> 1, (mbH * 16 - height) >> 1]; // crop unit 2 (4:2:0)
   const level = mbW * mbH <= 3600 ? 31 : mbW * mbH <= 8192 ? 40 : 51; // H.264 Table A-1 MaxFS
-  const sps = nal(0x67, [ // H.264 §7.3.2.1.1; nal_ref_idc 3, type 7
-    u(8, 66), u(8, 0xc0), u(8, level), // profile_idc Baseline, constraint_set0+1, level_idc
-    ue(0), ue(0), ue(2), // sps id, log2_max_frame_num_minus4, pic_order_cnt_type 2
-    ue(1), u(1, 0), // max_num_ref_frames, gaps_in_frame_num_allowed
-    ue(mbW - 1), ue(mbH - 1), u(1, 1), u(1, 1), // size in macroblocks, frame_mbs_only, direct_8x8
-    cropR || cropB ? u(1, 1) + ue(0) + ue(cropR) + ue(0) + ue(cropB) : u(1, 0), // frame cropping
-    u(1, 0), // no VUI
-  ].join(""));
-  const pps = nal(0x68, [ // H.264 §7.3.2.2; type 8
-    ue(0), ue(0), u(1, 0), u(1, 0), ue(0), // pps id, sps id, CAVLC, no field order, 1 slice group
-    ue(0), ue(0), u(1, 0), u(2, 0), // ref idx defaults, no weighted prediction
-    se(0), se(0), se(0), // pic_init_qp/qs, chroma_qp_index_offset
-    u(1, 1), u(1, 0), u(1, 0), // deblocking control, no constrained intra, no redundant_pic_cnt
-  ].join(""));
+  const sps = nal(
+    0x67,
+    [
+      // H.264 §7.3.2.1.1; nal_ref_idc 3, type 7
+      u(8, 66),
+      u(8, 0xc0),
+      u(8, level), // profile_idc Baseline, constraint_set0+1, level_idc
+      ue(0),
+      ue(0),
+      ue(2), // sps id, log2_max_frame_num_minus4, pic_order_cnt_type 2
+      ue(1),
+      u(1, 0), // max_num_ref_frames, gaps_in_frame_num_allowed
+      ue(mbW - 1),
+      ue(mbH - 1),
+      u(1, 1),
+      u(1, 1), // size in macroblocks, frame_mbs_only, direct_8x8
+      cropR || cropB ? u(1, 1) + ue(0) + ue(cropR) + ue(0) + ue(cropB) : u(1, 0), // frame cropping
+      u(1, 0), // no VUI
+    ].join(""),
+  );
+  const pps = nal(
+    0x68,
+    [
+      // H.264 §7.3.2.2; type 8
+      ue(0),
+      ue(0),
+      u(1, 0),
+      u(1, 0),
+      ue(0), // pps id, sps id, CAVLC, no field order, 1 slice group
+      ue(0),
+      ue(0),
+      u(1, 0),
+      u(2, 0), // ref idx defaults, no weighted prediction
+      se(0),
+      se(0),
+      se(0), // pic_init_qp/qs, chroma_qp_index_offset
+      u(1, 1),
+      u(1, 0),
+      u(1, 0), // deblocking control, no constrained intra, no redundant_pic_cnt
+    ].join(""),
+  );
   const u16 = (n: number) => Buffer.from([n >> 8, n & 0xff]);
   return Buffer.concat([
     Buffer.from([0x17, 0x00, 0, 0, 0]), // keyframe | AVC, sequence header, composition time 0
     Buffer.from([1, ...sps.subarray(1, 4), 0xff, 0xe1]), // version, profile/compat/level, NALU length 4, 1 SPS
-    u16(sps.length), sps, Buffer.from([1]), u16(pps.length), pps,
+    u16(sps.length),
+    sps,
+    Buffer.from([1]),
+    u16(pps.length),
+    pps,
   ]);
 }
 

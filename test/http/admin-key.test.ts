@@ -67,7 +67,10 @@ t.test("one guard for every family: no key → 401-style refusal, a role too low
   const { port } = app.server.address() as { port: number };
   for (const family of Object.keys(FORBIDDEN) as RouteFamily[]) {
     const call = (key?: string) => fetch(`http://127.0.0.1:${port}/${family}`, { headers: key ? { "X-BINTU-APIKEY": key } : {} });
-    for (const [key, [status, body]] of [[undefined, UNAUTHENTICATED[family]], ["ro", FORBIDDEN[family]]] as const) {
+    for (const [key, [status, body]] of [
+      [undefined, UNAUTHENTICATED[family]],
+      ["ro", FORBIDDEN[family]],
+    ] as const) {
       const res = await call(key);
       t.equal(res.status, status, `${family} key=${key}`);
       t.same(await res.json(), body, `${family} key=${key}`);

@@ -16,11 +16,7 @@ const UNKNOWN_ID = "0b0e4a4c-5f43-4a47-9d0c-7b0f7a0e0c11";
 interface Api {
   registry: StreamRegistry;
   /** fetch against the server with the admin key unless `headers` says otherwise. */
-  call(
-    method: string,
-    path: string,
-    opts?: { body?: string; headers?: Record<string, string> },
-  ): Promise<Response>;
+  call(method: string, path: string, opts?: { body?: string; headers?: Record<string, string> }): Promise<Response>;
 }
 
 async function startApi(t: Test): Promise<Api> {
@@ -75,7 +71,11 @@ t.test("auth: the API key is required, checked, and its header name is case-inse
   const anonymousBadBody = { body: "{", headers: { "content-type": "application/json" } };
   await expectError(t, await api.call("POST", "/stream", anonymousBadBody), 401, 4002);
   const byId = `/stream/${UNKNOWN_ID}`;
-  for (const [method, path] of [["PUT", `${byId}/lock`], ["DELETE", byId], ["GET", byId]]) {
+  for (const [method, path] of [
+    ["PUT", `${byId}/lock`],
+    ["DELETE", byId],
+    ["GET", byId],
+  ]) {
     await expectError(t, await api.call(method, path, { headers: {} }), 401, 4002);
   }
   t.same(api.registry.list({}), [], "nothing was created");
@@ -162,7 +162,10 @@ t.test("fastify's own refusals (413, 415, 500) answer in bintu's envelope too", 
   const tooLarge = await api.call("POST", "/stream", { body: JSON.stringify({ tags: ["x".repeat(1_100_000)] }) });
   t.equal(tooLarge.status, 413);
   t.same(await tooLarge.json(), { error: { message: "Wrong Data Type", code: 1004, userinfo: { reason: "request body exceeds api.bodyLimit" } } });
-  const form = await api.call("POST", "/stream", { body: "tags=a", headers: { "X-BINTU-APIKEY": API_KEY, "content-type": "application/x-www-form-urlencoded" } });
+  const form = await api.call("POST", "/stream", {
+    body: "tags=a",
+    headers: { "X-BINTU-APIKEY": API_KEY, "content-type": "application/x-www-form-urlencoded" },
+  });
   t.equal(form.status, 415);
   t.same(await form.json(), { error: { message: "Wrong Data Type", code: 1004, userinfo: { reason: "unsupported Content-Type; send application/json" } } });
   api.registry.close(); // the next create throws inside the route

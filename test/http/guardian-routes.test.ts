@@ -61,14 +61,20 @@ t.test("without a valid key: 401 everywhere, nothing stored", async (t) => {
 t.test("an oversized or non-JSON body answers in bintu's envelope, nothing stored", async (t) => {
   const { call, store } = await start(t);
   const tooLarge = await call("POST", "/guardian/ip", { ip: "1.2.3.4", type: "deny", info: "x".repeat(1_100_000) });
-  t.same([tooLarge.status, await tooLarge.json()], [413, { error: { message: "Wrong Data Type", code: 1004, userinfo: { reason: "request body exceeds api.bodyLimit" } } }]);
+  t.same(
+    [tooLarge.status, await tooLarge.json()],
+    [413, { error: { message: "Wrong Data Type", code: 1004, userinfo: { reason: "request body exceeds api.bodyLimit" } } }],
+  );
   const port = new URL(tooLarge.url).port;
   const form = await fetch(`http://127.0.0.1:${port}/guardian/ip`, {
     method: "POST",
     body: "ip=1.2.3.4&type=deny",
     headers: { "X-BINTU-APIKEY": API_KEY, "content-type": "application/x-www-form-urlencoded" },
   });
-  t.same([form.status, await form.json()], [415, { error: { message: "Wrong Data Type", code: 1004, userinfo: { reason: "unsupported Content-Type; send application/json" } } }]);
+  t.same(
+    [form.status, await form.json()],
+    [415, { error: { message: "Wrong Data Type", code: 1004, userinfo: { reason: "unsupported Content-Type; send application/json" } } }],
+  );
   t.same(store.list(), []);
 });
 
@@ -77,7 +83,17 @@ t.test("nanoStream bodies create rules that are in force when the answer arrives
   const res = await call("POST", "/guardian/ip", { ip: "103.13.113.0/24", type: "deny", tag: "abuse" });
   t.equal(res.status, 200);
   const ip = (await res.json()) as Record<string, unknown>;
-  t.match(ip, { kind: "ip", ip: "103.13.113.0/24", value: "103.13.113.0/24", type: "deny", actions: ["play"], scope: {}, tag: "abuse", mode: "enforce", source: "api" });
+  t.match(ip, {
+    kind: "ip",
+    ip: "103.13.113.0/24",
+    value: "103.13.113.0/24",
+    type: "deny",
+    actions: ["play"],
+    scope: {},
+    tag: "abuse",
+    mode: "enforce",
+    source: "api",
+  });
   t.equal(Date.parse(ip.expiresAt as string) - Date.parse(ip.createdAt as string), DAY, "IP rules expire after 24 h by default");
   t.same(guardian.decide({ action: "play", ip: "::ffff:103.13.113.9", stream: "s", tags: [] }), { allow: false, ruleId: ip.id, kind: "ip" });
 

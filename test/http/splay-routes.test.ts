@@ -70,7 +70,11 @@ t.test("issue, verify, revoke: the nanoStream flow", async (t) => {
   t.equal(issued.headers.get("cache-control"), "no-store");
   const token = (issued.body as { data: { token: string } }).data.token;
   t.same(issued.body, { success: true, data: { token } });
-  t.same((await call("POST", "/api/v1/splay/verify", { body: { token }, key: null })).body, { success: true, data: { token } }, "verify needs no key and repeats the token");
+  t.same(
+    (await call("POST", "/api/v1/splay/verify", { body: { token }, key: null })).body,
+    { success: true, data: { token } },
+    "verify needs no key and repeats the token",
+  );
   const revoked = await call("POST", "/api/v1/splay/revoke", { body: { token } });
   t.equal(revoked.status, 204);
   t.equal(revoked.body, undefined, "204 has no body");
@@ -164,10 +168,19 @@ t.test("JWKS: a second edge verifies the first's tokens from it", async (t) => {
 t.test("fuzz: no 5xx and always nanoStream's envelope (200 runs, fixed seed)", async (t) => {
   const { call, issue, clock } = await startService(t);
   const valid = await issue({ revocable: true });
-  const tokenLike = fc.oneof(fc.constant(valid), fc.string(), fc.nat(valid.length - 1).map((i) => valid.slice(0, i) + "A" + valid.slice(i + 1)));
+  const tokenLike = fc.oneof(
+    fc.constant(valid),
+    fc.string(),
+    fc.nat(valid.length - 1).map((i) => valid.slice(0, i) + "A" + valid.slice(i + 1)),
+  );
   const field = fc.oneof(fc.jsonValue(), tokenLike, fc.integer({ min: clock.now - 10, max: clock.now + 400 * 86_400 }));
   const body = fc.oneof(
-    fc.dictionary(fc.constantFrom("token", "streams", "groupid", "orgawide", "exp", "nbf", "ip", "domain", "revocable", "tag", "__proto__", "constructor"), field).map((o) => JSON.stringify(o)),
+    fc
+      .dictionary(
+        fc.constantFrom("token", "streams", "groupid", "orgawide", "exp", "nbf", "ip", "domain", "revocable", "tag", "__proto__", "constructor"),
+        field,
+      )
+      .map((o) => JSON.stringify(o)),
     fc.jsonValue().map((v) => JSON.stringify(v)),
     fc.string({ unit: "binary", maxLength: 200 }),
   );

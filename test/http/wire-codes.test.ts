@@ -8,7 +8,9 @@ const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8")
 const FAMILIES = Object.keys(WIRE_CODES) as WireFamily[];
 
 const entries = (): [string, WireSpec][] =>
-  FAMILIES.flatMap((family) => Object.entries(WIRE_CODES[family] as Record<string, WireSpec>).map(([kind, spec]): [string, WireSpec] => [`${family} ${kind}`, spec]));
+  FAMILIES.flatMap((family) =>
+    Object.entries(WIRE_CODES[family] as Record<string, WireSpec>).map(([kind, spec]): [string, WireSpec] => [`${family} ${kind}`, spec]),
+  );
 
 t.test("every compatibility code is documented with its code, HTTP status, message and when", async (t) => {
   const rows = new Map<string, string[]>();
@@ -17,9 +19,18 @@ t.test("every compatibility code is documented with its code, HTTP status, messa
     if (!m) continue;
     const key = `${m[1]} ${m[2]}`;
     t.notOk(rows.has(key), `${key} is listed once`);
-    rows.set(key, m[3].split("|").map((c) => c.trim()));
+    rows.set(
+      key,
+      m[3].split("|").map((c) => c.trim()),
+    );
   }
-  t.same([...rows.keys()].sort(), entries().map(([key]) => key).sort(), "same rows in both tables");
+  t.same(
+    [...rows.keys()].sort(),
+    entries()
+      .map(([key]) => key)
+      .sort(),
+    "same rows in both tables",
+  );
   for (const [key, spec] of entries()) {
     const [code, http, message, when] = rows.get(key) ?? [];
     t.same({ code, http, message, when }, { code: String(spec.code), http: String(spec.http), message: spec.message, when: spec.when }, key);

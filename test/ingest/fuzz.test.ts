@@ -115,7 +115,7 @@ const inFlight = new Set<Wire>();
 function hexOf(parts: Buffer[]): string {
   const b = Buffer.concat(parts);
   const out: string[] = [];
-  for (let i = 0; i < b.length; ) {
+  for (let i = 0; i < b.length;) {
     let j = i;
     while (j < b.length && b[j] === b[i]) j++;
     if (j - i >= 16) out.push(` ${b.subarray(i, i + 1).toString("hex")}*${j - i} `);
@@ -198,33 +198,35 @@ async function runWire(w: Wire, lane: number): Promise<void> {
 /** CONCURRENCY lanes of one property; each lane's shrunk counterexample is reported. */
 async function runLanes<T>(t: Test, label: string, arb: fc.Arbitrary<T>, render: (v: T, lane: number) => Wire): Promise<void> {
   const failures: string[] = [];
-  await Promise.all(Array.from({ length: CONCURRENCY }, async (_, lane) => {
-    let last: { wire: Wire; error: string } | undefined;
-    const property = fc.asyncProperty(arb, async (value) => {
-      const wire = render(value, lane);
-      let timer: NodeJS.Timeout | undefined;
-      const hung = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`sequence unfinished after ${SEQUENCE_BOUND_MS} ms`)), SEQUENCE_BOUND_MS);
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async (_, lane) => {
+      let last: { wire: Wire; error: string } | undefined;
+      const property = fc.asyncProperty(arb, async (value) => {
+        const wire = render(value, lane);
+        let timer: NodeJS.Timeout | undefined;
+        const hung = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`sequence unfinished after ${SEQUENCE_BOUND_MS} ms`)), SEQUENCE_BOUND_MS);
+        });
+        try {
+          await Promise.race([runWire(wire, lane), hung]);
+        } catch (err) {
+          last = { wire, error: (err as Error).message }; // the final one is the shrunk counterexample
+          throw err;
+        } finally {
+          clearTimeout(timer);
+        }
       });
       try {
-        await Promise.race([runWire(wire, lane), hung]);
+        await fc.assert(property, { seed: SEED + lane, numRuns: PER_LANE });
       } catch (err) {
-        last = { wire, error: (err as Error).message }; // the final one is the shrunk counterexample
-        throw err;
-      } finally {
-        clearTimeout(timer);
+        if (!last) return void failures.push(`lane ${lane}: ${(err as Error).message}`); // the test's own bug
+        const text = regressionText(last.wire, `fuzz ${label}, lane ${lane} (seed ${SEED + lane}): ${last.error}`);
+        const file = path.join(tmpdir(), `bintu-edge-fuzz-${label.replace(/\W+/g, "-")}-lane${lane}.hex`);
+        writeFileSync(file, text);
+        failures.push(`${(err as Error).message.split("\n")[0]}\ncounterexample saved to ${file}:\n${text}`);
       }
-    });
-    try {
-      await fc.assert(property, { seed: SEED + lane, numRuns: PER_LANE });
-    } catch (err) {
-      if (!last) return void failures.push(`lane ${lane}: ${(err as Error).message}`); // the test's own bug
-      const text = regressionText(last.wire, `fuzz ${label}, lane ${lane} (seed ${SEED + lane}): ${last.error}`);
-      const file = path.join(tmpdir(), `bintu-edge-fuzz-${label.replace(/\W+/g, "-")}-lane${lane}.hex`);
-      writeFileSync(file, text);
-      failures.push(`${(err as Error).message.split("\n")[0]}\ncounterexample saved to ${file}:\n${text}`);
-    }
-  }));
+    }),
+  );
   t.same(failures, [], `${label}: ${CONCURRENCY} lanes × ${PER_LANE} sequences, no counterexample`);
 }
 
@@ -280,8 +282,14 @@ const chunkStepArb: fc.Arbitrary<ChunkStep> = fc.oneof(
   {
     weight: 10,
     arbitrary: fc.record({
-      kind: fc.constant("chunk" as const), fmt: fc.constantFrom(0 as const, 1 as const, 2 as const, 3 as const), csid: csidArb,
-      timestamp: timestampArb, length: lengthArb, type: typeArb, streamId: streamIdArb, payload: payloadArb,
+      kind: fc.constant("chunk" as const),
+      fmt: fc.constantFrom(0 as const, 1 as const, 2 as const, 3 as const),
+      csid: csidArb,
+      timestamp: timestampArb,
+      length: lengthArb,
+      type: typeArb,
+      streamId: streamIdArb,
+      payload: payloadArb,
     }),
   },
   {
@@ -299,7 +307,12 @@ const chunkStepArb: fc.Arbitrary<ChunkStep> = fc.oneof(
   {
     weight: 3,
     arbitrary: fc.record({
-      kind: fc.constant("message" as const), csid: csidArb, type: typeArb, streamId: streamIdArb, timestamp: timestampArb, payload: payloadArb,
+      kind: fc.constant("message" as const),
+      csid: csidArb,
+      type: typeArb,
+      streamId: streamIdArb,
+      timestamp: timestampArb,
+      payload: payloadArb,
     }),
   },
   {
@@ -313,15 +326,20 @@ const chunkStepArb: fc.Arbitrary<ChunkStep> = fc.oneof(
   {
     weight: 1,
     arbitrary: fc.record({
-      kind: fc.constant("bulk" as const), csid: csidArb, type: fc.constantFrom(8, 9, 18, 20),
-      length: fc.constantFrom(64 * KiB, 200 * KiB, M - 1, M), sentPercent: fc.integer({ min: 50, max: 100 }),
+      kind: fc.constant("bulk" as const),
+      csid: csidArb,
+      type: fc.constantFrom(8, 9, 18, 20),
+      length: fc.constantFrom(64 * KiB, 200 * KiB, M - 1, M),
+      sentPercent: fc.integer({ min: 50, max: 100 }),
     }),
   },
   {
     // Several long messages on distinct chunk streams: the route to maxBufferedBytes.
     weight: 1,
     arbitrary: fc.record({
-      kind: fc.constant("bulkMany" as const), firstCsid: fc.integer({ min: 4, max: 60 }), count: fc.integer({ min: 2, max: 6 }),
+      kind: fc.constant("bulkMany" as const),
+      firstCsid: fc.integer({ min: 4, max: 60 }),
+      count: fc.integer({ min: 2, max: 6 }),
       length: fc.constantFrom(128 * KiB, 200 * KiB, M - 1),
     }),
   },
@@ -558,7 +576,10 @@ const { value: amfValueArb } = fc.letrec<{ value: Amf0Value }>((tie) => ({
 
 const commandNameArb: fc.Arbitrary<Amf0Value> = fc.oneof(
   { arbitrary: fc.constantFrom("connect", "publish", "play", "createStream", "deleteStream"), weight: 8 },
-  { arbitrary: fc.constantFrom("FCPublish", "releaseStream", "closeStream", "call", "_result", "onStatus", "play2", "seek", "pause", "@setDataFrame"), weight: 2 },
+  {
+    arbitrary: fc.constantFrom("FCPublish", "releaseStream", "closeStream", "call", "_result", "onStatus", "play2", "seek", "pause", "@setDataFrame"),
+    weight: 2,
+  },
   { arbitrary: fc.string({ maxLength: 16 }), weight: 1 },
   { arbitrary: amfValueArb, weight: 1 },
 );
@@ -574,7 +595,20 @@ const connectObjectArb: fc.Arbitrary<Amf0Value> = fc.record(
   { requiredKeys: [] },
 );
 const streamNameArb: fc.Arbitrary<Amf0Value> = fc.oneof(
-  { arbitrary: fc.constantFrom<Amf0Value>(LANE_KEY, `${LANE_KEY}?k=v`, `${LANE_KEY}?sign=1&sign=2`, "../../etc/passwd", "a/b", "%2e%2e", "a\0b", "a".repeat(257), ""), weight: 3 },
+  {
+    arbitrary: fc.constantFrom<Amf0Value>(
+      LANE_KEY,
+      `${LANE_KEY}?k=v`,
+      `${LANE_KEY}?sign=1&sign=2`,
+      "../../etc/passwd",
+      "a/b",
+      "%2e%2e",
+      "a\0b",
+      "a".repeat(257),
+      "",
+    ),
+    weight: 3,
+  },
   { arbitrary: amfValueArb, weight: 2 },
 );
 
@@ -643,15 +677,24 @@ t.test(`AMF0 command layer: ${CONCURRENCY * PER_LANE} random command sequences a
 
 t.test("after the run: alive, bounded, nothing left open", async (t) => {
   const m = await metrics();
-  const reasons = m.filter((s) => s.name === "bintu_edge_connections_closed_total" && s.value > 0)
-    .map((s) => `${s.labels.reason}=${s.value}`).join(", ");
-  t.comment(`sequences run (with shrinking): ${stats.sequences}; setup failed: ${stats.setupFailed}; publish started: ${stats.publishStarted}; replies our client could not parse: ${stats.unparsableReplies}`);
+  const reasons = m
+    .filter((s) => s.name === "bintu_edge_connections_closed_total" && s.value > 0)
+    .map((s) => `${s.labels.reason}=${s.value}`)
+    .join(", ");
+  t.comment(
+    `sequences run (with shrinking): ${stats.sequences}; setup failed: ${stats.setupFailed}; publish started: ${stats.publishStarted}; replies our client could not parse: ${stats.unparsableReplies}`,
+  );
   t.comment(`closes by reason: ${reasons}`);
   const mib = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
-  t.comment(`arrayBuffers: at start ${mib(arrayBuffersAtStart)}, settled peak ${mib(memory.settledPeak)} (cap ${mib(ARRAY_BUFFERS_CAP)}), raw peak ${mib(memory.rawPeak)}; longest event-loop gap ${memory.worstGap.toFixed(0)} ms; ${mib(stats.bytesSent)} sent by the clients`);
+  t.comment(
+    `arrayBuffers: at start ${mib(arrayBuffersAtStart)}, settled peak ${mib(memory.settledPeak)} (cap ${mib(ARRAY_BUFFERS_CAP)}), raw peak ${mib(memory.rawPeak)}; longest event-loop gap ${memory.worstGap.toFixed(0)} ms; ${mib(stats.bytesSent)} sent by the clients`,
+  );
   t.ok(stats.sequences >= 2 * CONCURRENCY * PER_LANE, `${stats.sequences} sequences ≥ ${2 * CONCURRENCY * PER_LANE}`);
   t.ok(stats.setupFailed <= stats.sequences * 0.01, `setup failed for ${stats.setupFailed} sequence(s), at most 1%`);
-  t.ok(memory.settledPeak < ARRAY_BUFFERS_CAP, `arrayBuffers (settled samples) peaked at ${mib(memory.settledPeak)} < ${CONCURRENCY} × maxBufferedBytes + 64 MiB = ${mib(ARRAY_BUFFERS_CAP)}`);
+  t.ok(
+    memory.settledPeak < ARRAY_BUFFERS_CAP,
+    `arrayBuffers (settled samples) peaked at ${mib(memory.settledPeak)} < ${CONCURRENCY} × maxBufferedBytes + 64 MiB = ${mib(ARRAY_BUFFERS_CAP)}`,
+  );
   // Raw samples also hold up to one V8 external-memory window (64 MiB) of garbage: no runaway.
   t.ok(memory.rawPeak < ARRAY_BUFFERS_CAP + 64 * MiB, `arrayBuffers (raw samples) peaked at ${mib(memory.rawPeak)} < cap + 64 MiB`);
   t.ok(memory.worstGap < STALL_BOUND_MS, `the event loop was never held for ${STALL_BOUND_MS} ms (longest gap ${memory.worstGap.toFixed(0)} ms)`);

@@ -7,7 +7,10 @@ import { startEdge } from "../helpers/edge.js";
 import { play, publish } from "../helpers/ffmpeg.js";
 import { waitFor } from "../helpers/wait.js";
 
-for (const [label, bound] of [["default 64 MiB", undefined], ["1 KiB", 1024]] as const) {
+for (const [label, bound] of [
+  ["default 64 MiB", undefined],
+  ["1 KiB", 1024],
+] as const) {
   t.test(`GOP cache with ${label}`, async (t) => {
     const edge = await startEdge(t, bound === undefined ? {} : { EDGE_PLAYBACK_MAX_GOP_CACHE_BYTES: String(bound) });
     const { name } = await edge.createStream();

@@ -22,8 +22,7 @@ async function flvCode(url: string, headers: Record<string, string> = {}): Promi
   return ((await res.json()) as { code: string }).code;
 }
 
-const players = async (edge: TestEdge) =>
-  ((await (await edge.api("/v1/sessions")).json()) as { role: string }[]).filter((s) => s.role === "player").length;
+const players = async (edge: TestEdge) => ((await (await edge.api("/v1/sessions")).json()) as { role: string }[]).filter((s) => s.role === "player").length;
 
 t.test("IP and referrer rules refuse new plays at once; running plays are left alone by default", async (t) => {
   const edge = await startEdge(t, { EDGE_API_TRUST_PROXY: "127.0.0.1" });

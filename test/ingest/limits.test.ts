@@ -36,21 +36,37 @@ t.test("message, buffer, chunk-stream and chunk-size limits", async (t) => {
   });
   const { name } = await edge.createStream();
   const cases: [string, string, (c: RawRtmpClient) => Promise<unknown>][] = [
-    ["a header announcing 16 MiB - 1", "message_too_large", (c) => c.write(Buffer.concat([chunkHeader(0, 6, { length: 0xffffff, type: 9, streamId: 1 }), Buffer.alloc(1)]))],
+    [
+      "a header announcing 16 MiB - 1",
+      "message_too_large",
+      (c) => c.write(Buffer.concat([chunkHeader(0, 6, { length: 0xffffff, type: 9, streamId: 1 }), Buffer.alloc(1)])),
+    ],
     ["a header one byte over the limit", "message_too_large", (c) => c.write(chunkHeader(0, 6, { length: MiB + 1, type: 9, streamId: 1 }))],
     // Each header starts a 1000-byte message and sends one full 128-byte chunk of it.
-    ["more chunk streams than allowed", "too_many_chunk_streams", (c) =>
-      c.write(Buffer.concat(Array.from({ length: 12 }, (_, i) => Buffer.concat([chunkHeader(0, 10 + i, { length: 1000, type: 9, streamId: 1 }), Buffer.alloc(128)]))))],
-    ["partial messages past the buffered-bytes bound", "buffer_limit", async (c) => {
-      // Three 1 MiB messages, each left one chunk short of complete, on three chunk streams.
-      await c.setChunkSize(64 * 1024);
-      for (let csid = 10; csid < 13; csid++) {
-        for (let sent = 0; sent < MiB - 64 * 1024; sent += 64 * 1024) {
-          const header = sent === 0 ? chunkHeader(0, csid, { length: MiB, type: 9, streamId: 1 }) : chunkHeader(3, csid);
-          await c.write(Buffer.concat([header, Buffer.alloc(64 * 1024)]));
+    [
+      "more chunk streams than allowed",
+      "too_many_chunk_streams",
+      (c) =>
+        c.write(
+          Buffer.concat(
+            Array.from({ length: 12 }, (_, i) => Buffer.concat([chunkHeader(0, 10 + i, { length: 1000, type: 9, streamId: 1 }), Buffer.alloc(128)])),
+          ),
+        ),
+    ],
+    [
+      "partial messages past the buffered-bytes bound",
+      "buffer_limit",
+      async (c) => {
+        // Three 1 MiB messages, each left one chunk short of complete, on three chunk streams.
+        await c.setChunkSize(64 * 1024);
+        for (let csid = 10; csid < 13; csid++) {
+          for (let sent = 0; sent < MiB - 64 * 1024; sent += 64 * 1024) {
+            const header = sent === 0 ? chunkHeader(0, csid, { length: MiB, type: 9, streamId: 1 }) : chunkHeader(3, csid);
+            await c.write(Buffer.concat([header, Buffer.alloc(64 * 1024)]));
+          }
         }
-      }
-    }],
+      },
+    ],
     ["Set Chunk Size 0", "bad_chunk_size", (c) => c.sendMessage({ csid: 2, type: 1, payload: Buffer.from([0, 0, 0, 0]) })],
     ["Set Chunk Size 2^31", "bad_chunk_size", (c) => c.sendMessage({ csid: 2, type: 1, payload: Buffer.from([0x80, 0, 0, 0]) })],
     ["Set Chunk Size over maxChunkSize", "bad_chunk_size", (c) => c.sendMessage({ csid: 2, type: 1, payload: Buffer.from([0, 0x10, 0, 0]) })],
@@ -101,7 +117,11 @@ t.test("connection caps, total and per IP", async (t) => {
       const s = net.connect({ port: edge.addresses.rtmp.port, host: "127.0.0.1", localAddress: host }, () => resolve(s));
       s.on("error", () => {});
     });
-  const closedSoon = (s: net.Socket) => new Promise<boolean>((r) => { s.once("close", () => r(true)); setTimeout(() => r(false), 1_000); });
+  const closedSoon = (s: net.Socket) =>
+    new Promise<boolean>((r) => {
+      s.once("close", () => r(true));
+      setTimeout(() => r(false), 1_000);
+    });
 
   const fromA = await Promise.all([1, 2, 3, 4].map(() => open("127.0.0.2")));
   const fifth = await open("127.0.0.2");

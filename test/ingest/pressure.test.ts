@@ -23,11 +23,13 @@ t.test("slowloris: 500 sockets that send one byte and stall are closed while a g
 
   const openedAt = Date.now();
   const sockets = await Promise.all(
-    Array.from({ length: 500 }, () =>
-      new Promise<net.Socket>((resolve) => {
-        const s = net.connect(edge.addresses.rtmp.port, "127.0.0.1", () => s.write(Buffer.from([3]), () => resolve(s)));
-        s.on("error", () => {});
-      }),
+    Array.from(
+      { length: 500 },
+      () =>
+        new Promise<net.Socket>((resolve) => {
+          const s = net.connect(edge.addresses.rtmp.port, "127.0.0.1", () => s.write(Buffer.from([3]), () => resolve(s)));
+          s.on("error", () => {});
+        }),
     ),
   );
   const closed = sockets.map((s) => new Promise<number>((r) => (s.destroyed ? r(Date.now()) : s.once("close", () => r(Date.now())))));

@@ -32,7 +32,10 @@ t.test("a valid key publishes; players read it over HTTP-FLV and RTMP; state goe
   const flv = await probe(edge.flvUrl(name));
   t.equal(flv.code, 0, `ffprobe over HTTP-FLV: ${flv.stderr}`);
   t.same(flv.streams.map((s) => s.codec_name).sort(), ["aac", "h264"]);
-  t.match(flv.streams.find((s) => s.codec_type === "video"), { width: 320, height: 240 });
+  t.match(
+    flv.streams.find((s) => s.codec_type === "video"),
+    { width: 320, height: 240 },
+  );
 
   const rtmp = await probe(edge.rtmpUrl(name));
   t.equal(rtmp.code, 0, `ffprobe over RTMP: ${rtmp.stderr}`);
@@ -124,9 +127,11 @@ t.test("HTTP-FLV side: not live, malformed paths, other methods, WebSocket upgra
     t.equal(((await res.json()) as { code: string }).code, code, path);
   }
   // fetch cannot send an upgrade: speak HTTP by hand, as a WebSocket client's first request.
-  const upgrade = await rawHttp(edge.addresses.playback.port,
+  const upgrade = await rawHttp(
+    edge.addresses.playback.port,
     `GET /live/${name}.flv HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
-    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: post\r\n\r\n");
+      "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: post\r\n\r\n",
+  );
   t.match(upgrade, /^HTTP\/1.1 404 /, "WS-FLV (play or publish) is not served");
   t.equal((await fetch(`http://127.0.0.1:${edge.addresses.api.port}/healthz`)).status, 200, "edge still up");
 });

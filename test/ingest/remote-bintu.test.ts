@@ -18,8 +18,11 @@ t.test("keys from a remote bintu; a lock there kicks the publisher, refuses its 
   const name = created.ingest.rtmp.streamname;
 
   const edge = await startEdge(t, {
-    EDGE_BINTU_MODE: "remote", EDGE_BINTU_URL: bintu, EDGE_BINTU_APIKEY: upstreamKey,
-    EDGE_INGEST_REVALIDATE_INTERVAL_MS: "300", EDGE_PLAYBACK_END_GRACE_MS: "200",
+    EDGE_BINTU_MODE: "remote",
+    EDGE_BINTU_URL: bintu,
+    EDGE_BINTU_APIKEY: upstreamKey,
+    EDGE_INGEST_REVALIDATE_INTERVAL_MS: "300",
+    EDGE_PLAYBACK_END_GRACE_MS: "200",
   });
   t.equal((await edge.api("/stream", { method: "POST", json: {} })).status, 404, "no embedded registry in remote mode");
   const unknown = await publish(edge.rtmpUrl("NoSuch-Stream1"), { seconds: 2 }).exited;
@@ -69,7 +72,10 @@ t.test("the organisation webhook sees publish, update_publish and publish_done, 
   const first = calls[0];
   t.same([...first.keys()].slice(0, 3), ["passcode", "call", "name"], "custom fields first, then call, name");
   t.match(Object.fromEntries(first), { passcode: "42", call: "publish", name, app: "live", type: "live" });
-  t.ok(calls.some((c) => c.get("call") === "update_publish"), "update_publish on re-validation");
+  t.ok(
+    calls.some((c) => c.get("call") === "update_publish"),
+    "update_publish on re-validation",
+  );
   t.ok(Number(calls.find((c) => c.get("call") === "publish_done")!.get("bytes_in")) > 0, "publish_done carries bytes_in");
 
   answer = 403;
@@ -93,9 +99,17 @@ t.test("brute-force friction: past the failure budget an address is refused with
   for (let i = 0; i < 3; i++) t.equal((await attempt(`Guess-${i}`)).code, "NetStream.Publish.BadName");
   const lookupsBefore = (await scrape()).filter((s) => s.name === "bintu_edge_stream_lookups_total").reduce((n, s) => n + s.value, 0);
   const blocked = await attempt(name);
-  t.match(blocked, { code: "NetStream.Publish.Unauthorized", description: "too many failed publishes from this address" }, "even the right key is refused during the cool-down");
+  t.match(
+    blocked,
+    { code: "NetStream.Publish.Unauthorized", description: "too many failed publishes from this address" },
+    "even the right key is refused during the cool-down",
+  );
   const after = await scrape();
-  t.equal(after.filter((s) => s.name === "bintu_edge_stream_lookups_total").reduce((n, s) => n + s.value, 0), lookupsBefore, "no lookup was made");
+  t.equal(
+    after.filter((s) => s.name === "bintu_edge_stream_lookups_total").reduce((n, s) => n + s.value, 0),
+    lookupsBefore,
+    "no lookup was made",
+  );
   t.equal(valueOf(after, "bintu_edge_publish_limiter_events_total", { event: "refusal" }), 1);
   t.equal(valueOf(after, "bintu_edge_access_decisions_total", { action: "publish", result: "deny", reason: "publish_rate_limited" }), 1);
 });

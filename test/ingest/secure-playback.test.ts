@@ -100,12 +100,16 @@ t.test("a second edge verifies the first's tokens offline through its JWKS", asy
   const second = await spawnEdge(t, { EDGE_AUTH_JWKS_URLS: jwks });
   const verify = (tok: string) =>
     fetch(`http://127.0.0.1:${second.addresses.api}/api/v1/splay/verify`, {
-      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: tok }),
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ token: tok }),
     });
   t.equal((await verify(token)).status, 200, "the first edge's token verifies on the second");
   const loner = await spawnEdge(t);
   const unknown = await fetch(`http://127.0.0.1:${loner.addresses.api}/api/v1/splay/verify`, {
-    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token }),
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ token }),
   });
   t.not(unknown.status, 200, "an edge that does not follow the JWKS refuses it");
 });

@@ -52,7 +52,10 @@ t.test("a second publisher on a live name is refused and cannot touch the stream
   const sid = await intruder.createStream();
   const status = await intruder.publish(sid, name);
   t.equal(status.code, "NetStream.Publish.BadName", "duplicate publisher refused before Publish.Start");
-  t.notOk(intruder.statuses().some((s) => s.code === "NetStream.Publish.Start"), "never told Publish.Start");
+  t.notOk(
+    intruder.statuses().some((s) => s.code === "NetStream.Publish.Start"),
+    "never told Publish.Start",
+  );
   // It ignores the refusal and sends its own codec headers anyway.
   await intruder.sendVideo(sid, 0, avcSequenceHeader(320, 240));
   await intruder.sendVideo(sid, 40, avcKeyframe(1_000));
@@ -103,7 +106,9 @@ t.test("a kicked publisher that ignores FIN is gone: nothing it sends afterwards
   const live = await publisher(edge, name, 640, 360, { allowHalfOpen: true });
   t.equal(live.status.code, "NetStream.Publish.Start");
   const bytesIn = async () =>
-    valueOf(parsePrometheus(await (await fetch(`http://127.0.0.1:${edge.addresses.api.port}/metrics`)).text()), "bintu_edge_media_bytes_total", { direction: "in" });
+    valueOf(parsePrometheus(await (await fetch(`http://127.0.0.1:${edge.addresses.api.port}/metrics`)).text()), "bintu_edge_media_bytes_total", {
+      direction: "in",
+    });
 
   const sessions = (await (await edge.api("/v1/sessions")).json()) as { id: string }[];
   t.equal((await edge.api(`/v1/sessions/${sessions[0].id}`, { method: "DELETE" })).status, 204);

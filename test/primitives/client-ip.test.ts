@@ -39,10 +39,12 @@ function maskV4(a: number, p: number): string {
 
 /** The first address of the /p network holding the eight 16-bit groups g, in full hex. */
 function maskV6(g: number[], p: number): string {
-  return g.map((x, i) => {
-    const bits = Math.min(16, Math.max(0, p - 16 * i));
-    return (bits === 0 ? 0 : x & ((0xffff << (16 - bits)) & 0xffff)).toString(16);
-  }).join(":");
+  return g
+    .map((x, i) => {
+      const bits = Math.min(16, Math.max(0, p - 16 * i));
+      return (bits === 0 ? 0 : x & ((0xffff << (16 - bits)) & 0xffff)).toString(16);
+    })
+    .join(":");
 }
 
 t.test("trusted proxy matching agrees with net.BlockList on random networks and addresses", async (t) => {
@@ -52,24 +54,47 @@ t.test("trusted proxy matching agrees with net.BlockList on random networks and 
   const net4 = fc.tuple(fc.nat(0xffffffff), fc.integer({ min: 0, max: 32 })).map(([a, p]) => `${maskV4(a, p)}/${p}`);
   // IPv6 networks outside ::/16: net.BlockList lets an IPv6 network that covers ::ffff:0:0/96
   // match IPv4 clients; here IPv4 and IPv6 stay apart (docs/decisions.md §3), so those are not compared.
-  const net6 = fc.tuple(fc.integer({ min: 1, max: 0xffff }), v6, fc.integer({ min: 16, max: 128 })).map(([g, a, p]) => `${maskV6([g, ...a.split(":").slice(1).map((x) => parseInt(x, 16))], p)}/${p}`);
+  const net6 = fc.tuple(fc.integer({ min: 1, max: 0xffff }), v6, fc.integer({ min: 16, max: 128 })).map(
+    ([g, a, p]) =>
+      `${maskV6(
+        [
+          g,
+          ...a
+            .split(":")
+            .slice(1)
+            .map((x) => parseInt(x, 16)),
+        ],
+        p,
+      )}/${p}`,
+  );
   let runs = 0;
   fc.assert(
-    fc.property(fc.array(fc.oneof(net4, net6, v4), { minLength: 1, maxLength: 4 }), fc.array(fc.oneof(v4, v6, v4.map((a) => `::ffff:${a}`)), { minLength: 1, maxLength: 8 }), (cidrs, ips) => {
-      const ours = trustedProxies(cidrs);
-      const list = new BlockList();
-      for (const c of cidrs) {
-        const [a, p] = c.split("/");
-        const family = isIP(a) === 6 ? "ipv6" : "ipv4";
-        if (p === undefined) list.addAddress(a, family);
-        else list.addSubnet(a, Number(p), family);
-      }
-      runs++;
-      return ips.every((ip) => {
-        const plain = normalizeIp(ip);
-        return ours.has(ip) === list.check(plain, isIP(plain) === 6 ? "ipv6" : "ipv4");
-      });
-    }),
+    fc.property(
+      fc.array(fc.oneof(net4, net6, v4), { minLength: 1, maxLength: 4 }),
+      fc.array(
+        fc.oneof(
+          v4,
+          v6,
+          v4.map((a) => `::ffff:${a}`),
+        ),
+        { minLength: 1, maxLength: 8 },
+      ),
+      (cidrs, ips) => {
+        const ours = trustedProxies(cidrs);
+        const list = new BlockList();
+        for (const c of cidrs) {
+          const [a, p] = c.split("/");
+          const family = isIP(a) === 6 ? "ipv6" : "ipv4";
+          if (p === undefined) list.addAddress(a, family);
+          else list.addSubnet(a, Number(p), family);
+        }
+        runs++;
+        return ips.every((ip) => {
+          const plain = normalizeIp(ip);
+          return ours.has(ip) === list.check(plain, isIP(plain) === 6 ? "ipv6" : "ipv4");
+        });
+      },
+    ),
     { seed: 42, numRuns: 2000 },
   );
   t.equal(runs, 2000);
@@ -89,6 +114,9 @@ t.test("a proxy list is parsed by the rule parser: host bits and bad prefixes ar
 t.test("normalizeIp reads the mapped tail as node:net's isIPv4 does", async (t) => {
   // The primitives import no node:net (docs/layers.md); the dotted-quad rule must stay the same.
   const tails = fc.oneof(fc.ipV4(), fc.ipV4Extended(), fc.string({ maxLength: 16 }), fc.stringMatching(/^[0-9.]{1,16}$/));
-  fc.assert(fc.property(tails, (tail) => (normalizeIp(`::ffff:${tail}`) === tail.toLowerCase()) === isIPv4(tail.toLowerCase())), { seed: 7, numRuns: 3000 });
+  fc.assert(
+    fc.property(tails, (tail) => (normalizeIp(`::ffff:${tail}`) === tail.toLowerCase()) === isIPv4(tail.toLowerCase())),
+    { seed: 7, numRuns: 3000 },
+  );
   t.pass("3000 tails");
 });

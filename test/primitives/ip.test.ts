@@ -64,7 +64,16 @@ t.test("client address parsing agrees with WHATWG URL and ipaddr.js on random ad
     { seed: 55, numRuns: 3000 },
   );
   fc.assert(
-    fc.property(fc.ipV4(), (text) => parseAddress(text, words) === 4 && words[0] === ipaddr.parse(text).toByteArray().reduce((a, b) => a * 256 + b, 0)),
+    fc.property(
+      fc.ipV4(),
+      (text) =>
+        parseAddress(text, words) === 4 &&
+        words[0] ===
+          ipaddr
+            .parse(text)
+            .toByteArray()
+            .reduce((a, b) => a * 256 + b, 0),
+    ),
     { seed: 56, numRuns: 2000 },
   );
   t.pass("3000 IPv6 and 2000 IPv4 addresses");

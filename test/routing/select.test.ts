@@ -6,7 +6,14 @@ import type { EdgeEntry } from "../../src/config/schema.js";
 import { compileTable, select, type EdgeStatus, type SelectPolicy, type SelectQuery } from "../../src/routing/select.js";
 
 const edge = (id: string, region: string, lat: number, lon: number, extra: Partial<EdgeEntry> = {}): EdgeEntry => ({
-  id, region, lat, lon, api: "", weight: 1, drain: false, capacity: {},
+  id,
+  region,
+  lat,
+  lon,
+  api: "",
+  weight: 1,
+  drain: false,
+  capacity: {},
   urls: { ingest: `rtmp://${id}.example:1935`, rtmp: `rtmp://${id}.example:1935`, flv: `http://${id}.example:8000` },
   ...extra,
 });
@@ -115,7 +122,14 @@ t.test("unplaced clients: the default region's centre, or one hash-ordered band"
 });
 
 t.test("property: the chosen edge is eligible and none eligible is nearer by more than a band", async (t) => {
-  const arbEdge = fc.record({ lat: fc.double({ min: -89, max: 89, noNaN: true }), lon: fc.double({ min: -179, max: 179, noNaN: true }), healthy: fc.boolean(), load: fc.double({ min: 0, max: 1.2, noNaN: true }), drain: fc.boolean(), weight: fc.integer({ min: 1, max: 5 }) });
+  const arbEdge = fc.record({
+    lat: fc.double({ min: -89, max: 89, noNaN: true }),
+    lon: fc.double({ min: -179, max: 179, noNaN: true }),
+    healthy: fc.boolean(),
+    load: fc.double({ min: 0, max: 1.2, noNaN: true }),
+    drain: fc.boolean(),
+    weight: fc.integer({ min: 1, max: 5 }),
+  });
   const haversine = (a: { lat: number; lon: number }, b: { lat: number; lon: number }) => {
     const r = Math.PI / 180;
     const h = Math.sin(((b.lat - a.lat) * r) / 2) ** 2 + Math.cos(a.lat * r) * Math.cos(b.lat * r) * Math.sin(((b.lon - a.lon) * r) / 2) ** 2;
@@ -123,29 +137,35 @@ t.test("property: the chosen edge is eligible and none eligible is nearer by mor
   };
   let checked = 0;
   fc.assert(
-    fc.property(fc.array(arbEdge, { minLength: 1, maxLength: 30 }), fc.double({ min: -89, max: 89, noNaN: true }), fc.double({ min: -179, max: 179, noNaN: true }), fc.integer({ min: 0, max: 1500 }), (rows, lat, lon, band) => {
-      const entries = rows.map((r, i) => edge(`e${i}`, "r", r.lat, r.lon, { drain: r.drain, weight: r.weight }));
-      const tbl = compileTable(entries);
-      const st = { healthy: rows.map((r) => (r.healthy ? 1 : 0)), load: rows.map((r) => r.load) };
-      const policy = { ...POLICY, sameDistanceKm: band };
-      const place = { lat, lon };
-      const s = select(tbl, st, { place, stream: "p", way: "flv" }, policy);
-      // The same place again answers from the place cache: the same answer, also after health
-      // and load change (the cache keeps distances only), as a fresh table would give.
-      if (JSON.stringify(select(tbl, st, { place, stream: "p", way: "flv" }, policy)) !== JSON.stringify(s)) return false;
-      const changed = { healthy: st.healthy.map((h, i) => (i % 3 === 0 ? 1 - h : h)), load: st.load.map((l, i) => (i % 2 ? l / 2 : l)) };
-      const fresh = select(compileTable(entries), changed, { place: { lat, lon }, stream: "p", way: "flv" }, policy);
-      if (JSON.stringify(select(tbl, changed, { place, stream: "p", way: "flv" }, policy)) !== JSON.stringify(fresh)) return false;
-      const eligible = rows.map((r, i) => ({ r, i, d: haversine({ lat, lon }, r) })).filter(({ r }) => r.healthy && !r.drain && r.load < policy.spillAt);
-      checked++;
-      if (s.reason === "none") return eligible.length === 0;
-      const c = rows[s.chosen.index];
-      const d = haversine({ lat, lon }, c);
-      if (!(c.healthy && !c.drain && c.load < policy.spillAt)) return false;
-      if (Math.abs(d - s.chosen.distanceKm!) > 0.5) return false;
-      // Bands start at the nearest remaining usable edge, so the winner is at most `band` beyond the nearest eligible one.
-      return eligible.every((e) => e.d >= d - band - 0.5);
-    }),
+    fc.property(
+      fc.array(arbEdge, { minLength: 1, maxLength: 30 }),
+      fc.double({ min: -89, max: 89, noNaN: true }),
+      fc.double({ min: -179, max: 179, noNaN: true }),
+      fc.integer({ min: 0, max: 1500 }),
+      (rows, lat, lon, band) => {
+        const entries = rows.map((r, i) => edge(`e${i}`, "r", r.lat, r.lon, { drain: r.drain, weight: r.weight }));
+        const tbl = compileTable(entries);
+        const st = { healthy: rows.map((r) => (r.healthy ? 1 : 0)), load: rows.map((r) => r.load) };
+        const policy = { ...POLICY, sameDistanceKm: band };
+        const place = { lat, lon };
+        const s = select(tbl, st, { place, stream: "p", way: "flv" }, policy);
+        // The same place again answers from the place cache: the same answer, also after health
+        // and load change (the cache keeps distances only), as a fresh table would give.
+        if (JSON.stringify(select(tbl, st, { place, stream: "p", way: "flv" }, policy)) !== JSON.stringify(s)) return false;
+        const changed = { healthy: st.healthy.map((h, i) => (i % 3 === 0 ? 1 - h : h)), load: st.load.map((l, i) => (i % 2 ? l / 2 : l)) };
+        const fresh = select(compileTable(entries), changed, { place: { lat, lon }, stream: "p", way: "flv" }, policy);
+        if (JSON.stringify(select(tbl, changed, { place, stream: "p", way: "flv" }, policy)) !== JSON.stringify(fresh)) return false;
+        const eligible = rows.map((r, i) => ({ r, i, d: haversine({ lat, lon }, r) })).filter(({ r }) => r.healthy && !r.drain && r.load < policy.spillAt);
+        checked++;
+        if (s.reason === "none") return eligible.length === 0;
+        const c = rows[s.chosen.index];
+        const d = haversine({ lat, lon }, c);
+        if (!(c.healthy && !c.drain && c.load < policy.spillAt)) return false;
+        if (Math.abs(d - s.chosen.distanceKm!) > 0.5) return false;
+        // Bands start at the nearest remaining usable edge, so the winner is at most `band` beyond the nearest eligible one.
+        return eligible.every((e) => e.d >= d - band - 0.5);
+      },
+    ),
     { seed: 7, numRuns: 3000 },
   );
   t.equal(checked, 3000);

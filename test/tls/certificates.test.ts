@@ -62,13 +62,10 @@ t.test("config: check-config judges the pair as start-up does", async (t) => {
   t.match(issues({ EDGE_TLS_CERT_FILE: expired.cert, EDGE_TLS_KEY_FILE: expired.key }), [{ path: "tls.certFile", reason: /expired/ }]);
   t.match(issues({ EDGE_TLS_CA_FILE: good.key }), [{ path: "tls.caFile", reason: /no PEM certificate/ }]);
   t.same(issues({ EDGE_TLS_CA_FILE: pki.caFile }), [], "a CA file alone is fine (outbound only)");
-  t.same(issues({ EDGE_RTMP_PLAIN: "false" }), [
-    { path: "rtmp.plain", reason: "false needs tls.certFile and tls.keyFile (else no RTMP is served at all)" },
+  t.same(issues({ EDGE_RTMP_PLAIN: "false" }), [{ path: "rtmp.plain", reason: "false needs tls.certFile and tls.keyFile (else no RTMP is served at all)" }]);
+  t.same(issues({ EDGE_TLS_CERT_FILE: good.cert, EDGE_TLS_KEY_FILE: good.key, EDGE_RTMP_TLS_PORT: "1935" }), [
+    { path: "rtmp.tlsPort", reason: "must differ from rtmp.port on the same host (1935)" },
   ]);
-  t.same(
-    issues({ EDGE_TLS_CERT_FILE: good.cert, EDGE_TLS_KEY_FILE: good.key, EDGE_RTMP_TLS_PORT: "1935" }),
-    [{ path: "rtmp.tlsPort", reason: "must differ from rtmp.port on the same host (1935)" }],
-  );
   t.same(issues({ EDGE_RTMP_TLS_PORT: "1935" }), [], "the RTMPS port is not bound without TLS, so it clashes with nothing");
 });
 

@@ -52,8 +52,7 @@ async function metric(name: string): Promise<number> {
 
 const flvUrl = (name: string) => `https://127.0.0.1:${playback.port}/live/${name}.flv`;
 /** The stream is live once a HEAD of its HTTPS-FLV URL is answered 200. */
-const whenLive = (name: string) =>
-  waitFor(`${name} live`, async () => (await httpsRequest(flvUrl(name), ca, { method: "HEAD" })).status === 200, 15_000);
+const whenLive = (name: string) => waitFor(`${name} live`, async () => (await httpsRequest(flvUrl(name), ca, { method: "HEAD" })).status === 200, 15_000);
 
 t.test("the stream JSON hands out rtmps:// and https:// (issue 15 §4)", async (t) => {
   const { json, name } = await createStream();
@@ -84,8 +83,23 @@ t.test("ffmpeg publishes over rtmps://; ffprobe reads frames over https://…flv
 async function probeFramesVerified(url: string): Promise<{ code: number | null; frames: number; stderr: string }> {
   const { spawn } = await import("node:child_process");
   const child = spawn("ffprobe", [
-    "-v", "error", "-tls_verify", "1", "-ca_file", pki.caFile, "-rw_timeout", "10000000", "-select_streams", "v:0",
-    "-read_intervals", "%+#5", "-show_entries", "frame=pict_type", "-of", "json", url,
+    "-v",
+    "error",
+    "-tls_verify",
+    "1",
+    "-ca_file",
+    pki.caFile,
+    "-rw_timeout",
+    "10000000",
+    "-select_streams",
+    "v:0",
+    "-read_intervals",
+    "%+#5",
+    "-show_entries",
+    "frame=pict_type",
+    "-of",
+    "json",
+    url,
   ]);
   let stdout = "";
   let stderr = "";
@@ -109,7 +123,11 @@ t.test("plain rtmp:// publishing still works beside RTMPS", async (t) => {
 
 t.test("only TLS 1.2 and 1.3: a TLS 1.0 / 1.1 client is refused on every port", async (t) => {
   const failedBefore = await metric('bintu_edge_connections_closed_total{protocol="rtmp",reason="protocol"}');
-  for (const [what, port] of [["rtmps", rtmps.port], ["playback", playback.port], ["api", api.port]] as const) {
+  for (const [what, port] of [
+    ["rtmps", rtmps.port],
+    ["playback", playback.port],
+    ["api", api.port],
+  ] as const) {
     const old = await handshake(port, { ca, minVersion: "TLSv1", maxVersion: "TLSv1.1" });
     t.ok(old.error, `${what}: TLS 1.1 refused (${old.error})`);
     const tls12 = await handshake(port, { ca, maxVersion: "TLSv1.2" });
@@ -124,10 +142,14 @@ t.test("only TLS 1.2 and 1.3: a TLS 1.0 / 1.1 client is refused on every port", 
 t.test("RTMPS connections are capped at TCP accept, before any TLS work", async (t) => {
   // rtmp.limits.maxConnectionsPerIp is 50 by default: 50 idle TCP connections fill it.
   const idle = await Promise.all(
-    Array.from({ length: 50 }, () => new Promise<net.Socket>((resolve) => {
-      const s = net.connect(rtmps.port, "127.0.0.1", () => resolve(s));
-      s.on("error", () => {});
-    })),
+    Array.from(
+      { length: 50 },
+      () =>
+        new Promise<net.Socket>((resolve) => {
+          const s = net.connect(rtmps.port, "127.0.0.1", () => resolve(s));
+          s.on("error", () => {});
+        }),
+    ),
   );
   t.teardown(() => idle.forEach((s) => s.destroy()));
   const before = await metric('bintu_edge_connections_closed_total{protocol="rtmp",reason="too_many_connections_ip"}');
@@ -140,14 +162,21 @@ t.test("RTMPS connections are capped at TCP accept, before any TLS work", async 
 });
 
 t.test("a slow-handshake flood is cut by the handshake timeout; a real client is served meanwhile", async (t) => {
-  for (const [what, port] of [["rtmps", rtmps.port], ["playback", playback.port]] as const) {
+  for (const [what, port] of [
+    ["rtmps", rtmps.port],
+    ["playback", playback.port],
+  ] as const) {
     const started = Date.now();
     // Sockets that connect and never send a ClientHello.
     const idle = await Promise.all(
-      Array.from({ length: 30 }, () => new Promise<net.Socket>((resolve) => {
-        const s = net.connect(port, "127.0.0.1", () => resolve(s));
-        s.on("error", () => {});
-      })),
+      Array.from(
+        { length: 30 },
+        () =>
+          new Promise<net.Socket>((resolve) => {
+            const s = net.connect(port, "127.0.0.1", () => resolve(s));
+            s.on("error", () => {});
+          }),
+      ),
     );
     const closedAt = idle.map((s) => new Promise<number>((resolve) => s.once("close", () => resolve(Date.now() - started))));
     const served = await handshake(port, { ca });
@@ -176,7 +205,8 @@ t.test("rotation: a running HTTPS-FLV player keeps reading, new connections get 
   writeFileSync(certFile, readFileSync(second.cert));
   writeFileSync(keyFile, readFileSync(second.key));
   await waitFor("the new certificate", async () => (await handshake(api.port, { ca })).serial === second.serial, 10_000);
-  for (const port of [rtmps.port, playback.port, api.port]) t.equal((await handshake(port, { ca })).serial, second.serial, `after: port ${port} serves the second`);
+  for (const port of [rtmps.port, playback.port, api.port])
+    t.equal((await handshake(port, { ca })).serial, second.serial, `after: port ${port} serves the second`);
   t.equal(await metric('bintu_edge_tls_reloads_total{result="ok"}'), 1, "one good reload counted");
   const before = player.bytes();
   await waitFor("bytes after the rotation", () => player.bytes() > before + 20_000, 10_000);

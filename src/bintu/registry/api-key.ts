@@ -20,10 +20,7 @@ function readStoredKey(path: string): string | undefined {
  * the configured one, else the one generated into the data dir on an earlier start, else a
  * new one. `created` tells the caller to print it, once.
  */
-export function loadOrCreateApiKey(
-  dataDir: string,
-  configured: string,
-): { key: string; created: boolean } {
+export function loadOrCreateApiKey(dataDir: string, configured: string): { key: string; created: boolean } {
   if (configured !== "") return { key: configured, created: false };
   const path = join(dataDir, API_KEY_FILE);
   const stored = readStoredKey(path);
@@ -36,8 +33,7 @@ export function loadOrCreateApiKey(
     writeFileSync(path, key, { mode: 0o600, flag: "wx" });
   } catch (err) {
     // Another process sharing the data dir won the race: use its key.
-    const writtenMeanwhile =
-      (err as NodeJS.ErrnoException).code === "EEXIST" ? readStoredKey(path) : undefined;
+    const writtenMeanwhile = (err as NodeJS.ErrnoException).code === "EEXIST" ? readStoredKey(path) : undefined;
     if (writtenMeanwhile === undefined) throw err;
     return { key: writtenMeanwhile, created: false };
   }

@@ -97,12 +97,8 @@ function prepareStatements(db: Database.Database) {
     ),
     byId: db.prepare<[string], StreamRow>("SELECT * FROM streams WHERE id = ?"),
     byName: db.prepare<[string], StreamRow>("SELECT * FROM streams WHERE name = ?"),
-    list: db.prepare<ListParams, StreamRow>(
-      `SELECT * FROM streams WHERE ${LIST_FILTER} ORDER BY seq DESC LIMIT @quantity`,
-    ),
-    listByName: db.prepare<ListParams, StreamRow>(
-      `SELECT * FROM streams WHERE name = @name AND ${LIST_FILTER}`,
-    ),
+    list: db.prepare<ListParams, StreamRow>(`SELECT * FROM streams WHERE ${LIST_FILTER} ORDER BY seq DESC LIMIT @quantity`),
+    listByName: db.prepare<ListParams, StreamRow>(`SELECT * FROM streams WHERE name = @name AND ${LIST_FILTER}`),
     // Each change is one conditional UPDATE, so a state can only move along the allowed
     // edges; when no row comes back the stream was not in a "from" state.
     setTags: db.prepare<{ key: string; now: string; tags: string }, StreamRow>(
@@ -154,9 +150,7 @@ export class StreamRegistry {
     if (configured !== "" && !isValidOrgHash(configured)) {
       throw new RangeError("orgHash must be 5 characters [A-Za-z0-9]");
     }
-    const stored = db
-      .prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'orgHash'")
-      .get()?.value;
+    const stored = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'orgHash'").get()?.value;
     const orgHash = configured || stored || generateOrgHash();
     if (orgHash !== stored) {
       db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('orgHash', ?)").run(orgHash);
@@ -253,10 +247,7 @@ export class StreamRegistry {
     this.db.close();
   }
 
-  private transition(
-    statement: Database.Statement<[{ key: string; now: string }], StreamRow>,
-    key: string,
-  ): StreamRecord | undefined {
+  private transition(statement: Database.Statement<[{ key: string; now: string }], StreamRow>, key: string): StreamRecord | undefined {
     return this.changed(statement.get({ key, now: new Date().toISOString() }));
   }
 

@@ -30,11 +30,7 @@ export interface BintuStreamJson {
  * player view, lists playouts only while live. Those playouts still carry the stream name (the
  * publish key), as bintu's do: while live it is visible to anyone who holds the stream id.
  */
-export function toBintuJson(
-  rec: StreamRecord,
-  urls: BintuUrls,
-  profile?: "player",
-): BintuStreamJson {
+export function toBintuJson(rec: StreamRecord, urls: BintuUrls, profile?: "player"): BintuStreamJson {
   const forPlayer = profile === "player";
   const playable = !forPlayer || rec.state === "live";
   return {
