@@ -9,6 +9,8 @@ missing=""
 command -v ffmpeg >/dev/null 2>&1 || missing="$missing ffmpeg"
 command -v ffprobe >/dev/null 2>&1 || missing="$missing ffmpeg"
 command -v patch >/dev/null 2>&1 || missing="$missing patch"
+# openssl makes the TLS tests' CA and certificates (test/helpers/pki.ts).
+command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 need_prometheus=""
 { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need_prometheus=1
 [ -z "$missing" ] && [ -z "$need_prometheus" ] && exit 0

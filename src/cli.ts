@@ -56,7 +56,11 @@ async function main(): Promise<void> {
       process.stdout.write(`bintu API key (X-BINTU-APIKEY), generated and stored in ${config.dataDir}/bintu-apikey; shown once:\n${edge.apiKey}\n`);
     }
     const addresses = await edge.start();
-    process.stdout.write(`bintu-edge ready: rtmp ${addresses.rtmp.port}, playback ${addresses.playback.port}, api ${addresses.api.port}\n`);
+    // `rtmp N` first stays what scripts parse; with plain RTMP off the first word says rtmps.
+    const first = addresses.rtmps && !config.rtmp.plain ? `rtmps ${addresses.rtmps.port}` : `rtmp ${addresses.rtmp.port}`;
+    const rtmps = addresses.rtmps && config.rtmp.plain ? `, rtmps ${addresses.rtmps.port}` : "";
+    const scheme = addresses.rtmps ? " (https)" : "";
+    process.stdout.write(`bintu-edge ready: ${first}, playback ${addresses.playback.port}, api ${addresses.api.port}${rtmps}${scheme}\n`);
   } catch (err) {
     if (err instanceof EdgeStartError) fail(`bintu-edge: ${err.message}`, 1);
     throw err;

@@ -26,7 +26,7 @@ import { OrgWebhook } from "./access/org-webhook.js";
 import { PublishLimiter } from "./access/publish-limiter.js";
 import type { Config } from "./config/schema.js";
 import { createAdminAuth } from "./http/admin-auth.js";
-import { createApiServer } from "./http/api-server.js";
+import { createApiServer, setApiSecureContext } from "./http/api-server.js";
 import { Ingest } from "./ingest/ingest.js";
 import { nmsPatchProblem } from "./ingest/nms-patch.js";
 import { createLogger, type Logger } from "./log.js";
@@ -34,9 +34,14 @@ import { LoadMeter } from "./metrics/load.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
 import { configuredEdges } from "./routing/edge-table.js";
 import { Router } from "./routing/router.js";
+import { TlsCertificates, TlsPairError, loadCaFile } from "./tls/certificates.js";
+import { trustingFetch } from "./tls/outbound.js";
 
 export interface EdgeAddresses {
+  /** Where RTMP is served: plain RTMP, or RTMPS when rtmp.plain is false (then the same as `rtmps`). */
   rtmp: AddressInfo;
+  /** RTMPS, when tls.certFile is set. */
+  rtmps?: AddressInfo;
   playback: AddressInfo;
   api: AddressInfo;
 }
@@ -64,6 +69,7 @@ function openOrRefuse<T>(key: string, open: () => T, undo?: () => void): T {
   } catch (err) {
     undo?.();
     if (err instanceof GeoOverrideError) throw new EdgeStartError(err.message);
+    if (err instanceof TlsPairError) throw new EdgeStartError(`${err.key}: ${err.message}`);
     throw new EdgeStartError(`${key}: ${(err as Error).message}`);
   }
 }
@@ -93,7 +99,34 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     () => configuredEdges(config.routing, { log, onReload: (result) => metrics?.routingTableReloads.inc({ result }) }),
     () => geo.close(),
   );
-  const router = new Router(config.routing, geo, edgeFeed, log);
+  // The TLS pair (issue 15): the loader checked it already; a file changed since is refused here.
+  const certificates =
+    config.tls.certFile === ""
+      ? null
+      : openOrRefuse(
+          "tls.certFile",
+          () => new TlsCertificates(config.tls, { log, onReload: (result) => metrics?.tlsReloads.inc({ result }) }),
+          () => {
+            edgeFeed.close();
+            geo.close();
+          },
+        );
+  // Outbound TLS (other edges, bintu, the webhook) trusts tls.caFile besides the system store.
+  const outbound =
+    config.tls.caFile === ""
+      ? null
+      : trustingFetch(
+          openOrRefuse(
+            "tls.caFile",
+            () => loadCaFile(config.tls.caFile),
+            () => {
+              certificates?.close();
+              edgeFeed.close();
+              geo.close();
+            },
+          ),
+        );
+  const router = new Router(config.routing, geo, edgeFeed, log, outbound?.fetch);
   mkdirSync(config.dataDir, { recursive: true });
   // Remote mode: the stream manager is another bintu; the organisation key it takes is also the
   // key of this edge's admin API. Embedded mode: the registry and its key live in the data dir.
@@ -107,7 +140,11 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
   const { webhookUrl, webhookTimeoutMs, maxFailedPublishesPerMinute, failedPublishCooldownMs } = config.ingest;
   const limiter = new PublishLimiter({ maxPerMinute: maxFailedPublishesPerMinute, cooldownMs: failedPublishCooldownMs });
   const table = new SessionTable();
-  metrics = createMetrics(table, limiter, { edges: () => router.edgeSnapshot(), geoBuiltAt: () => geo.builtAt });
+  metrics = createMetrics(table, limiter, {
+    edges: () => router.edgeSnapshot(),
+    geoBuiltAt: () => geo.builtAt,
+    tlsNotAfter: () => certificates?.current.notAfter,
+  });
   const load = new LoadMeter(table);
   const source = registry
     ? registrySource(registry)
@@ -117,6 +154,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
         timeoutMs: config.bintu.requestTimeoutMs,
         maxResponseBytes: config.bintu.maxResponseBytes,
         syncIntervalMs: config.bintu.syncIntervalMs,
+        ...(outbound ? { fetch: outbound.fetch } : {}),
         onRequest: (result, ms) => {
           metrics.bintuRequests.inc({ result });
           metrics.bintuRequestSeconds.observe(ms / 1000);
@@ -137,10 +175,12 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
       breaker: (s) => metrics.breakerChanged(s),
     },
   });
-  const webhook = webhookUrl ? new OrgWebhook(webhookUrl, webhookTimeoutMs, (call, outcome) => metrics.webhookCalls.inc({ call, outcome })) : null;
+  const webhook = webhookUrl
+    ? new OrgWebhook(webhookUrl, webhookTimeoutMs, (call, outcome) => metrics.webhookCalls.inc({ call, outcome }), outbound?.fetch)
+    : null;
   // Playback tokens: this edge's keys (generated on first start) plus those of followed edges.
   const revocations = RevocationStore.open(config.dataDir);
-  const keys = new JwksFollower(loadKeySet(config.dataDir, config.auth.keys), config.auth.jwksUrls, config.auth.jwksRefreshMs, log);
+  const keys = new JwksFollower(loadKeySet(config.dataDir, config.auth.keys), config.auth.jwksUrls, config.auth.jwksRefreshMs, log, outbound?.fetch);
   const tokens = new PlaybackTokens({
     keys: keys.keys,
     revocations,
@@ -197,7 +237,14 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
       revalidated: (result) => metrics.revalidations.inc({ result: revalidationResult(result) }),
     },
   });
-  const ingest = new Ingest({ config, access, sessions, metrics, log, now: () => clock.now() });
+  const tlsServed = certificates ? { secureContext: () => certificates.current.context, options: () => certificates.current.options } : undefined;
+  const ingest = new Ingest({ config, access, sessions, metrics, log, now: () => clock.now(), tls: tlsServed });
+  // Encoders are handed RTMPS when it is served, even while plain RTMP stays on for old encoders.
+  const rtmpUrl = () =>
+    certificates
+      ? `rtmps://${config.publicHost}:${addresses?.rtmps?.port ?? config.rtmp.tlsPort}/live`
+      : `rtmp://${config.publicHost}:${addresses?.rtmp.port ?? config.rtmp.port}/live`;
+  const httpScheme = certificates ? "https" : "http";
   let addresses: EdgeAddresses | null = null;
   const api = createApiServer({
     config,
@@ -212,19 +259,25 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     guardianStore,
     bintuUrls: {
       get rtmpIngest() {
-        return `rtmp://${config.publicHost}:${addresses?.rtmp.port ?? config.rtmp.port}/live`;
+        return rtmpUrl();
       },
       get rtmpPlay() {
-        return `rtmp://${config.publicHost}:${addresses?.rtmp.port ?? config.rtmp.port}/live`;
+        return rtmpUrl();
       },
       get flvPlayBase() {
-        return `http://${config.publicHost}:${addresses?.playback.port ?? config.playback.port}/live`;
+        return `${httpScheme}://${config.publicHost}:${addresses?.playback.port ?? config.playback.port}/live`;
       },
     },
     route: { router, directory, load: () => load.report() },
     sessions: () => table.all(),
     kick: (id) => sessions.end(id),
     ready: () => addresses !== null,
+    ...(certificates ? { tls: { options: certificates.current.options, handshakeTimeoutMs: config.rtmp.limits.handshakeTimeoutMs } } : {}),
+  });
+  // A renewed certificate reaches every TLS listener's new connections; running ones keep theirs.
+  certificates?.onChange((pair) => {
+    ingest.certificateChanged();
+    setApiSecureContext(api, pair.options);
   });
 
   let closed = false;
@@ -234,8 +287,10 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     addresses = null;
     // Media first: the sessions it ends still get their publish-end side effects, then the policy stops.
     await Promise.all([ingest.close(), api.close(), router.close()]);
+    await outbound?.close();
     sessions.close();
     edgeFeed.close();
+    certificates?.close();
     load.close();
     keys.close();
     guardian.close();
@@ -264,16 +319,21 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     async start() {
       try {
         await keys.start();
-        const rtmp = await listening("rtmp.port", config.rtmp.port, config.rtmp.host, () => ingest.listenRtmp());
+        const plain = config.rtmp.plain ? await listening("rtmp.port", config.rtmp.port, config.rtmp.host, () => ingest.listenRtmp()) : undefined;
+        const rtmps = certificates ? await listening("rtmp.tlsPort", config.rtmp.tlsPort, config.rtmp.host, () => ingest.listenRtmps()) : undefined;
+        // The loader refuses rtmp.plain false without TLS, so one of the two listens.
+        const rtmp = (plain ?? rtmps)!;
         const playback = await listening("playback.port", config.playback.port, config.playback.host, () => ingest.listenPlayback());
         await listening("api.port", config.api.port, config.api.host, () => api.listen({ port: config.api.port, host: config.api.host }));
-        addresses = { rtmp, playback, api: api.server.address() as AddressInfo };
+        addresses = { rtmp, ...(rtmps ? { rtmps } : {}), playback, api: api.server.address() as AddressInfo };
         // After the API listens: this edge may be in its own routing table and probe itself.
         await router.start();
+        const at = (a: AddressInfo | undefined) => (a ? `${a.address}:${a.port}` : "off");
         log.info("edge listening", {
-          rtmp: `${rtmp.address}:${rtmp.port}`,
-          playback: `${playback.address}:${playback.port}`,
-          api: `${addresses.api.address}:${addresses.api.port}`,
+          rtmp: at(plain),
+          ...(rtmps ? { rtmps: at(rtmps), tls: certificates?.current.serial } : {}),
+          playback: `${certificates ? "https" : "http"} ${at(playback)}`,
+          api: `${certificates ? "https" : "http"} ${at(addresses.api)}`,
         });
         return addresses;
       } catch (err) {

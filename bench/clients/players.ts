@@ -2,6 +2,7 @@
 // or RTMP (the raw test client's play, media counted but not queued). Run by bench/fanout.ts
 // through bench/lib/client-proc.ts; config is argv[2] as JSON.
 import * as net from "node:net";
+import * as tls from "node:tls";
 import { RawRtmpClient } from "../../test/helpers/rtmp-client.js";
 import type { ReadyMsg, StatsMsg } from "../lib/client-proc.js";
 
@@ -13,6 +14,8 @@ interface Config {
   name: string;
   count: number;
   concurrency?: number;
+  /** HTTPS-FLV / RTMPS (bench/tls.ts): the CA that signed the server's certificate, PEM. */
+  ca?: string;
 }
 
 interface Player {
@@ -25,7 +28,9 @@ const cfg = JSON.parse(process.argv[2]) as Config;
 
 function flvPlayer(): Promise<Player> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ port: cfg.port, host: cfg.host, noDelay: true });
+    const socket: net.Socket = cfg.ca
+      ? tls.connect({ port: cfg.port, host: cfg.host, ca: cfg.ca, servername: "localhost" }).setNoDelay(true)
+      : net.connect({ port: cfg.port, host: cfg.host, noDelay: true });
     let bytes = 0;
     let head = "";
     let started = false;
@@ -37,7 +42,7 @@ function flvPlayer(): Promise<Player> {
       socket.destroy();
       reject(e);
     };
-    socket.on("connect", () => {
+    socket.on(cfg.ca ? "secureConnect" : "connect", () => {
       socket.write(`GET /${cfg.app}/${cfg.name}.flv HTTP/1.1\r\nHost: ${cfg.host}:${cfg.port}\r\nUser-Agent: bintu-bench\r\nAccept: */*\r\n\r\n`);
     });
     socket.on("data", (d: Buffer) => {
@@ -61,7 +66,11 @@ function flvPlayer(): Promise<Player> {
 }
 
 async function rtmpPlayer(): Promise<Player> {
-  const c = await RawRtmpClient.connect(cfg.port, cfg.host, { queueMedia: false, timeoutMs: 10_000 });
+  const c = await RawRtmpClient.connect(cfg.port, cfg.host, {
+    queueMedia: false,
+    timeoutMs: 10_000,
+    ...(cfg.ca ? { tls: { ca: cfg.ca, servername: "localhost" } } : {}),
+  });
   let alive = true;
   void c.closed.then(() => (alive = false));
   try {

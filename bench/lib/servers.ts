@@ -3,6 +3,7 @@
 // unpatched (bench/servers/nms-plain.cjs), nginx-rtmp (Debian libnginx-mod-rtmp, one process).
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as https from "node:https";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -37,6 +38,8 @@ export interface Server {
   rtmpPort: number;
   /** HTTP-FLV port; undefined for nginx-rtmp (the module has no HTTP-FLV). */
   httpPort: number | undefined;
+  /** Edge with TLS: the RTMPS port (its playback and API ports then speak HTTPS). */
+  rtmpsPort?: number;
   /** The edge's control API: port and admin key (edge only). */
   api?: { port: number; key: string };
   /** A stream name this server accepts for publish (edge: a new registry stream's key). */
@@ -186,8 +189,25 @@ const EDGE_BENCH_ENV: Record<string, string> = {
   EDGE_RTMP_LIMITS_MAX_CONNECTIONS: "100000",
 };
 
-/** Starts a server under test; `env` adds EDGE_* settings for the edge (the bench's own EDGE_* still win). */
-export async function startServer(kind: ServerKind, env: Record<string, string> = {}): Promise<Server> {
+/** POST /stream over HTTPS, trusting `ca` (an edge with TLS on). */
+function httpsPost(url: string, headers: Record<string, string>, body: string, ca: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method: "POST", headers, ca }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/**
+ * Starts a server under test; `env` adds EDGE_* settings for the edge (the bench's own EDGE_* still
+ * win). `ca`: the edge runs with TLS (EDGE_TLS_* in env) and its API is reached over HTTPS trusting it.
+ */
+export async function startServer(kind: ServerKind, env: Record<string, string> = {}, opts: { ca?: string } = {}): Promise<Server> {
   const dir = workDir(kind);
   const logFile = join(dir, "server.log");
   const cleanup = () => {
@@ -216,22 +236,25 @@ export async function startServer(kind: ServerKind, env: Record<string, string> 
     });
     let m: RegExpExecArray;
     try {
-      m = await c.waitFor(/bintu-edge ready: rtmp (\d+), playback (\d+), api (\d+)/, 15_000);
+      m = await c.waitFor(/bintu-edge ready: rtmp (\d+), playback (\d+), api (\d+)(?:, rtmps (\d+))?/, 15_000);
     } catch (e) {
       await c.stop();
       cleanup();
       throw e;
     }
     const [rtmpPort, httpPort, apiPort] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    const rtmpsPort = m[4] ? Number(m[4]) : undefined;
     const apiKey = readFileSync(join(dir, "data", "bintu-apikey"), "utf8").trim();
     const create = async () => {
-      const res = await fetch(`http://127.0.0.1:${apiPort}/stream`, {
-        method: "POST",
-        headers: { "X-BINTU-APIKEY": apiKey, "content-type": "application/json" },
-        body: "{}",
-      });
-      if (res.status !== 200) throw new Error(`edge POST /stream: ${res.status} ${await res.text()}`);
-      const body = (await res.json()) as { ingest: { rtmp: { streamname: string } } };
+      const headers = { "X-BINTU-APIKEY": apiKey, "content-type": "application/json" };
+      let res: { status: number; text: string };
+      if (opts.ca) res = await httpsPost(`https://127.0.0.1:${apiPort}/stream`, headers, "{}", opts.ca);
+      else {
+        const r = await fetch(`http://127.0.0.1:${apiPort}/stream`, { method: "POST", headers, body: "{}" });
+        res = { status: r.status, text: await r.text() };
+      }
+      if (res.status !== 200) throw new Error(`edge POST /stream: ${res.status} ${res.text}`);
+      const body = JSON.parse(res.text) as { ingest: { rtmp: { streamname: string } } };
       return body.ingest.rtmp.streamname;
     };
     const startIdx = c.lines.length;
@@ -240,6 +263,7 @@ export async function startServer(kind: ServerKind, env: Record<string, string> 
       pid: c.child.pid!,
       rtmpPort,
       httpPort,
+      ...(rtmpsPort ? { rtmpsPort } : {}),
       api: { port: apiPort, key: apiKey },
       newStreamName: create,
       async newStreamNames(n) {

@@ -11,6 +11,8 @@ export class OrgWebhook implements PublishWebhook {
     private readonly url: string,
     private readonly timeoutMs: number,
     private readonly count: (call: WebhookCallName, outcome: WebhookOutcome) => void,
+    /** Trusts tls.caFile besides the system store (issue 15); default the global fetch. */
+    private readonly fetchFn?: typeof fetch,
   ) {}
 
   publish(req: AccessRequest): Promise<"allow" | "deny"> {
@@ -29,7 +31,11 @@ export class OrgWebhook implements PublishWebhook {
   }
 
   private call(c: Parameters<typeof callWebhook>[1]): Promise<"allow" | "deny"> {
-    return callWebhook(this.url, c, { timeoutMs: this.timeoutMs, onResult: (outcome) => this.count(c.call, outcome) });
+    return callWebhook(this.url, c, {
+      timeoutMs: this.timeoutMs,
+      onResult: (outcome) => this.count(c.call, outcome),
+      ...(this.fetchFn ? { fetch: this.fetchFn } : {}),
+    });
   }
 }
 

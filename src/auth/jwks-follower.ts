@@ -21,6 +21,8 @@ export class JwksFollower {
     private readonly urls: readonly string[],
     private readonly refreshMs: number,
     private readonly log: Logger,
+    /** Trusts tls.caFile besides the system store (issue 15); default the global fetch. */
+    private readonly fetchFn: typeof fetch = fetch,
   ) {
     this.verification = new Map(local.verification);
     this.keys = { signing: local.signing, verification: this.verification, jwks: () => local.jwks() };
@@ -46,7 +48,7 @@ export class JwksFollower {
 
   private async fetchOne(url: string): Promise<void> {
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: "error" });
+      const res = await this.fetchFn(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: "error" });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       const body = await readCapped(res, MAX_JWKS_BYTES);
       this.remote.set(url, keySetFromJwks(JSON.parse(body)).verification);

@@ -5,6 +5,7 @@ import { KindGuard, type Static, type TObject, type TSchema } from "@sinclair/ty
 import { Value, ValueErrorType, type ValueError } from "@sinclair/typebox/value";
 import YAML from "yaml";
 import { parseNetwork } from "../primitives/ip.js";
+import { TlsPairError, loadCaFile, loadTlsPair } from "../tls/certificates.js";
 import { ConfigSchema, type Config, type EdgeEntry } from "./schema.js";
 
 export type ConfigIssue = { path: string; reason: string };
@@ -254,12 +255,52 @@ function crossCheck(c: Config, issues: ConfigIssue[]): void {
     }
     issues.push(...edgeTableIssues(c.routing.edges, "routing.edges"));
   }
-  const listeners = (["rtmp", "playback", "api"] as const).filter((k) => clean(`${k}.port`, `${k}.host`));
+  const tlsOn = clean("tls") && tlsIssues(c.tls, issues);
+  const tlsSet = clean("tls") && (c.tls.certFile !== "" || c.tls.keyFile !== "");
+  if (clean("rtmp.plain") && !c.rtmp.plain && clean("tls") && !tlsSet) {
+    issues.push({ path: "rtmp.plain", reason: "false needs tls.certFile and tls.keyFile (else no RTMP is served at all)" });
+  }
+  // The RTMPS port joins the clash check only when it is served.
+  const ports = { rtmp: "rtmp.port", rtmps: "rtmp.tlsPort", playback: "playback.port", api: "api.port" } as const;
+  const bound = (k: keyof typeof ports) => (k === "rtmps" ? c.rtmp.tlsPort : c[k].port);
+  const hostOf = (k: keyof typeof ports) => (k === "rtmps" ? c.rtmp.host : c[k].host);
+  const listeners = (["rtmp", "rtmps", "playback", "api"] as const).filter(
+    (k) => clean(ports[k], `${k === "rtmps" ? "rtmp" : k}.host`) && (k !== "rtmps" || tlsOn),
+  );
   listeners.forEach((k, i) => {
-    const { port, host } = c[k];
-    const clash = listeners.slice(0, i).find((o) => port !== 0 && c[o].port === port && sameHost(c[o].host, host));
-    if (clash) issues.push({ path: `${k}.port`, reason: `must differ from ${clash}.port on the same host (${port})` });
+    const port = bound(k);
+    const clash = listeners.slice(0, i).find((o) => port !== 0 && bound(o) === port && sameHost(hostOf(o), hostOf(k)));
+    if (clash) issues.push({ path: ports[k], reason: `must differ from ${ports[clash]} on the same host (${port})` });
   });
+}
+
+/**
+ * The TLS files (issue 15): both or neither of certFile / keyFile, and a pair start-up can serve
+ * (readable, parsable, key matching, not expired) — the same loadTlsPair start-up runs. True when
+ * TLS is configured and usable.
+ */
+function tlsIssues(t: Config["tls"], issues: ConfigIssue[]): boolean {
+  if (t.caFile !== "") {
+    try {
+      loadCaFile(t.caFile);
+    } catch (err) {
+      issues.push({ path: "tls.caFile", reason: (err as Error).message });
+    }
+  }
+  if (t.certFile === "" && t.keyFile === "") return false;
+  if (t.certFile === "" || t.keyFile === "") {
+    const missing = t.certFile === "" ? "tls.certFile" : "tls.keyFile";
+    issues.push({ path: missing, reason: `required when ${missing === "tls.certFile" ? "tls.keyFile" : "tls.certFile"} is set` });
+    return false;
+  }
+  try {
+    loadTlsPair(t);
+    return true;
+  } catch (err) {
+    if (!(err instanceof TlsPairError)) throw err;
+    issues.push({ path: err.key, reason: err.message });
+    return false;
+  }
 }
 
 /** What the schema cannot say about an edge table: ids are unique (they are metric labels and sticky keys). */

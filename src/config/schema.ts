@@ -99,7 +99,26 @@ export const ConfigSchema = Type.Object(
       {
         port: Port(1935),
         host: Host,
+        /** RTMPS port, served when tls.certFile is set (issue 15). */
+        tlsPort: Port(1936),
+        /** Plain RTMP on rtmp.port; false with TLS on = RTMPS only (encoders without TLS exist, so on by default). */
+        plain: Type.Boolean({ default: true }),
         limits: RtmpLimitsSchema,
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /**
+     * Transport security (issue 15): with certFile and keyFile set, RTMPS on rtmp.tlsPort and HTTPS on
+     * the playback and API ports. Both files are watched and reloaded; empty = plain text, as before.
+     */
+    tls: Type.Object(
+      {
+        /** PEM certificate, optionally followed by its chain (certbot's fullchain.pem). */
+        certFile: Type.String({ default: "" }),
+        /** PEM private key of the certificate, unencrypted (certbot's privkey.pem). */
+        keyFile: Type.String({ default: "" }),
+        /** PEM CA certificates trusted, besides the system store, when this edge calls other edges and bintu. */
+        caFile: Type.String({ default: "" }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -1,5 +1,8 @@
 // The control API (docs/architecture.md §2): health, metrics, sessions, and the bintu-compatible routes.
 // Routes only translate between HTTP and the modules that decide.
+import http from "node:http";
+import https from "node:https";
+import type tls from "node:tls";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import type { AccessControl } from "../access/access.js";
 import { httpClientIp, type TrustedProxies } from "../primitives/client-ip.js";
@@ -40,6 +43,8 @@ export interface ApiDeps {
   sessions: () => EdgeSession[];
   kick: (id: string) => boolean;
   ready: () => boolean;
+  /** HTTPS with this certificate (issue 15); absent = plain HTTP. */
+  tls?: { options: tls.SecureContextOptions; handshakeTimeoutMs: number };
 }
 
 /** `/v1/authorize/play?stream=NAME&app=APP&rest…` as the play path `/APP/NAME?rest…`. */
@@ -75,6 +80,25 @@ function routeAnswerCounter(metrics: Metrics): (region: string, reason: string, 
   };
 }
 
+/**
+ * The API's HTTPS server, built here rather than through fastify's `https` option so its type stays
+ * the one every route is written against; `api.server.setSecureContext` swaps the certificate.
+ */
+function httpsFactory(opts: NonNullable<ApiDeps["tls"]>) {
+  return (handler: http.RequestListener): http.Server => {
+    const server = https.createServer({ ...opts.options, handshakeTimeout: opts.handshakeTimeoutMs }, handler);
+    server.on("secureConnection", (socket: tls.TLSSocket) => socket.disableRenegotiation());
+    // An https.Server is an http.Server to fastify: same requests, same events.
+    return server;
+  };
+}
+
+/** A new certificate for the API's new connections (no-op on plain HTTP). */
+export function setApiSecureContext(api: FastifyInstance, options: tls.SecureContextOptions): void {
+  const server: unknown = api.server;
+  if (server instanceof https.Server) server.setSecureContext(options);
+}
+
 export function createApiServer(deps: ApiDeps): FastifyInstance {
   const { config } = deps;
   const app = Fastify({
@@ -82,6 +106,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     bodyLimit: config.api.bodyLimit,
     // The client address is computed in one place for both HTTP ports (src/primitives/client-ip.ts).
     trustProxy: false,
+    ...(deps.tls ? { serverFactory: httpsFactory(deps.tls) } : {}),
   });
 
   app.setNotFoundHandler((_req, reply) => send(reply, "EDGE_ERR_NOT_FOUND"));

@@ -5,6 +5,8 @@
 // valid play path reaches the broadcast; refusals are real statuses with `{ code, reason }`;
 // writes are batched per event-loop turn; a player that stops reading is dropped.
 import http from "node:http";
+import https from "node:https";
+import type tls from "node:tls";
 import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
 import type { AccessControl, AccessRequest, Allowed, EdgeSession } from "../access/access.js";
@@ -27,18 +29,29 @@ export interface FlvPlaybackOptions {
   log: Logger;
   /** Wall-clock ms for session start times (the policy's clock). */
   now: () => number;
+  /** HTTPS with this certificate (issue 15); absent = plain HTTP. */
+  tls?: { options: tls.SecureContextOptions; handshakeTimeoutMs: number };
 }
 
 export class FlvPlayback {
-  private readonly server: http.Server;
+  private readonly server: http.Server | https.Server;
 
   constructor(private readonly opts: FlvPlaybackOptions) {
-    this.server = http.createServer({ headersTimeout: 10_000, requestTimeout: 10_000 }, (req, res) => {
+    const timeouts = { headersTimeout: 10_000, requestTimeout: 10_000 };
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
       this.handle(req, res).catch((err: Error) => {
         opts.log.error("flv request failed", { detail: err.message });
         this.reply(res, "EDGE_ERR_INTERNAL");
       });
-    });
+    };
+    if (opts.tls) {
+      // The handshake is bounded like RTMP's (rtmp.limits.handshakeTimeoutMs), not Node's 120 s.
+      const server = https.createServer({ ...timeouts, ...opts.tls.options, handshakeTimeout: opts.tls.handshakeTimeoutMs }, onRequest);
+      server.on("secureConnection", (socket: tls.TLSSocket) => socket.disableRenegotiation());
+      this.server = server;
+    } else {
+      this.server = http.createServer(timeouts, onRequest);
+    }
     // WS-FLV is not served: an upgrade gets a plain 404 and never reaches a media session.
     this.server.on("upgrade", (_req, socket) => {
       socket.on("error", () => {});
@@ -54,6 +67,11 @@ export class FlvPlayback {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
     await closed;
+  }
+
+  /** A new certificate for new connections; players already connected keep theirs. */
+  setSecureContext(options: tls.SecureContextOptions): void {
+    if (this.server instanceof https.Server) this.server.setSecureContext(options);
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

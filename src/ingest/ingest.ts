@@ -2,6 +2,7 @@
 // sessions through AccessControl and hand running ones to the live-session policy, which alone
 // decides when they end (src/access/live-session-policy.ts).
 import type { AddressInfo } from "node:net";
+import type tls from "node:tls";
 import type { AccessControl } from "../access/access.js";
 import type { LiveSessionPolicy } from "../access/live-session-policy.js";
 import { trustedProxies } from "../primitives/client-ip.js";
@@ -19,6 +20,8 @@ export interface IngestOptions {
   log: Logger;
   /** Wall-clock ms (the policy's clock). */
   now: () => number;
+  /** The certificate in force (issue 15): RTMPS and HTTPS playback; absent = plain text only. */
+  tls?: { secureContext: () => tls.SecureContext; options: () => tls.SecureContextOptions };
 }
 
 export class Ingest {
@@ -26,7 +29,7 @@ export class Ingest {
   private readonly flv: FlvPlayback;
 
   constructor(private readonly opts: IngestOptions) {
-    const { config, access, sessions, metrics, log, now } = opts;
+    const { config, access, sessions, metrics, log, now, tls } = opts;
     this.rtmp = new RtmpIngest({
       limits: config.rtmp.limits,
       maxPendingBytes: config.playback.maxPendingBytes,
@@ -36,6 +39,7 @@ export class Ingest {
       metrics,
       log,
       now,
+      ...(tls ? { secureContext: tls.secureContext } : {}),
     });
     this.flv = new FlvPlayback({
       maxPendingBytes: config.playback.maxPendingBytes,
@@ -45,11 +49,21 @@ export class Ingest {
       metrics,
       log,
       now,
+      ...(tls ? { tls: { options: tls.options(), handshakeTimeoutMs: config.rtmp.limits.handshakeTimeoutMs } } : {}),
     });
   }
 
   listenRtmp(): Promise<AddressInfo> {
     return this.rtmp.listen(this.opts.config.rtmp.port, this.opts.config.rtmp.host);
+  }
+
+  listenRtmps(): Promise<AddressInfo> {
+    return this.rtmp.listenTls(this.opts.config.rtmp.tlsPort, this.opts.config.rtmp.host);
+  }
+
+  /** A reloaded certificate: RTMPS reads it per connection, HTTPS playback is told. */
+  certificateChanged(): void {
+    if (this.opts.tls) this.flv.setSecureContext(this.opts.tls.options());
   }
 
   listenPlayback(): Promise<AddressInfo> {

@@ -6,8 +6,12 @@
 // - media from a session reaches the broadcast only once it is an accepted publisher (players,
 //   undecided, refused and duplicate publishers are muted — NMS broadcast from any session);
 // - every exception raised while parsing one connection's bytes closes that connection only;
-// - limits, timeouts and connection caps are enforced here and in the parser patch (patches/).
+// - limits, timeouts and connection caps are enforced here and in the parser patch (patches/);
+// - RTMPS (issue 15) is the same protocol on a TLS socket: the raw TCP connection is counted
+//   against the caps *before* its TLS handshake, and the handshake deadline covers TLS, RTMP
+//   handshake and `connect` together, so a TLS handshake flood is bounded like a TCP one.
 import net, { type AddressInfo } from "node:net";
+import tls from "node:tls";
 import type { AccessControl, AccessRequest, Allowed, EdgeSession } from "../access/access.js";
 import type { LiveSessionPolicy } from "../access/live-session-policy.js";
 import { normalizeIp } from "../primitives/client-ip.js";
@@ -47,6 +51,8 @@ export interface RtmpIngestOptions {
   log: Logger;
   /** Wall-clock ms for session start times (the policy's clock). */
   now: () => number;
+  /** The certificate in force for new RTMPS connections; absent = no RTMPS. */
+  secureContext?: () => tls.SecureContext;
 }
 
 const NMS_ERROR_CODES: Record<string, ErrorCode> = {
@@ -58,21 +64,30 @@ const NMS_ERROR_CODES: Record<string, ErrorCode> = {
 
 export class RtmpIngest {
   private readonly server: net.Server;
+  /** RTMPS: a plain TCP server too, so the caps apply before any TLS work (see accept). */
+  private readonly tlsServer: net.Server | null;
   private readonly connections = new Set<Connection>();
   private readonly connectionsPerIp = new Map<string, number>();
   /** Stream paths with a publish being decided: a second publisher waits for no one, it is refused. */
   private readonly pendingPublishes = new Set<string>();
 
   constructor(private readonly opts: RtmpIngestOptions) {
-    this.server = net.createServer((socket) => this.accept(socket));
+    this.server = net.createServer((socket) => this.accept(socket, false));
+    this.tlsServer = opts.secureContext ? net.createServer((socket) => this.accept(socket, true)) : null;
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {
     return listen(this.server, port, host);
   }
 
+  listenTls(port: number, host: string): Promise<AddressInfo> {
+    if (!this.tlsServer) throw new Error("RTMPS needs a certificate");
+    return listen(this.tlsServer, port, host);
+  }
+
   async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const stop = (server: net.Server | null) => new Promise<void>((resolve) => (server?.listening ? server.close(() => resolve()) : resolve()));
+    const closed = Promise.all([stop(this.server), stop(this.tlsServer)]);
     for (const conn of this.connections) {
       this.closeConnection(conn, "EDGE_ERR_SHUTDOWN");
       conn.socket.destroy(); // also ends refused clients still in their linger
@@ -80,9 +95,9 @@ export class RtmpIngest {
     await closed;
   }
 
-  private accept(socket: net.Socket): void {
+  private accept(raw: net.Socket, secure: boolean): void {
     const { limits, log } = this.opts;
-    const ip = normalizeIp(socket.remoteAddress);
+    const ip = normalizeIp(raw.remoteAddress);
     const perIp = this.connectionsPerIp.get(ip) ?? 0;
     const capped: ErrorCode | null =
       this.connections.size >= limits.maxConnections
@@ -93,20 +108,38 @@ export class RtmpIngest {
     if (capped) {
       this.countClose(capped);
       log.warn("rtmp connection refused", { code: capped });
-      socket.on("error", MUTED);
-      socket.destroy();
+      raw.on("error", MUTED);
+      raw.destroy();
       return;
     }
     this.connectionsPerIp.set(ip, perIp + 1);
 
     // Nagle on the server adds ~44 ms to every connect (measured, docs/node-media-server.md §8a).
-    socket.setNoDelay(true);
+    raw.setNoDelay(true);
+    const socket = secure ? this.wrapTls(raw) : raw;
     socket.setTimeout(limits.idleTimeoutMs);
     const session = nms.createRtmpSession(socket);
     const conn: Connection = { socket, session, ip, state: "handshake", app: "", tcUrl: "" };
     this.connections.add(conn);
     this.wire(conn);
+    if (secure) {
+      // A failed TLS handshake (old protocol version, garbage) ends in "close" like any reset;
+      // it is counted here, with the reason TLS gave.
+      const tlsSocket = socket as tls.TLSSocket;
+      const failed = (err: Error) => this.closeConnection(conn, "EDGE_ERR_PROTOCOL", `tls: ${err.message}`);
+      tlsSocket.once("error", failed);
+      tlsSocket.once("secure", () => tlsSocket.off("error", failed));
+    }
     this.setDeadline(conn, limits.handshakeTimeoutMs, "EDGE_ERR_HANDSHAKE_TIMEOUT");
+  }
+
+  /** The server side of TLS on an accepted socket, with the certificate in force now. */
+  private wrapTls(raw: net.Socket): tls.TLSSocket {
+    raw.on("error", MUTED); // the TLS socket reports the connection's fate; "close" follows
+    const socket = new tls.TLSSocket(raw, { isServer: true, secureContext: this.opts.secureContext!() });
+    // TLS 1.2 renegotiation is a CPU lever for the client and serves no RTMP purpose (issue 15 §3).
+    socket.disableRenegotiation();
+    return socket;
   }
 
   /** What NMS's RtmpSession.run() does, except that media starts muted and commands come to us. */

@@ -33,6 +33,8 @@ interface RoutedEdge {
 export interface RoutingState {
   edges(): readonly RoutedEdge[];
   geoBuiltAt(): Date | undefined;
+  /** When the TLS certificate in force expires; absent without TLS (issue 15). */
+  tlsNotAfter?(): Date | undefined;
 }
 
 export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, routing: RoutingState) {
@@ -256,6 +258,23 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, r
     registers: [registry],
   }).set({ version: info.version, nms_version: info.nmsVersion, nodejs_version: info.nodeVersion }, 1);
 
+  const tlsReloads = new Counter({
+    name: "bintu_edge_tls_reloads_total",
+    help: "Reloads of a changed TLS certificate / key pair; an error keeps the pair in force",
+    labelNames: ["result"] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: "bintu_edge_tls_certificate_expiry_seconds",
+    help: "Seconds until the TLS certificate in force expires; absent without TLS",
+    registers: [registry],
+    collect() {
+      this.reset();
+      const notAfter = routing.tlsNotAfter?.();
+      if (notAfter) this.set((notAfter.getTime() - Date.now()) / 1000);
+    },
+  });
+
   return {
     decisionSeconds,
     bintuLookupSeconds,
@@ -278,6 +297,7 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, r
     breakerTransitions,
     revalidations,
     webhookCalls,
+    tlsReloads,
   };
 }
 

@@ -20,6 +20,8 @@ export interface HealthOptions {
   readonly fall: number;
   /** An edge changed between up and down (for logs and metrics). */
   readonly onTransition?: (edge: EdgeEntry, up: boolean, why: string) => void;
+  /** The fetch that trusts tls.caFile besides the system store (issue 15); default the global one. */
+  readonly fetch?: typeof fetch;
 }
 
 interface Probed {
@@ -39,8 +41,8 @@ const NO_LOAD: EdgeLoad = { sessions: 0, egressMbps: 0, cpu: 0 };
 // /v1/load answers are small; anything bigger is not ours.
 const MAX_LOAD_BYTES = 16 * 1024;
 
-async function getText(url: string, signal: AbortSignal): Promise<{ status: number; text: string }> {
-  const res = await fetch(url, { signal, redirect: "manual", headers: { accept: "application/json" } });
+async function getText(url: string, signal: AbortSignal, fetchFn: typeof fetch): Promise<{ status: number; text: string }> {
+  const res = await fetchFn(url, { signal, redirect: "manual", headers: { accept: "application/json" } });
   return { status: res.status, text: await readCapped(res, MAX_LOAD_BYTES) };
 }
 
@@ -143,7 +145,8 @@ export class HealthChecker {
     let error = "";
     let load: EdgeLoad | null = null;
     try {
-      const [ready, report] = await Promise.all([getText(`${base}/readyz`, abort.signal), getText(`${base}/v1/load`, abort.signal)]);
+      const get = (path: string) => getText(`${base}${path}`, abort.signal, this.opts.fetch ?? fetch);
+      const [ready, report] = await Promise.all([get("/readyz"), get("/v1/load")]);
       if (ready.status !== 200) error = `/readyz answered ${ready.status}`;
       else if (report.status !== 200) error = `/v1/load answered ${report.status}`;
       else load = parseLoad(report.text);

@@ -77,11 +77,14 @@ export class Router {
     private readonly geo: Pick<Geo, "lookup">,
     feed: EdgeFeed,
     log?: Logger,
+    /** For the health and load probes: trusts tls.caFile besides the system store (issue 15). */
+    fetchFn?: typeof fetch,
   ) {
     this.policy = { spillAt: config.spillAt, sameDistanceKm: config.sameDistanceKm, defaultRegion: config.defaultRegion, alternatives: ALTERNATIVES };
     this.sticky = config.stickyTtlMs > 0 ? new StickyMemory(config.stickyTtlMs, config.maxStickyEntries) : null;
     this.health = new HealthChecker({
       ...config.health,
+      ...(fetchFn ? { fetch: fetchFn } : {}),
       onTransition: (edge, up, why) => {
         log?.[up ? "info" : "warn"](`routing: edge ${up ? "up" : "down"}`, { edge: edge.id, why });
       },

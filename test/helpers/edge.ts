@@ -95,7 +95,7 @@ const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
 export async function spawnEdge(
   t: Tap,
   env: Record<string, string> = {},
-): Promise<{ child: ChildProcess; addresses: { rtmp: number; playback: number; api: number } }> {
+): Promise<{ child: ChildProcess; addresses: { rtmp: number; playback: number; api: number; rtmps?: number } }> {
   const child = spawn(process.execPath, [CLI], {
     env: {
       ...process.env,
@@ -113,10 +113,12 @@ export async function spawnEdge(
   const ready = await new Promise<RegExpExecArray>((resolve, reject) => {
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
-      const m = /ready: rtmp (\d+), playback (\d+), api (\d+)/.exec(out);
+      // `rtmps N` first when plain RTMP is off; `, rtmps N` after the api port when both are on.
+      const m = /ready: rtmps? (\d+), playback (\d+), api (\d+)(?:, rtmps (\d+))?.*\n/.exec(out);
       if (m) resolve(m);
     });
     child.once("exit", (code) => reject(new Error(`edge exited ${code}: ${out}`)));
   });
-  return { child, addresses: { rtmp: Number(ready[1]), playback: Number(ready[2]), api: Number(ready[3]) } };
+  const rtmps = ready[4] ? Number(ready[4]) : /ready: rtmps /.test(ready[0]) ? Number(ready[1]) : undefined;
+  return { child, addresses: { rtmp: Number(ready[1]), playback: Number(ready[2]), api: Number(ready[3]), ...(rtmps ? { rtmps } : {}) } };
 }

@@ -4,6 +4,7 @@
 // also a tool for hostile input: every send is explicit, nothing is retried, raw bytes can be
 // written, and server input never throws out of a socket handler.
 import * as net from "node:net";
+import * as tls from "node:tls";
 import { randomBytes } from "node:crypto";
 import { decodeAmf0, encodeAmf0, type Amf0Value } from "./amf0.js";
 import { ChunkReader, chunkMessage, DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MsgType, type RtmpMessage } from "./rtmp-chunk.js";
@@ -27,6 +28,7 @@ export interface ClientOptions {
   queueMedia?: boolean; // default true; long benches pass false and read mediaCounts()
   autoRespond?: boolean; // default true: answer pings (§7.1.7), send acknowledgements (§5.4.3)
   timeoutMs?: number; // default wait for replies: 5000
+  tls?: tls.ConnectionOptions; // RTMPS: connect() resolves after the TLS handshake with these options
 }
 
 const HANDSHAKE_SIZE = 1536; // C1/S1/C2/S2, §5.2.3
@@ -83,10 +85,13 @@ export class RawRtmpClient {
   static connect(port: number, host = "127.0.0.1", opts: ClientOptions = {}): Promise<RawRtmpClient> {
     const { allowHalfOpen = false, noDelay = true } = opts;
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host, allowHalfOpen, noDelay }, () => {
+      const ready = () => {
         socket.off("error", reject);
         resolve(new RawRtmpClient(socket, host, port, opts));
-      });
+      };
+      const socket = opts.tls
+        ? tls.connect({ port, host, ...opts.tls }, ready).setNoDelay(noDelay)
+        : net.connect({ port, host, allowHalfOpen, noDelay }, ready);
       socket.once("error", reject);
     });
   }
