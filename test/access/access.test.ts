@@ -3,7 +3,7 @@
 // fakes were asked (a blocked scanner costs no lookup, a play never calls the webhook, …). The
 // end-to-end tests (test/ingest, test/http) prove the same decisions through real sockets.
 import t from "tap";
-import { AccessControl, decide, streamVerdict, type AccessRequest } from "../../src/access/access.js";
+import { AccessControl, decide, streamVerdict, type AccessRequest, type Decision } from "../../src/access/access.js";
 import type { StreamLocation } from "../../src/access/types.js";
 import type { SplayClaims, SplayVerification } from "../../src/auth/splay.js";
 import type { StreamInfo } from "../../src/bintu/directory.js";
@@ -51,6 +51,9 @@ type Call = "blocked" | "lookup" | "locate" | "rules" | "verify" | "webhook" | "
 
 function run(world: World, action: "publish" | "play", media: "here" | "elsewhere") {
   const calls: Call[] = [];
+  /** Each read of the decision's clock moves it 7 ms: a decision with no other reading took 7 ms. */
+  let clockMs = 0;
+  const reported: Array<{ req: AccessRequest; decision: Decision; ms: number }> = [];
   const access = new AccessControl({
     streams: {
       lookup: async () => {
@@ -99,8 +102,9 @@ function run(world: World, action: "publish" | "play", media: "here" | "elsewher
         }
       : null,
     org: ORG,
-    now: () => 0,
+    now: () => (clockMs += 7),
     nowSec: () => NOW_SEC,
+    onDecided: (decidedReq, decision, ms) => reported.push({ req: decidedReq, decision, ms }),
   });
   const req: AccessRequest = {
     action,
@@ -111,7 +115,7 @@ function run(world: World, action: "publish" | "play", media: "here" | "elsewher
     query: world.token === undefined ? {} : { jwtoken: world.token },
     ip: "203.0.113.7",
   };
-  return access.check(req).then((decision) => ({ decision, calls }));
+  return access.check(req).then((decision) => ({ decision, calls, reported, req }));
 }
 
 type Column = "publish/here" | "play/here" | "publish/elsewhere" | "play/elsewhere";
@@ -321,4 +325,14 @@ t.test("decide() and streamVerdict() are pure answers of their inputs", async (t
   for (const state of ["created", "live", "ended"] as const) t.equal(streamVerdict({ ...STREAM, state }), null, `${state} may be live`);
   t.equal(streamVerdict({ ...STREAM, state: "locked" }), "EDGE_ERR_STREAM_LOCKED");
   t.equal(streamVerdict({ ...STREAM, state: "deleted" }), "EDGE_ERR_STREAM_DELETED");
+});
+
+t.test("every decision is reported once with its duration (the latency histogram), allowed or not", async (t) => {
+  for (const change of [{}, { stream: null }, { webhook: "deny" as const }]) {
+    const { decision, reported, req } = await run({ ...base, ...change }, "play", "here");
+    t.equal(reported.length, 1);
+    t.equal(reported[0].req, req);
+    t.equal(reported[0].decision, decision);
+    t.equal(reported[0].ms, 7, "read before and after the decision");
+  }
 });
