@@ -132,3 +132,32 @@ t.test("nginx-rtmp asks the edge on publish, play and update; lock and revocatio
   t.teardown(() => again.child.kill("SIGKILL"));
   t.not((await again.exited).code, 0, "a locked key cannot publish again");
 });
+
+t.test("without the control module, nginx's own on_update drops a locked publisher (notify_update_strict)", async (t) => {
+  const edge = await startEdge(t);
+  const hook = `http://127.0.0.1:${edge.addresses.api.port}/v1/hooks/nginx-rtmp`;
+  const nginx = await startNginxRtmp(
+    t,
+    `    application live {
+      live on;
+      on_publish ${hook};
+      on_publish_done ${hook};
+      on_update ${hook};
+      notify_update_timeout 1s;
+      notify_update_strict on;
+    }`,
+  );
+  const { id, name } = await edge.createStream();
+  const encoder = publish(`rtmp://127.0.0.1:${nginx.rtmpPort}/live/${name}`, { seconds: 60 });
+  t.teardown(() => encoder.child.kill("SIGKILL"));
+  await waitFor("the publisher on nginx", async () => (await sessions(edge)).length === 1);
+  // Updates come every second and are allowed while the key is fine.
+  await new Promise((r) => setTimeout(r, 2_500));
+  t.equal(encoder.child.exitCode, null, "kept through two updates");
+  const lockedAt = Date.now();
+  t.equal((await edge.api(`/stream/${id}/lock`, { method: "PUT" })).status, 200);
+  await encoder.exited;
+  const took = Date.now() - lockedAt;
+  t.ok(took < 2_500, `dropped by nginx at its next update, ${took} ms after the lock`);
+  t.match(nginx.errorLog(), /notify: update failed/, "nginx says the update was refused: no control module was involved");
+});
