@@ -48,12 +48,11 @@ export function registerHookRoutes(app: FastifyInstance, deps: HookRouteDeps): v
   /** `?secret=` of the hook URL (its own query, docs/hooks.md §1.2) or `Authorization: Bearer`, in constant time. */
   const hasSecret = (req: FastifyRequest): boolean => {
     if (!secretDigest) return true;
-    const q = req.url.indexOf("?");
-    const own = q < 0 ? "" : splitNginxQuery(req.url.slice(q + 1)).own;
-    const fromQuery = new URLSearchParams(own).get("secret");
+    const matches = (s: string | null) => s !== null && timingSafeEqual(digest(s), secretDigest);
     const auth = req.headers.authorization;
-    const fromHeader = auth?.startsWith("Bearer ") ? auth.slice(7) : null;
-    return [fromQuery, fromHeader].some((s) => s !== null && timingSafeEqual(digest(s), secretDigest));
+    if (auth?.startsWith("Bearer ") && matches(auth.slice(7))) return true;
+    const q = req.url.indexOf("?");
+    return q >= 0 && matches(new URLSearchParams(splitNginxQuery(req.url.slice(q + 1)).own).get("secret"));
   };
 
   /** Decides a call and answers it; nothing here throws to a 5xx (fastify's handler would). */
@@ -61,8 +60,8 @@ export function registerHookRoutes(app: FastifyInstance, deps: HookRouteDeps): v
     const verdict = await decide(server, call);
     const a = answer(verdict);
     reply.code(a.status);
-    // nginx-rtmp speaks HTTP/1.0 and reads until the connection closes (docs/hooks.md §1.1).
-    if (server === "nginx-rtmp") reply.header("connection", "close");
+    // nginx-rtmp speaks HTTP/1.0 and reads until the connection closes (docs/hooks.md §1.1): Node's
+    // server closes after answering an HTTP/1.0 request without keep-alive, no header needed.
     if (a.contentType) return reply.type(a.contentType).send(a.body);
     return reply.send();
   };
@@ -108,8 +107,16 @@ export function registerHookRoutes(app: FastifyInstance, deps: HookRouteDeps): v
     return token === undefined ? req : { ...req, query: { ...req.query, jwtoken: token } };
   };
 
-  const count = (req: AccessRequest, code: ErrorCode | null) =>
-    deps.metrics.decisions.inc({ action: req.action, protocol: "hook", result: code ? "deny" : "allow", reason: code ? ERRORS[code].reason : "ok" });
+  // Counter children kept per label set: labelling on every call hashes the label object, a
+  // measurable share of a hook's cost (as for /v1/route). Actions and reasons are closed sets.
+  const counters = new Map<string, { inc(): void }>();
+  const count = (req: AccessRequest, code: ErrorCode | null) => {
+    const reason = code ? ERRORS[code].reason : "ok";
+    const key = `${req.action}\0${reason}`;
+    let child = counters.get(key);
+    if (!child) counters.set(key, (child = deps.metrics.decisions.labels(req.action, "hook", code ? "deny" : "allow", reason)));
+    child.inc();
+  };
 
   app.register(async (scope) => {
     // Raw text for every hook: OvenMediaEngine's signature is over the exact bytes, and each

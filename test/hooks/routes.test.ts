@@ -132,7 +132,7 @@ t.test("OvenMediaEngine: signature over the raw body, opening/closing answers, m
     const raw = JSON.stringify(o);
     return hook(edge, "/v1/hooks/ome", raw, { headers: sign ? { "x-ome-signature": omeSignature(SECRET, raw) } : {} });
   };
-  // admission_webhooks.cpp MakeMessageBody l.76-162; docs/access-control/admission-webhooks.md.
+  // OME admission_webhooks.cpp MakeMessageBody l.76-162 (docs/hooks.md §4.1).
   const client = { address: "211.233.58.86", port: 29291, real_ip: "211.233.58.86", user_agent: "Mozilla/5.0" };
   const request = (direction: string, protocol: string, status: string, url: string) => ({
     direction,
