@@ -20,7 +20,10 @@ export class SessionTable {
 
   add(session: EdgeSession): void {
     this.sessions.set(session.id, session);
-    if (session.role === "publisher") this.publishersByPath.set(pathOf(session), session);
+    // A foreign server's publisher of a key that is live here (hooks decide with media "elsewhere",
+    // never asking where it is live) does not take this edge's publisher's place in the index.
+    const current = session.role === "publisher" ? this.publishersByPath.get(pathOf(session)) : undefined;
+    if (session.role === "publisher" && !(session.foreign && current && !current.foreign)) this.publishersByPath.set(pathOf(session), session);
     let named = this.byName.get(session.name);
     if (!named) this.byName.set(session.name, (named = new Set()));
     named.add(session);

@@ -66,3 +66,27 @@ t.test("foreign sessions: table, locator, counts, ends", async (t) => {
   foreign.done([player.id, "nginx-rtmp-404-player"]);
   t.equal(table.size, 0, "done calls empty the table; unknown ids are ignored");
 });
+
+t.test("a foreign publisher of a key live here does not take the local publisher's place", async (t) => {
+  const table = new SessionTable();
+  const local = {
+    id: "local",
+    role: "publisher",
+    protocol: "rtmp",
+    app: "live",
+    name: stream.name,
+    ip: "",
+    startedAt: 0,
+    bytesIn: () => 0,
+    bytesOut: () => 0,
+    end: () => {},
+    request: request("publish"),
+    decision: allowed,
+  } as EdgeSession;
+  table.add(local);
+  const foreign = new ForeignSessions({ started: (s) => table.add(s), ended: (s) => void table.remove(s) }, async () => {});
+  foreign.start("srs", { id: "srs-a-b-publisher", role: "publisher", protocol: "rtmp", clientId: "b" }, request("publish"), allowed);
+  t.same(table.locate("live", stream.name), { at: "here" }, "still live here");
+  foreign.done(["srs-a-b-publisher"]);
+  t.equal(table.publisherOf("live", stream.name), local, "and its index entry survives the foreign one's end");
+});
