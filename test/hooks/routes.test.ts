@@ -2,9 +2,12 @@
 // a real edge, with payloads copied field for field from the servers' sources (docs/hooks.md §2-§4):
 // the exact status and bytes each server needs, and a clear 4xx — never a 5xx, never an allow —
 // for anything malformed, mistyped, oversized or unknown.
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import t from "tap";
 import { omeSignature } from "../../src/hooks/ome.js";
 import { startEdge, type TestEdge } from "../helpers/edge.js";
+import { waitFor } from "../helpers/wait.js";
 
 const SECRET = "ome-secret";
 
@@ -270,4 +273,44 @@ t.test("hooks.allowFrom and hooks.secret: anyone else gets 403 / 401 and nothing
     '{"code":0}',
     "or as a bearer",
   );
+});
+
+t.test("a publish through a hook is a publish: the organisation webhook is asked and told of its end", async (t) => {
+  const calls: URLSearchParams[] = [];
+  let verdict = 200;
+  const receiver = createServer((req, res) => {
+    let body = "";
+    req.on("data", (d: Buffer) => (body += d.toString()));
+    req.on("end", () => {
+      calls.push(new URLSearchParams(body));
+      res.writeHead(verdict).end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+  t.teardown(() => receiver.close());
+  const edge = await startEdge(t, { EDGE_INGEST_WEBHOOK_URL: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook` });
+  const { name } = await edge.createStream();
+  const srs = (o: object) => hook(edge, "/v1/hooks/srs", JSON.stringify(o));
+  const base = {
+    server_id: "s1",
+    client_id: "c1",
+    ip: "203.0.113.7",
+    vhost: "__defaultVhost__",
+    app: "live",
+    tcUrl: "rtmp://srs/live",
+    stream: name,
+    param: "?room=5",
+  };
+  t.equal((await srs({ ...base, action: "on_publish" })).body, '{"code":0}');
+  t.match(
+    Object.fromEntries(calls[0]),
+    { call: "publish", name, app: "live", addr: "203.0.113.7", clientid: "c1", room: "5" },
+    "publish asked, with the client's args",
+  );
+  t.equal((await srs({ ...base, action: "on_unpublish" })).body, '{"code":0}');
+  await waitFor("publish_done", () => calls.some((c) => c.get("call") === "publish_done"));
+  verdict = 403;
+  const refused = await srs({ ...base, client_id: "c2", action: "on_publish" });
+  t.equal(refused.status, 403, "the webhook's refusal is the hook's");
+  t.equal(code(refused), "EDGE_ERR_WEBHOOK_DENIED");
 });
