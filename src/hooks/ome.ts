@@ -51,8 +51,18 @@ export function parseOme(raw: string, trusted: TrustedProxy): HookCall {
   } catch {
     return refuse("EDGE_ERR_BAD_REQUEST", "request.url is not a URL");
   }
+  // SRT names the stream in its `streamid`, itself a URL-encoded `srt://host:port/app/stream?…`
+  // (docs/hooks.md §4.1).
+  const streamId = parsed.pathname.replace(/\//g, "") === "" ? parsed.searchParams.get("streamid") : null;
+  if (streamId !== null) {
+    try {
+      parsed = new URL(streamId);
+    } catch {
+      return refuse("EDGE_ERR_BAD_REQUEST", "request.url's streamid is not a URL");
+    }
+  }
   // `/app/stream[/file]`: LLHLS names the playlist after the stream.
-  const [app = "", name = ""] = parsed.pathname.split("/").slice(1).map(decodeURIComponent);
+  const [app = "", name = ""] = parsed.pathname.split("/").slice(1).map(safeDecode);
   const query = parseQuery(parsed.search.slice(1));
   if (!query.ok) return refuse(query.error);
   const ip = realIp && trusted(address) ? realIp : address;
@@ -60,6 +70,15 @@ export function parseOme(raw: string, trusted: TrustedProxy): HookCall {
   if (typeof req === "string") return refuse(req);
   return { kind: "decide", request: req, session: { id, role, protocol: proto, clientId: id } };
 }
+
+/** A percent-escape that does not decode stays as it is (and then fails the name rules). */
+const safeDecode = (s: string): string => {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+};
 
 const object = (v: unknown): Record<string, unknown> | null =>
   typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;

@@ -57,7 +57,9 @@ export function registerHookRoutes(app: FastifyInstance, deps: HookRouteDeps): v
 
   /** Decides a call and answers it; nothing here throws to a 5xx (fastify's handler would). */
   const handle = async (server: HookServer, call: HookCall, reply: FastifyReply, answer: (v: Verdict) => HookAnswer): Promise<FastifyReply> => {
-    const verdict = await decide(server, call);
+    // Fail closed, in the answer the server reads as a refusal: a bug here never becomes an allow
+    // nor a 5xx (which some servers would retry or log as their own failure).
+    const verdict = await decide(server, call).catch((): Verdict => ({ allow: false, code: "EDGE_ERR_INTERNAL" }));
     const a = answer(verdict);
     reply.code(a.status);
     // nginx-rtmp speaks HTTP/1.0 and reads until the connection closes (docs/hooks.md §1.1): Node's

@@ -158,6 +158,12 @@ t.test("OvenMediaEngine: signature over the raw body, opening/closing answers, m
   const answer = JSON.parse(play.body) as { allowed: boolean; reason: string; lifetime: number };
   t.equal(answer.allowed, true, "a WebRTC play with its token");
   t.ok(Number.isInteger(answer.lifetime) && answer.lifetime > 590_000 && answer.lifetime <= 600_000, `lifetime ${answer.lifetime} ms until the token's exp`);
+  const srtUrl = `srt://host:9999?streamid=${encodeURIComponent(`srt://host:9999/live/${name}?jwtoken=${token}`)}`;
+  const srt = await ome({ client: { ...client, port: 40001 }, request: request("outgoing", "SRT", "opening", srtUrl) });
+  t.equal((JSON.parse(srt.body) as { allowed: boolean }).allowed, true, "SRT: the stream and token inside the URL-encoded streamid");
+  t.equal((await ome({ client: { ...client, port: 40001 }, request: request("outgoing", "SRT", "closing", srtUrl) })).body, "{}");
+  const badEscape = await ome({ client, request: request("incoming", "RTMP", "opening", "rtmp://host:1935/live/%E0%A4%A") });
+  t.same(JSON.parse(badEscape.body), { allowed: false, reason: "EDGE_ERR_BAD_NAME: invalid stream name" }, "a broken escape is a bad name, not a 5xx");
   const llhls = await ome({ client: player, request: request("outgoing", "LLHLS", "opening", `https://host:3334/live/${name}/llhls.m3u8`) });
   t.same(JSON.parse(llhls.body), { allowed: false, reason: "EDGE_ERR_TOKEN_MISSING: playback token required" }, "a refusal is 200 with allowed:false");
   t.equal(llhls.status, 200);
