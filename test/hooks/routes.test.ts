@@ -320,3 +320,32 @@ t.test("a publish through a hook is a publish: the organisation webhook is asked
   t.equal(refused.status, 403, "the webhook's refusal is the hook's");
   t.equal(code(refused), "EDGE_ERR_WEBHOOK_DENIED");
 });
+
+t.test("POST /v1/tokens/handle: a short handle for a valid token only; the same token, the same handle", async (t) => {
+  const edge = await startEdge(t, { EDGE_AUTH_PLAYBACK_REQUIRED: "true" });
+  const { name } = await edge.createStream();
+  const token = await issue(edge, { streams: [name], revocable: true });
+  const ask = (body: string) => hook(edge, "/v1/tokens/handle", body);
+  const first = await ask(JSON.stringify({ token }));
+  t.equal(first.status, 200);
+  const { handle, expiresAt } = JSON.parse(first.body) as { handle: string; expiresAt: string };
+  t.match(handle, /^h[A-Za-z0-9_-]{21}$/, "22 characters, URL-safe");
+  t.ok(Date.parse(expiresAt) > Date.now(), "expires with its token");
+  t.equal((JSON.parse((await ask(JSON.stringify({ token }))).body) as { handle: string }).handle, handle, "deterministic");
+  t.equal(code(await ask(JSON.stringify({ token: token.slice(0, -3) + "xyz" }))), "EDGE_ERR_TOKEN_INVALID", "a forged token gets none");
+  t.equal((await ask("{}")).status, 400, "no token: 400");
+  t.equal((await edge.api("/api/v1/splay/revoke", { method: "POST", json: { token } })).status, 204);
+  t.equal(code(await ask(JSON.stringify({ token }))), "EDGE_ERR_TOKEN_REVOKED", "a revoked token gets none");
+  const mtx = JSON.stringify({
+    user: "",
+    password: "",
+    token: "",
+    ip: "203.0.113.7",
+    action: "read",
+    path: name,
+    protocol: "rtmp",
+    id: "x",
+    query: `jwh=${handle}`,
+  });
+  t.equal(code(await hook(edge, "/v1/hooks/mediamtx", mtx)), "EDGE_ERR_TOKEN_REVOKED", "and a handle issued before still stands for the revoked token");
+});
