@@ -27,6 +27,8 @@ import { PublishLimiter } from "./access/publish-limiter.js";
 import type { Config } from "./config/schema.js";
 import { createAdminAuth } from "./http/admin-auth.js";
 import { createApiServer, setApiSecureContext } from "./http/api-server.js";
+import { ForeignSessions, nginxRtmpKick } from "./http/hook-sessions.js";
+import { TokenHandles } from "./hooks/token-handles.js";
 import { Ingest } from "./ingest/ingest.js";
 import { nmsPatchProblem } from "./ingest/nms-patch.js";
 import { createLogger, type Logger } from "./log.js";
@@ -270,6 +272,10 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     },
     route: { router, directory, load: () => load.report() },
     sessions: () => table.all(),
+    hooks: {
+      sessions: new ForeignSessions(sessions, nginxRtmpKick(config.hooks.nginxRtmpControlUrl, log)),
+      handles: new TokenHandles(tokens),
+    },
     kick: (id) => sessions.end(id),
     ready: () => addresses !== null,
     ...(certificates ? { tls: { options: certificates.current.options, handshakeTimeoutMs: config.rtmp.limits.handshakeTimeoutMs } } : {}),

@@ -20,7 +20,10 @@ export class SessionTable {
 
   add(session: EdgeSession): void {
     this.sessions.set(session.id, session);
-    if (session.role === "publisher") this.publishersByPath.set(pathOf(session), session);
+    // A foreign server's publisher of a key that is live here (hooks decide with media "elsewhere",
+    // never asking where it is live) does not take this edge's publisher's place in the index.
+    const current = session.role === "publisher" ? this.publishersByPath.get(pathOf(session)) : undefined;
+    if (session.role === "publisher" && !(session.foreign && current && !current.foreign)) this.publishersByPath.set(pathOf(session), session);
     let named = this.byName.get(session.name);
     if (!named) this.byName.set(session.name, (named = new Set()));
     named.add(session);
@@ -53,9 +56,14 @@ export class SessionTable {
     return this.publishersByPath.get(`/${app}/${name}`);
   }
 
-  /** This edge's answer to "where is this stream live?" (the StreamLocator of a single edge). */
+  /**
+   * This edge's answer to "where is this stream live?" (the StreamLocator of a single edge). A key
+   * live on a foreign server (issue 14) is live elsewhere: busy for a publish here, not playable here.
+   */
   locate(app: string, name: string): StreamLocation {
-    return this.publishersByPath.has(`/${app}/${name}`) ? HERE : NOWHERE;
+    const publisher = this.publishersByPath.get(`/${app}/${name}`);
+    if (!publisher) return NOWHERE;
+    return publisher.foreign ? { at: "edge", edge: publisher.foreign.server } : HERE;
   }
 
   /** Every session (publisher and players) of a stream name, in any app. */
@@ -70,13 +78,13 @@ export class SessionTable {
 
   publishers(protocol: "rtmp"): number {
     let n = 0;
-    for (const s of this.publishersByPath.values()) if (s.protocol === protocol) n++;
+    for (const s of this.publishersByPath.values()) if (s.protocol === protocol && !s.foreign) n++;
     return n;
   }
 
   players(protocol: "rtmp" | "flv"): number {
     let n = 0;
-    for (const s of this.sessions.values()) if (s.role === "player" && s.protocol === protocol) n++;
+    for (const s of this.sessions.values()) if (s.role === "player" && s.protocol === protocol && !s.foreign) n++;
     return n;
   }
 

@@ -6,7 +6,8 @@ import type { Query } from "../primitives/stream-key.js";
 
 export interface AccessRequest {
   readonly action: "publish" | "play";
-  readonly protocol: "rtmp" | "flv" | "http";
+  /** "hook": a foreign media server asked through its auth hook (src/hooks, docs/hooks.md). */
+  readonly protocol: "rtmp" | "flv" | "http" | "hook";
   readonly app: string;
   readonly name: string;
   readonly query: Query;
@@ -44,7 +45,13 @@ export type StreamLocation = { readonly at: "here" } | { readonly at: "edge"; re
 export interface EdgeSession {
   readonly id: string;
   readonly role: "publisher" | "player";
+  /** This edge's media protocol; a foreign session keeps its own in `foreign` and counts in no metric of this edge's media. */
   readonly protocol: "rtmp" | "flv";
+  /**
+   * Set for a session that runs on a foreign media server which asked through its auth hook (issue
+   * 14): which server and the protocol it named. Absent = this edge carries the media.
+   */
+  readonly foreign?: { readonly server: string; readonly protocol: string };
   readonly app: string;
   readonly name: string;
   readonly ip: string;

@@ -243,6 +243,12 @@ function crossCheck(c: Config, issues: ConfigIssue[]): void {
       if (!net.ok) issues.push({ path: `api.trustProxy.${i}`, reason: net.reason });
     });
   }
+  if (clean("hooks.allowFrom")) {
+    c.hooks.allowFrom.forEach((entry, i) => {
+      const net = cidr(entry);
+      if (!net.ok) issues.push({ path: `hooks.allowFrom.${i}`, reason: net.reason });
+    });
+  }
   if (clean("rtmp.limits.maxMessageSize", "rtmp.limits.maxBufferedBytes")) {
     const { maxMessageSize, maxBufferedBytes } = c.rtmp.limits;
     const reason = `must be <= rtmp.limits.maxBufferedBytes (${maxBufferedBytes}), got ${maxMessageSize}`;

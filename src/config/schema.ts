@@ -148,6 +148,18 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    /** Foreign media servers' auth hooks, /v1/hooks/* (issue 14, docs/hooks.md). */
+    hooks: Type.Object(
+      {
+        /** Callers answered at all; anyone else gets 403 and nothing is decided. Default: loopback only. */
+        allowFrom: Type.Array(Cidr, { default: ["127.0.0.0/8", "::1/128"], maxItems: 1024 }),
+        /** Set = every hook call must carry it (`?secret=` or `Authorization: Bearer`); OvenMediaEngine's signature key. */
+        secret: Type.String({ default: "" }),
+        /** nginx-rtmp's `rtmp_control` base URL (`http://host:port/control`); set = revoked sessions are dropped there. */
+        nginxRtmpControlUrl: Type.String({ default: "", pattern: "^(http://.+)?$" }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     bintu: Type.Object(
       {
         mode: Type.Union([Type.Literal("embedded"), Type.Literal("remote")], { default: "embedded" }),

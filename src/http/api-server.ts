@@ -5,7 +5,7 @@ import https from "node:https";
 import type tls from "node:tls";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import type { AccessControl } from "../access/access.js";
-import { httpClientIp, type TrustedProxies } from "../primitives/client-ip.js";
+import { httpClientIp, trustedProxies, type TrustedProxies } from "../primitives/client-ip.js";
 import { parsePlayPath } from "../primitives/stream-key.js";
 import type { StreamRegistry } from "../bintu/registry/registry.js";
 import type { BintuUrls } from "../bintu/registry/stream-json.js";
@@ -24,6 +24,9 @@ import type { StreamDirectory } from "../bintu/directory.js";
 import type { LoadReport } from "../metrics/load.js";
 import type { Router } from "../routing/router.js";
 import { registerRouteRoutes } from "./route-routes.js";
+import { registerHookRoutes } from "./hook-routes.js";
+import type { ForeignSessions } from "./hook-sessions.js";
+import type { TokenHandles } from "../hooks/token-handles.js";
 import { edgeError as send } from "./wire-codes.js";
 
 export interface ApiDeps {
@@ -41,6 +44,8 @@ export interface ApiDeps {
   bintuUrls: BintuUrls;
   route: { router: Router; directory: Pick<StreamDirectory, "lookup">; load: () => LoadReport };
   sessions: () => EdgeSession[];
+  /** Foreign media servers' auth hooks (issue 14): their running sessions and the token handles. */
+  hooks: { sessions: ForeignSessions; handles: TokenHandles };
   kick: (id: string) => boolean;
   ready: () => boolean;
   /** HTTPS with this certificate (issue 15); absent = plain HTTP. */
@@ -129,7 +134,9 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     deps.sessions().map((s) => ({
       id: s.id,
       role: s.role,
-      protocol: s.protocol,
+      protocol: s.foreign?.protocol ?? s.protocol,
+      // Where the media runs: this edge, or the foreign server whose hook asked (issue 14).
+      server: s.foreign?.server ?? "edge",
       app: s.app,
       stream: s.name,
       ip: s.ip,
@@ -164,6 +171,14 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     trustedProxies: deps.trustedProxies,
     apps: config.ingest.apps,
     count: routeAnswerCounter(deps.metrics),
+  });
+  registerHookRoutes(app, {
+    ...deps.hooks,
+    access: deps.access,
+    allowFrom: trustedProxies(config.hooks.allowFrom),
+    secret: config.hooks.secret,
+    trustedProxies: deps.trustedProxies,
+    metrics: deps.metrics,
   });
   registerSplayRoutes(app, { tokens: deps.tokens, auth: deps.auth, org: deps.org });
   registerGuardianRoutes(app, { guardian: deps.guardian, store: deps.guardianStore, auth: deps.auth });

@@ -192,6 +192,14 @@ t.test("rejections name the key path and the reason", async (t) => {
     const env = rejects(t, { env: { EDGE_API_TRUST_PROXY: "127.0.0.1, 192.168.1.7/16" } });
     t.same(env.issues, [{ path: "api.trustProxy.1", reason: "'192.168.1.7/16': host bits set; the network is 192.168.0.0/16" }]);
   });
+  t.test("hooks.allowFrom: loopback by default, comma-separated in env, parsed like api.trustProxy (issue 14)", async (t) => {
+    t.same(loadConfig({}).hooks.allowFrom, ["127.0.0.0/8", "::1/128"]);
+    t.same(loadConfig({ env: { EDGE_HOOKS_ALLOW_FROM: " 10.0.0.0/8 , ::1" } }).hooks.allowFrom, ["10.0.0.0/8", "::1"]);
+    const env = rejects(t, { env: { EDGE_HOOKS_ALLOW_FROM: "10.0.0.0/8, 10.1.2.3/8" } });
+    t.same(env.issues, [{ path: "hooks.allowFrom.1", reason: "'10.1.2.3/8': host bits set; the network is 10.0.0.0/8" }]);
+    const url = rejects(t, { env: { EDGE_HOOKS_NGINX_RTMP_CONTROL_URL: "https://nginx/control" } });
+    t.equal(url.issues[0]?.path, "hooks.nginxRtmpControlUrl", "the control module speaks plain HTTP only");
+  });
   t.test("geo.overrides: the cidr by the runtime's parser, repeats and half coordinates as start-up refuses them", async (t) => {
     const overrides = [
       { cidr: "10.1.2.3/8", region: "a" },

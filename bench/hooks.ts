@@ -1,0 +1,205 @@
+// Bench for issue 14 §9: every hook route and GET /v1/authorize/play against `/healthz` of the same
+// edge, side by side. The built edge (`node dist/cli.js`, its own process, hooks.secret set as a
+// user would) is loaded by autocannon from this process with the same connections and duration
+// per row; rows alternate inside each round (so a slow moment of the shared machine hits them
+// alike) after waiting for a quiet machine; best round of each. Payloads are the recorded ones of
+// test/hooks/routes.test.ts: a play of a known stream (auth.playback.required off, so the decision
+// is the bintu lookup and the Guardian rules; nginx-rtmp, SRS and OvenMediaEngine plays also run
+// the foreign-session bookkeeping, one session per caller replaced on every call). The server's
+// CPU per request (from /proc) is printed too: on 2 shared cores the load generator competes with
+// the server, and CPU per request is what it cannot distort.
+//
+// env: HOOKS_CONNECTIONS (10), HOOKS_S (5), HOOKS_WARMUP_S (1), HOOKS_ROUNDS (2), HOOKS_LIMIT_S
+//      (300), QUIET_PCT (25), QUIET_MAX_S (10).
+import autocannon from "autocannon";
+import { omeSignature } from "../src/hooks/ome.js";
+import { sampleProc, waitQuiet } from "./lib/proc.js";
+import { killChildren, startServer, type Server } from "./lib/servers.js";
+import { envNumber, fmt, percentile, ratio, table } from "./lib/stats.js";
+
+const CONNECTIONS = Math.max(1, envNumber("HOOKS_CONNECTIONS", 10));
+const SECONDS = Math.max(1, envNumber("HOOKS_S", 5));
+const WARMUP_S = envNumber("HOOKS_WARMUP_S", 1);
+const ROUNDS = Math.max(1, envNumber("HOOKS_ROUNDS", 2));
+const LIMIT_S = envNumber("HOOKS_LIMIT_S", 300);
+const QUIET_PCT = envNumber("QUIET_PCT", 25);
+const QUIET_MAX_S = envNumber("QUIET_MAX_S", 10);
+const SECRET = "bench-hook-secret";
+
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    killChildren();
+    process.exit(130);
+  });
+}
+setTimeout(() => {
+  console.error(`\nbench/hooks: time limit of ${LIMIT_S} s reached; stopping the edge`);
+  killChildren();
+  process.exit(1);
+}, LIMIT_S * 1000).unref();
+
+interface Row {
+  name: string;
+  method: "GET" | "POST";
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+  best?: Load;
+  non2xx: number;
+  errors: number;
+  all: number;
+}
+
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+  cpuPerReq: number;
+  serverCpu: number;
+}
+
+async function loadOnce(port: number, row: Row, seconds: number, pid: number): Promise<Load> {
+  const s0 = sampleProc(pid);
+  const t0 = performance.now();
+  const latencies: number[] = [];
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const inst = autocannon(
+      {
+        url: `http://127.0.0.1:${port}`,
+        connections: CONNECTIONS,
+        duration: seconds,
+        timeout: 5,
+        requests: [{ method: row.method, path: row.path, headers: row.headers, body: row.body }],
+      },
+      (err, res) => (err ? reject(err as Error) : resolve(res)),
+    );
+    inst.on("response", (_client: unknown, _status: number, _bytes: number, ms: number) => latencies.push(ms));
+    const guard = setTimeout(() => inst.stop(), (seconds + 15) * 1000);
+    inst.once("done", () => clearTimeout(guard));
+  });
+  const wall = (performance.now() - t0) / 1000;
+  const s1 = sampleProc(pid);
+  const cpuS = s0 && s1 ? s1.cpuS - s0.cpuS : NaN;
+  const answered = result["2xx"] + result.non2xx;
+  return {
+    rps: result.requests.average,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    requests: answered,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    cpuPerReq: (cpuS / Math.max(1, answered)) * 1e6,
+    serverCpu: (cpuS / wall) * 100,
+  };
+}
+
+function rows(name: string): Row[] {
+  const json = { "content-type": "application/json" };
+  const bearer = { authorization: `Bearer ${SECRET}` };
+  const nginxForm = `app=live&flashver=LNX%209%2C0%2C124%2C2&swfurl=&tcurl=rtmp%3A%2F%2F127.0.0.1%3A1935%2Flive&pageurl=&addr=198.51.100.7&clientid=7&call=play&name=${name}&start=-2000&duration=0&reset=0`;
+  const srs = JSON.stringify({
+    server_id: "vid-0xk989d",
+    service_id: "plw1m5e8",
+    action: "on_play",
+    client_id: "341w361a",
+    ip: "198.51.100.7",
+    vhost: "__defaultVhost__",
+    app: "live",
+    tcUrl: "rtmp://127.0.0.1:1935/live",
+    stream: name,
+    param: "?salt=yyy",
+    stream_url: `/live/${name}`,
+    pageUrl: "",
+  });
+  const mtx = JSON.stringify({
+    user: "",
+    password: "",
+    token: "",
+    ip: "198.51.100.7",
+    action: "read",
+    path: `live/${name}`,
+    protocol: "hls",
+    id: "6c4a5e1f-3b7b-4d35-9a4c-0e8e0f3d9b11",
+    query: "",
+    userAgent: "bench",
+  });
+  const ome = JSON.stringify({
+    client: { address: "198.51.100.7", port: 40000, real_ip: "198.51.100.7", user_agent: "bench" },
+    request: { direction: "outgoing", protocol: "WebRTC", status: "opening", url: `ws://host:3333/live/${name}`, time: "2021-05-12T13:45:00.000Z" },
+  });
+  return [
+    { name: "GET /healthz", method: "GET", path: "/healthz" },
+    {
+      name: "POST /v1/hooks/nginx-rtmp (play)",
+      method: "POST",
+      path: `/v1/hooks/nginx-rtmp?secret=${SECRET}`,
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: nginxForm,
+    },
+    { name: "POST /v1/hooks/srs (on_play)", method: "POST", path: `/v1/hooks/srs?secret=${SECRET}`, headers: json, body: srs },
+    { name: "POST /v1/hooks/mediamtx (read)", method: "POST", path: "/v1/hooks/mediamtx", headers: { ...json, ...bearer }, body: mtx },
+    {
+      name: "POST /v1/hooks/ome (opening, signed)",
+      method: "POST",
+      path: "/v1/hooks/ome",
+      headers: { ...json, "x-ome-signature": omeSignature(SECRET, ome) },
+      body: ome,
+    },
+    { name: "GET /v1/authorize/play", method: "GET", path: `/v1/authorize/play?stream=${name}` },
+  ].map((r) => ({ ...r, non2xx: 0, errors: 0, all: 0 }) as Row);
+}
+
+let edge: Server | undefined;
+try {
+  edge = await startServer("edge", { EDGE_HOOKS_SECRET: SECRET });
+  const port = edge.api!.port;
+  const name = await edge.newStreamName();
+  const all = rows(name);
+  for (const r of all) {
+    const res = await fetch(`http://127.0.0.1:${port}${r.path}`, { method: r.method, headers: r.headers, body: r.body, signal: AbortSignal.timeout(5000) });
+    const text = await res.text();
+    if (res.status >= 300 || text.includes('"allowed":false')) throw new Error(`${r.name}: ${res.status} ${text}`);
+    console.log(`  ${r.name}: ${res.status} ${text.slice(0, 60)}`);
+  }
+  let busy = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const r of all) {
+      busy = Math.max(busy, (await waitQuiet(QUIET_PCT, QUIET_MAX_S)).busy);
+      if (WARMUP_S > 0) await loadOnce(port, r, WARMUP_S, edge.pid);
+      const m = await loadOnce(port, r, SECONDS, edge.pid);
+      r.non2xx += m.non2xx;
+      r.errors += m.errors;
+      r.all += m.requests;
+      console.log(`  round ${round + 1} ${r.name}: ${fmt(m.rps, 0)} req/s, p50 ${fmt(m.p50, 2)} ms, CPU ${fmt(m.cpuPerReq, 1)} µs/req`);
+      if (!r.best || m.rps > r.best.rps) r.best = m;
+    }
+  }
+  const base = all[0].best!;
+  console.log(
+    `\nhook routes vs /healthz of the same edge (${CONNECTIONS} connections × ${SECONDS} s after ${WARMUP_S} s warm-up, best of ${ROUNDS} alternating rounds)\n`,
+  );
+  console.log(
+    table(
+      ["route", "req/s", "× /healthz (goal ≥ 0.9)", "p50 ms", "p99 ms", "CPU µs/req", "server CPU %", "non-2xx / errors / answered"],
+      all.map((r) => [
+        r.name,
+        fmt(r.best!.rps, 0),
+        ratio(r.best!.rps, base.rps),
+        fmt(r.best!.p50, 2),
+        fmt(r.best!.p99, 2),
+        fmt(r.best!.cpuPerReq, 1),
+        fmt(r.best!.serverCpu, 0),
+        `${r.non2xx} / ${r.errors} / ${r.all}`,
+      ]),
+    ),
+  );
+  console.log(`(machine busy before runs: at most ${fmt(busy, 0)}% of one core)`);
+  const extra = edge.logLines().filter((l) => l.trim() !== "");
+  if (extra.length > 0) console.log(`edge printed ${extra.length} other lines, last: ${extra.slice(-3).join(" | ")}`);
+} finally {
+  await edge?.stop();
+  killChildren();
+}
