@@ -145,7 +145,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
   metrics = createMetrics(table, limiter, {
     edges: () => router.edgeSnapshot(),
     geoBuiltAt: () => geo.builtAt,
-    tlsNotAfter: () => certificates?.current.notAfter,
+    ...(certificates ? { tlsNotAfter: () => certificates.current.notAfter } : {}),
   });
   const load = new LoadMeter(table);
   const source = registry

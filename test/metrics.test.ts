@@ -58,6 +58,10 @@ t.test("decisions, sessions and bytes, with no stream name or IP in any label", 
   // answers), the real name at least once (the publish start changes its state, which may be re-read).
   t.equal(valueOf(during, "bintu_edge_bintu_lookup_duration_seconds_count", { mode: "embedded", result: "unknown" }), 1, "one registry miss, then cached");
   t.ok(valueOf(during, "bintu_edge_bintu_lookup_duration_seconds_count", { mode: "embedded", result: "found" }) >= 1, "registry hits timed");
+  t.notOk(
+    during.some((s) => s.name === "bintu_edge_tls_certificate_expiry_seconds"),
+    "no certificate expiry without TLS (a 0 would read as expired to the alert)",
+  );
   const info = during.find((s) => s.name === "bintu_edge_build_info");
   t.same(
     info && { ...info.labels, value: info.value },

@@ -34,7 +34,8 @@ export interface RoutingState {
   edges(): readonly RoutedEdge[];
   geoBuiltAt(): Date | undefined;
   /** When the TLS certificate in force expires; absent without TLS (issue 15). */
-  tlsNotAfter?(): Date | undefined;
+  /** Set only when TLS is on: when the certificate in force expires. */
+  tlsNotAfter?: () => Date;
 }
 
 export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, routing: RoutingState) {
@@ -264,16 +265,19 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, r
     labelNames: ["result"] as const,
     registers: [registry],
   });
-  new Gauge({
-    name: "bintu_edge_tls_certificate_expiry_seconds",
-    help: "Seconds until the TLS certificate in force expires; absent without TLS",
-    registers: [registry],
-    collect() {
-      this.reset();
-      const notAfter = routing.tlsNotAfter?.();
-      if (notAfter) this.set((notAfter.getTime() - Date.now()) / 1000);
-    },
-  });
+  // Registered only with TLS on: a gauge without labels is always exported (as 0 until set), and a
+  // 0 here would read as "expired" to the BintuEdgeCertificateExpiring alert.
+  const tlsNotAfter = routing.tlsNotAfter;
+  if (tlsNotAfter) {
+    new Gauge({
+      name: "bintu_edge_tls_certificate_expiry_seconds",
+      help: "Seconds until the TLS certificate in force expires; absent without TLS",
+      registers: [registry],
+      collect() {
+        this.set((tlsNotAfter().getTime() - Date.now()) / 1000);
+      },
+    });
+  }
 
   return {
     decisionSeconds,
