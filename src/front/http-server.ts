@@ -74,6 +74,8 @@ export function createHttpServer(handler: http.RequestListener, opts: HttpServer
   } else {
     server = http.createServer(serverOptions, handler);
   }
+  // An Expect other than 100-continue: Node answers a bare 417; the request is served as if it had none.
+  server.on("checkExpectation", handler);
   guard(server, opts);
   return server;
 }
@@ -115,12 +117,22 @@ function guard(server: http.Server, opts: HttpServerOptions): void {
     socket.destroy();
   });
 
+  // Requests answered before their body was all received (a refusal, a HEAD): a deadline that ends
+  // such a body must not write a second, unasked-for answer.
+  const answeredEarly = new WeakSet<net.Socket>();
+  server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    res.once("finish", () => {
+      if (!req.complete) answeredEarly.add(req.socket);
+    });
+    req.once("end", () => answeredEarly.delete(req.socket));
+  });
+
   server.on("clientError", (err: NodeJS.ErrnoException, socket: net.Socket) => {
     const code = CLIENT_ERROR_CODES[err.code ?? ""] ?? "EDGE_ERR_BAD_REQUEST";
-    // A reset or a write after close: no one is there to read an answer.
-    const pending = (socket as net.Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
-    if (err.code === "ECONNRESET" || !socket.writable || pending?.headersSent) return void socket.destroy();
     if (code === "EDGE_ERR_REQUEST_TIMEOUT") count(code);
+    // A reset or a write after close: no one is there to read an answer; or it has had its answer.
+    const pending = (socket as net.Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+    if (err.code === "ECONNRESET" || !socket.writable || pending?.headersSent || answeredEarly.has(socket)) return void socket.destroy();
     socket.end(rawErrorAnswer(code));
   });
 

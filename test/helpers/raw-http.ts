@@ -83,11 +83,12 @@ export function parseAnswers(bytes: Buffer, head = false): Answer[] {
 /**
  * Why an error answer is not in a documented envelope, or null when it is: `{ code, reason }` with
  * an EDGE_ERR code of that status; bintu's `{ error: { message, code, userinfo } }`; the token
- * service's `{ success: false, errorCode, message }`.
+ * service's `{ success: false, errorCode, message }`. For HEAD, only the Content-Type is checked.
  */
-export function envelopeProblem(a: Answer): string | null {
+export function envelopeProblem(a: Answer, head = false): string | null {
   if (a.status < 400) return null;
   if (!(a.headers["content-type"] ?? "").startsWith("application/json")) return `status ${a.status} without a JSON body`;
+  if (head) return null; // the answer to HEAD has the headers of the GET answer, no body
   let body: unknown;
   try {
     body = JSON.parse(a.body.toString("utf8"));
