@@ -7,7 +7,7 @@
 // sessions, and a change still waits at most 300 ms plus one compile: inside issue 5's 1 s.
 import type { ErrorCode } from "../errors.js";
 import type { Geo } from "../geo/types.js";
-import type { Logger } from "../log.js";
+import { streamRef, type Logger } from "../log.js";
 import { RulesFile } from "./rules-file.js";
 import type { RuleStore } from "./rule-store.js";
 import type { Rule, RuleAction, RuleKind } from "./rules.js";
@@ -116,7 +116,7 @@ export class Guardian {
     for (const id of decision.reportedRuleIds) {
       const rule = snap.reportRules.get(id)!;
       counters?.wouldDeny?.(req.action, rule.kind);
-      this.opts.log?.info("guardian report-mode rule would deny", { rule: id, kind: rule.kind, action: req.action, stream: req.stream, ip: req.ip });
+      this.opts.log?.info("guardian report-mode rule would deny", { rule: id, kind: rule.kind, action: req.action, stream: streamRef(req.stream), ip: req.ip });
     }
     return decision;
   }

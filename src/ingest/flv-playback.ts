@@ -14,7 +14,7 @@ import type { LiveSessionPolicy } from "../access/live-session-policy.js";
 import { httpClientIp, type TrustedProxies } from "../primitives/client-ip.js";
 import { parsePlayPath } from "../primitives/stream-key.js";
 import { ERRORS, errorBody, type ErrorCode } from "../errors.js";
-import type { Logger } from "../log.js";
+import { streamRef, type Logger } from "../log.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { createHttpServer, rawErrorAnswer, type HttpLimits } from "../front/http-server.js";
 import { listen } from "./listen.js";
@@ -106,7 +106,8 @@ export class FlvPlayback {
       this.opts.sessions.ended(player.session);
     });
     broadcast.postPlay(player);
-    this.opts.log.info("flv player started", { session: player.id, app, stream: name });
+    this.opts.log.info("flv player started", { session: player.id, app, stream: streamRef(name) });
+    this.opts.log.debug("flv player key", { session: player.id, stream: name });
   }
 
   private reply(res: http.ServerResponse, code: ErrorCode, detail?: string): void {
