@@ -55,6 +55,9 @@ type Listener = (current: Snapshot, previous: Snapshot) => void;
 const SLOW_COMPILE_MS = 20;
 const MAX_COMPILE_GAP_MS = 300;
 
+/** Per compiled snapshot: [play, publish] has a tag-scoped rule. Snapshots are immutable. */
+const tagScoped = new WeakMap<Snapshot, [boolean, boolean]>();
+
 export class Guardian {
   private current: Snapshot;
   /** The API rules, kept current from the store's changes: a recompile never re-reads the table. */
@@ -101,6 +104,18 @@ export class Guardian {
   /** The rules in force now. */
   get snapshot(): Snapshot {
     return this.current;
+  }
+
+  /** Whether a rule in force for the action is tag-scoped (deciding then needs the stream's tags). */
+  needsTags(action: GuardianRequest["action"]): boolean {
+    const snap = this.current;
+    let known = tagScoped.get(snap);
+    if (!known) {
+      known = [false, false];
+      for (const tables of snap.tags.values()) for (const act of [0, 1] as const) if (tables[act]) known[act] = true;
+      tagScoped.set(snap, known);
+    }
+    return known[action === "play" ? 0 : 1];
   }
 
   /** A new play or publish: decided, counted, and report-mode would-denies logged. */

@@ -185,6 +185,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
   registerRouteRoutes(app, {
     ...deps.route,
     trustedProxies: deps.trustedProxies,
+    auth: deps.auth,
     apps: config.ingest.apps,
     count: routeAnswerCounter(deps.metrics),
   });
