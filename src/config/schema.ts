@@ -238,6 +238,8 @@ export const ConfigSchema = Type.Object(
         allowMissingReferer: Type.Boolean({ default: true }),
         /** A new deny rule also ends running sessions it matches (nanoStream never does). */
         enforceOnActive: Type.Boolean({ default: false }),
+        /** API rules in force at most (issue 18 §6): past it an add is refused with a 409. */
+        maxRules: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }),
       },
       { additionalProperties: false, default: {} },
     ),

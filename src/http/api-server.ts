@@ -190,7 +190,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     count: routeAnswerCounter(deps.metrics),
   });
   registerSplayRoutes(app, { tokens: deps.tokens, auth: deps.auth, org: deps.org });
-  registerGuardianRoutes(app, { guardian: deps.guardian, store: deps.guardianStore, auth: deps.auth });
+  registerGuardianRoutes(app, { guardian: deps.guardian, store: deps.guardianStore, auth: deps.auth, maxRules: config.guardian.maxRules });
   if (deps.registry) registerBintuRoutes(app, { registry: deps.registry, auth: deps.auth, urls: deps.bintuUrls });
   return app;
 }
