@@ -58,7 +58,8 @@ export function rawErrorAnswer(code: ErrorCode, detail?: string): string {
 export function createHttpServer(handler: http.RequestListener, opts: HttpServerOptions): http.Server | https.Server {
   const { limits } = opts;
   const serverOptions: http.ServerOptions = {
-    headersTimeout: limits.headersTimeoutMs,
+    // Node refuses a header deadline past the whole request's: the request's then bounds both.
+    headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
     requestTimeout: limits.requestTimeoutMs,
     connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
     // Node answers a request without Host with a bare 400 and no body; the edge routes on the path
