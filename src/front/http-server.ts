@@ -62,6 +62,9 @@ export function createHttpServer(handler: http.RequestListener, opts: HttpServer
     headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
     requestTimeout: limits.requestTimeoutMs,
     connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    // A kept-alive connection waits for its next request as long as any idle one (Node's 5 s made
+    // clients reconnect for every burst; fastify's own default was 72 s, past the idle deadline).
+    keepAliveTimeout: limits.idleTimeoutMs,
     // Node answers a request without Host with a bare 400 and no body; the edge routes on the path
     // only, so such a request gets the same answer as any other (an HTTP/1.0 client sends none).
     requireHostHeader: false,
@@ -112,16 +115,24 @@ function guard(server: http.Server, opts: HttpServerOptions): void {
   });
 
   // No bytes either way for idleTimeoutMs. Writes reset the timer, so a player receiving media is
-  // never idle; one that stops reading is the slow-consumer rule's.
+  // never idle; one that stops reading is the slow-consumer rule's. Node reports the end of a
+  // kept-alive connection's wait through the same event: that is not counted, only a connection
+  // that never sent a request, or went quiet inside one.
   server.setTimeout(limits.idleTimeoutMs, (socket: net.Socket) => {
-    count("EDGE_ERR_IDLE_TIMEOUT");
+    if (!(served.has(socket) && !inFlight.has(socket))) count("EDGE_ERR_IDLE_TIMEOUT");
     socket.destroy();
   });
 
   // Requests answered before their body was all received (a refusal, a HEAD): a deadline that ends
   // such a body must not write a second, unasked-for answer.
   const answeredEarly = new WeakSet<net.Socket>();
+  // Sockets that have had a request, and those with one being answered now (for the idle count).
+  const served = new WeakSet<net.Socket>();
+  const inFlight = new WeakSet<net.Socket>();
   server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    served.add(req.socket);
+    inFlight.add(req.socket);
+    res.once("close", () => inFlight.delete(req.socket));
     res.once("finish", () => {
       if (!req.complete) answeredEarly.add(req.socket);
     });
