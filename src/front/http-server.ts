@@ -140,6 +140,14 @@ function guard(server: http.Server, opts: HttpServerOptions): void {
   });
 
   server.on("clientError", (err: NodeJS.ErrnoException, socket: net.Socket) => {
+    // On HTTPS a failed TLS handshake arrives here too (https.Server forwards tlsClientError, and
+    // destroys the socket only when no one listens): there is no HTTP to answer in, and an answer
+    // written would wait forever for a handshake that is not coming.
+    const handshaking = (socket as net.Socket & { _secureEstablished?: boolean })._secureEstablished === false;
+    if (handshaking || /^ERR_(SSL|TLS)_/.test(err.code ?? "") || "library" in err) {
+      if (err.code === "ERR_TLS_HANDSHAKE_TIMEOUT") count("EDGE_ERR_HANDSHAKE_TIMEOUT");
+      return void socket.destroy();
+    }
     const code = CLIENT_ERROR_CODES[err.code ?? ""] ?? "EDGE_ERR_BAD_REQUEST";
     if (code === "EDGE_ERR_REQUEST_TIMEOUT") count(code);
     // A reset or a write after close: no one is there to read an answer; or it has had its answer.
