@@ -6,9 +6,10 @@
 //
 // env: SOAK_PHASE1_S (600), SOAK_PHASE2_S (600), SOAK_WARMUP_S (60), SOAK_SAMPLE_S (5),
 //      SOAK_PLAYERS (20 concurrent churning players), SOAK_STALLED (20 stalled readers in phase 2),
-//      SOAK_HOLD_MIN_S / SOAK_HOLD_MAX_S (1 / 6: how long a churning player stays).
+//      SOAK_HOLD_MIN_S / SOAK_HOLD_MAX_S (1 / 6: how long a churning player stays),
+//      SOAK_SETTLE_S (35: wait after a phase before "all gone", past the 30 s idle deadline).
 import { spawn, type ChildProcess } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { readdirSync, readlinkSync } from "node:fs";
 import net from "node:net";
 import { RawRtmpClient } from "../test/helpers/rtmp-client.js";
 import { sampleProc } from "./lib/proc.js";
@@ -23,6 +24,7 @@ const PLAYERS = envNumber("SOAK_PLAYERS", 20);
 const STALLED = envNumber("SOAK_STALLED", 20);
 const HOLD_MIN_S = envNumber("SOAK_HOLD_MIN_S", 1);
 const HOLD_MAX_S = envNumber("SOAK_HOLD_MAX_S", 6);
+const SETTLE_S = envNumber("SOAK_SETTLE_S", 35);
 
 interface Sample {
   t: number; // s since the phase began
@@ -33,6 +35,31 @@ interface Sample {
 }
 
 const openFiles = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+
+/** Open files by kind (socket, pipe, anon_inode:[eventfd], file), to tell a leak from a one-time open. */
+function fdKinds(pid: number): Map<string, number> {
+  const kinds = new Map<string, number>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue; // closed meanwhile
+    }
+    const kind = /^(socket|pipe):/.test(target) ? target.slice(0, target.indexOf(":")) : target.startsWith("anon_inode:") ? target : "file " + target;
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  }
+  return kinds;
+}
+
+function fdDiff(before: Map<string, number>, after: Map<string, number>): string {
+  const out: string[] = [];
+  for (const k of new Set([...before.keys(), ...after.keys()])) {
+    const d = (after.get(k) ?? 0) - (before.get(k) ?? 0);
+    if (d !== 0) out.push(`${k} ${d > 0 ? "+" : ""}${d}`);
+  }
+  return out.length ? out.join(", ") : "none";
+}
 
 async function sample(server: Server, t0: number): Promise<Sample | undefined> {
   const api = `http://127.0.0.1:${server.api!.port}`;
@@ -149,6 +176,7 @@ async function phase(server: Server, name: string, seconds: number, stalled: num
   // One sample first: the sampler's own keep-alive connections to the API are then in the baseline.
   await sample(server, t0);
   const startFds = openFiles(server.pid);
+  const startKinds = fdKinds(server.pid);
   const churn = Array.from({ length: PLAYERS }, async (_, i) => {
     while (!stop()) await (i % 2 === 0 ? flvPlayer(server, name, counts) : rtmpPlayer(server, name, counts));
   });
@@ -159,8 +187,10 @@ async function phase(server: Server, name: string, seconds: number, stalled: num
     await sleep(SAMPLE_S * 1000);
   }
   await Promise.all([...churn, ...stalls]);
-  await sleep(5_000); // closes and the slow-consumer rule settle
+  // Closes settle, and kept-alive or idle connections reach their deadline (idleTimeoutMs, 30 s).
+  await sleep(SETTLE_S * 1000);
   const after = await sample(server, t0);
+  const afterKinds = fdKinds(server.pid);
   const steady = samples.filter((s) => s.t >= WARMUP_S);
   const heapSlope = slopePerHour(steady.map((s) => ({ t: s.t, y: s.heapMb })));
   // heapUsed between collections is a sawtooth; the lowest value of each window of 6 samples
@@ -187,7 +217,7 @@ async function phase(server: Server, name: string, seconds: number, stalled: num
         ["after warm-up", fmt(first.t, 0), fmt(first.heapMb), fmt(first.rssMb), String(first.fds), String(first.sessions)],
         ["last sample", fmt(last.t, 0), fmt(last.heapMb), fmt(last.rssMb), String(last.fds), String(last.sessions)],
         [
-          "all gone +5 s",
+          `all gone +${SETTLE_S} s`,
           after ? fmt(after.t, 0) : "?",
           after ? fmt(after.heapMb) : "?",
           after ? fmt(after.rssMb) : "?",
@@ -201,7 +231,8 @@ async function phase(server: Server, name: string, seconds: number, stalled: num
     `${label}: heap slope ${fmt(heapSlope, 2)} MB/h (floor of ${floors.length} windows: ${fmt(floorSlope, 2)} MB/h), RSS slope ${fmt(rssSlope, 2)} MB/h over ${steady.length} samples after ${WARMUP_S} s warm-up;` +
       ` open files ${startFds} → ${after?.fds ?? "?"} (start → all gone), sessions at end ${after?.sessions ?? "?"}`,
   ];
-  console.log("  " + lines[0]);
+  lines.push(`${label}: open files changed by kind (start → all gone): ${fdDiff(startKinds, afterKinds)}`);
+  console.log("  " + lines.join("\n  "));
   return lines;
 }
 
