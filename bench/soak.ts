@@ -155,11 +155,14 @@ function stalledReader(server: Server, name: string, stop: () => boolean, counts
       const done = () => setTimeout(again, 500);
       s.once("error", () => {});
       s.once("close", done);
+      // A paused socket never sees the edge's FIN: a blank line (allowed before a request line)
+      // every 2 s meets the reset once the slow-consumer rule has dropped it, and it comes back.
+      let ticks = 0;
       const check = setInterval(() => {
         if (stop()) {
           clearInterval(check);
           s.destroy();
-        }
+        } else if (++ticks % 4 === 0 && s.writable) s.write("\r\n");
       }, 500);
       s.once("close", () => clearInterval(check));
     };
