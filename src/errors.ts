@@ -61,9 +61,9 @@ export const ERRORS = {
   EDGE_ERR_BAD_CHUNK_SIZE: spec(400, null, null, "bad_chunk_size", "chunk size outside 1..rtmp.limits.maxChunkSize"),
   EDGE_ERR_HANDSHAKE_TIMEOUT: spec(408, null, null, "handshake_timeout", "no RTMP connect within rtmp.limits.handshakeTimeoutMs"),
   EDGE_ERR_COMMAND_TIMEOUT: spec(408, null, null, "command_timeout", "no publish or play within rtmp.limits.commandTimeoutMs"),
-  EDGE_ERR_IDLE_TIMEOUT: spec(408, null, null, "idle_timeout", "no traffic within rtmp.limits.idleTimeoutMs"),
-  EDGE_ERR_TOO_MANY_CONNECTIONS: spec(503, null, null, "too_many_connections", "rtmp.limits.maxConnections reached"),
-  EDGE_ERR_TOO_MANY_CONNECTIONS_IP: spec(429, null, null, "too_many_connections_ip", "rtmp.limits.maxConnectionsPerIp reached"),
+  EDGE_ERR_IDLE_TIMEOUT: spec(408, null, null, "idle_timeout", "no traffic within idleTimeoutMs of this port (rtmp.limits, playback, api)"),
+  EDGE_ERR_TOO_MANY_CONNECTIONS: spec(503, null, null, "too_many_connections", "maxConnections of this port reached (rtmp.limits, playback, api)"),
+  EDGE_ERR_TOO_MANY_CONNECTIONS_IP: spec(429, null, null, "too_many_connections_ip", "maxConnectionsPerIp of this port reached (rtmp.limits, playback, api)"),
   EDGE_ERR_SLOW_CONSUMER: spec(503, null, null, "slow_consumer", "player fell behind by more than playback.maxPendingBytes"),
   // Session ends decided by the edge
   EDGE_ERR_KICKED: spec(410, null, null, "kicked", "session ended by an operator"),
@@ -80,6 +80,11 @@ export const ERRORS = {
   EDGE_ERR_HOOK_CALLER: spec(403, null, null, "hook_caller", "hook caller not in hooks.allowFrom"),
   EDGE_ERR_HOOK_SECRET: spec(401, null, null, "hook_secret", "missing or wrong hooks.secret"),
   EDGE_ERR_HOOK_ACTION: spec(403, null, null, "hook_action", "hook action the edge does not decide"),
+  // Any HTTP port (issue 18): what Node's parser and the router refuse, in the same envelope
+  EDGE_ERR_METHOD_NOT_ALLOWED: spec(405, null, null, "method_not_allowed", "method not served on this port"),
+  EDGE_ERR_REQUEST_TIMEOUT: spec(408, null, null, "request_timeout", "request not received within headersTimeoutMs / requestTimeoutMs"),
+  EDGE_ERR_URI_TOO_LONG: spec(414, null, null, "uri_too_long", "a path segment is too long"),
+  EDGE_ERR_HEADERS_TOO_LARGE: spec(431, null, null, "headers_too_large", "request line and headers exceed 16 KiB"),
   // Routing (issue 7)
   EDGE_ERR_NO_EDGE: spec(503, null, null, "no_edge", "no eligible edge"),
 } as const satisfies Record<string, ErrorSpec>;

@@ -1,5 +1,8 @@
 // A small structured logger: one line per event, `key=value` fields, to stderr.
-// Secrets (API keys, stream keys' query strings, tokens) are never passed to it.
+// Secrets (API keys, stream keys' query strings, tokens) are never passed to it. A stream name is a
+// publish key (bintu's model, issue 18 §4): info and above log `streamRef(name)`, the name itself
+// only at debug.
+import { createHmac, randomBytes } from "node:crypto";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
@@ -31,4 +34,15 @@ export function createLogger(level: LogLevel, write: (line: string) => void = (l
     warn: (m, f) => emit("warn", m, f),
     error: (m, f) => emit("error", m, f),
   };
+}
+
+/** Per process: a reference cannot be reversed by hashing guessed names, and means nothing elsewhere. */
+const REF_KEY = randomBytes(32);
+
+/**
+ * A short keyed hash of a stream name for logs at info and above: lines of one stream correlate
+ * (`stream=ref:…`), and reading the log gives no one the publish key. Not stable across restarts.
+ */
+export function streamRef(name: string): string {
+  return "ref:" + createHmac("sha256", REF_KEY).update(name).digest("hex").slice(0, 12);
 }

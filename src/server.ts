@@ -279,6 +279,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     kick: (id) => sessions.end(id),
     ready: () => addresses !== null,
     ...(certificates ? { tls: { options: certificates.current.options, handshakeTimeoutMs: config.rtmp.limits.handshakeTimeoutMs } } : {}),
+    log,
   });
   // A renewed certificate reaches every TLS listener's new connections; running ones keep theirs.
   certificates?.onChange((pair) => {

@@ -187,6 +187,9 @@ function workDir(kind: string): string {
 const EDGE_BENCH_ENV: Record<string, string> = {
   EDGE_RTMP_LIMITS_MAX_CONNECTIONS_PER_IP: "100000",
   EDGE_RTMP_LIMITS_MAX_CONNECTIONS: "100000",
+  // Every bench client is 127.0.0.1: the playback port's per-address cap (issue 18) would stop it at 50.
+  EDGE_PLAYBACK_MAX_CONNECTIONS_PER_IP: "100000",
+  EDGE_PLAYBACK_MAX_CONNECTIONS: "100000",
 };
 
 /** POST /stream over HTTPS, trusting `ca` (an edge with TLS on). */

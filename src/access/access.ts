@@ -14,8 +14,8 @@ export type { AccessRequest, Allowed, Decision, EdgeSession, SessionToken, Strea
 const deny = (code: ErrorCode): Decision => ({ allow: false, code });
 
 /** What Guardian rules look at; also used to re-check running sessions when rules change. */
-export function guardianRequest(req: AccessRequest, allowed: Allowed): GuardianRequest {
-  return { action: req.action, ip: req.ip, referer: req.referer, origin: req.origin, stream: req.name, tags: allowed.stream.tags };
+export function guardianRequest(req: AccessRequest, allowed: Pick<Allowed, "stream"> | null): GuardianRequest {
+  return { action: req.action, ip: req.ip, referer: req.referer, origin: req.origin, stream: req.name, tags: allowed?.stream.tags ?? [] };
 }
 
 /** The code a known stream's state refuses (or ends) a session with; null while it may be live. */
@@ -47,7 +47,7 @@ export interface AccessControlOptions {
   limiter: FailedPublishBudget;
   webhook: Pick<PublishWebhook, "publish"> | null;
   /** IP / CIDR / referrer / country rules (issue 5). */
-  rules: Pick<RuleCheck, "decide">;
+  rules: Pick<RuleCheck, "decide" | "needsTags">;
   /** Set when every play needs a token (`auth.playback.required`). */
   tokens: TokenCheck | null;
   /** The organisation hash: an `orgawide` token covers its streams. */
@@ -76,9 +76,17 @@ const NOT_ASKED: StreamLocation = { at: "nowhere" };
 
 /**
  * Order of checks, cheapest refusal first: application, the client's failed-publish budget (no
- * lookup for a blocked scanner), the stream's state from the directory (cached), where the stream
- * is live (memory), Guardian rules (in-memory tables), then the playback token (a signature check,
+ * lookup for a blocked scanner), Guardian rules (in-memory tables), the stream's state from the
+ * directory (cached), where the stream is live (memory), then the playback token (a signature check,
  * cached) for a play, or the organisation webhook (a network call) for an allowed publish.
+ *
+ * A refused address learns nothing about keys (issue 18 §5): the budget and the Guardian are
+ * decided before anything about the stream is told, so an unknown, a locked, a live and a busy key
+ * get the same refusal. Guardian rules are decided *before the lookup* when none in force for the
+ * action is tag-scoped (the address-level refusal: it keys only on what the client sent); when one
+ * is, the lookup runs first for the tags — an unknown key is decided with no tags — and the
+ * Guardian still answers before the stream's state. Only a tag-scoped rule tells a key apart: it
+ * refuses the streams that carry its tag.
  */
 export class AccessControl {
   private readonly now: () => number;
@@ -97,8 +105,7 @@ export class AccessControl {
   }
 
   private async decideAll(req: AccessRequest): Promise<Decision> {
-    const stream = await this.decideStream(req);
-    const decision = stream.allow ? this.checkRules(req, stream) : stream;
+    const decision = await this.decideStream(req);
     if (req.action === "play") return decision.allow ? this.checkToken(req, decision) : decision;
     if (decision.allow && this.opts.webhook && (await this.opts.webhook.publish(req)) === "deny") {
       return this.publishFailed(req, "EDGE_ERR_WEBHOOK_DENIED");
@@ -106,10 +113,10 @@ export class AccessControl {
     return decision.allow ? decision : this.publishFailed(req, decision.code);
   }
 
-  /** Guardian rules: pure and in-memory, after the lookup because tag-scoped rules need the stream's tags. */
-  private checkRules(req: AccessRequest, allowed: Allowed): Decision {
-    const verdict = this.opts.rules.decide(guardianRequest(req, allowed));
-    return verdict.allow ? allowed : deny(GUARDIAN_ERRORS[verdict.kind]);
+  /** Guardian rules: pure and in-memory; `stream` is null before the lookup or for an unknown key. */
+  private refusedByRules(req: AccessRequest, stream: StreamInfo | null): Decision | null {
+    const verdict = this.opts.rules.decide(guardianRequest(req, stream && { stream }));
+    return verdict.allow ? null : deny(GUARDIAN_ERRORS[verdict.kind]);
   }
 
   private checkToken(req: AccessRequest, allowed: Allowed): Decision {
@@ -142,6 +149,9 @@ export class AccessControl {
     const { apps, limiter, streams, locator } = this.opts;
     if (!apps.includes(req.app)) return deny("EDGE_ERR_BAD_APP");
     if (req.action === "publish" && limiter.blocked(req.ip, this.now())) return deny("EDGE_ERR_PUBLISH_RATE_LIMITED");
+    const rulesFirst = !this.opts.rules.needsTags(req.action);
+    const early = rulesFirst ? this.refusedByRules(req, null) : null;
+    if (early) return early;
     let stream: StreamInfo | null;
     try {
       stream = await streams.lookup(req.name);
@@ -149,6 +159,8 @@ export class AccessControl {
       // Fail closed (docs/decisions.md §4): an unreachable directory never allows.
       return deny(err instanceof EdgeError ? err.code : "EDGE_ERR_BINTU_UNAVAILABLE");
     }
+    const late = rulesFirst ? null : this.refusedByRules(req, stream);
+    if (late) return late;
     // Located after the lookup's await: a publisher that arrived meanwhile is seen.
     return decide(req, apps, stream, req.media === "here" ? locator.locate(req.app, req.name) : NOT_ASKED);
   }

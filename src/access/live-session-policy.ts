@@ -13,7 +13,7 @@
 // - a publish end reports the stream `ended`, calls the webhook's publish_done and, after
 //   playback.endGraceMs without a new publisher, closes the stream's players.
 import { ERRORS, type ErrorCode } from "../errors.js";
-import type { Logger } from "../log.js";
+import { streamRef, type Logger } from "../log.js";
 import { guardianRequest, streamVerdict } from "./access.js";
 import { GUARDIAN_ERRORS } from "../guardian/guardian.js";
 import type { Clock, PublishWebhook, RevocationFeed, RuleCheck, StreamWatch, Timer } from "./ports.js";
@@ -167,7 +167,7 @@ export class LiveSessionPolicy {
   private report(state: "live" | "ended", s: EdgeSession): void {
     const { streams, log } = this.opts;
     const done = state === "live" ? streams.reportLive(s.name) : streams.reportEnded(s.name);
-    done.catch((err: Error) => log?.warn("stream state not reported", { stream: s.name, state, detail: err.message }));
+    done.catch((err: Error) => log?.warn("stream state not reported", { stream: streamRef(s.name), state, detail: err.message }));
   }
 }
 

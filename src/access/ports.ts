@@ -35,6 +35,12 @@ export interface StreamLocator {
 export interface RuleCheck<Rules = unknown> {
   /** A new session: decided and counted. */
   decide(req: GuardianRequest): RuleVerdict;
+  /**
+   * Whether a rule in force for this action is scoped to a tag, so that deciding needs the stream's
+   * tags (a directory lookup). Without one, rules key only on what the client sent (address,
+   * referrer, country, the name) and are decided before the lookup (issue 18 §5).
+   */
+  needsTags(action: GuardianRequest["action"]): boolean;
   /** A running session against a given rule set, not counted. */
   check(req: GuardianRequest, rules: Rules): RuleVerdict;
   onRulesChanged(listener: (current: Rules) => void): () => void;

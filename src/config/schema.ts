@@ -87,6 +87,19 @@ export const RtmpLimitsSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/**
+ * Bounds of one HTTP port (issue 18), applied by src/http/http-server.ts: caps counted at TCP accept
+ * (before TLS and before any request byte is parsed), and deadlines on the request line and headers,
+ * on the whole request (a body trickled one byte at a time is cut), and on a connection with no bytes.
+ */
+const httpLimits = (maxConnections: number, maxConnectionsPerIp: number) => ({
+  maxConnections: Type.Integer({ minimum: 1, maximum: 1_000_000, default: maxConnections }),
+  maxConnectionsPerIp: Type.Integer({ minimum: 1, maximum: 1_000_000, default: maxConnectionsPerIp }),
+  headersTimeoutMs: Millis(10_000, 100),
+  requestTimeoutMs: Millis(10_000, 100),
+  idleTimeoutMs: Millis(30_000, 100),
+});
+
 export const ConfigSchema = Type.Object(
   {
     dataDir: Type.String({ minLength: 1, default: "./data" }),
@@ -135,6 +148,8 @@ export const ConfigSchema = Type.Object(
          * stays empty until the next keyframe (players then join there). 0 = no cache.
          */
         maxGopCacheBytes: Bytes(64 * MiB, 0, 1024 * MiB),
+        // RTMP's per-address default: one address holds at most 50 players' descriptors and send backlogs.
+        ...httpLimits(2_000, 50),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -145,6 +160,8 @@ export const ConfigSchema = Type.Object(
         /** Proxies whose X-Forwarded-For is believed. Empty = trust no forwarding header. */
         trustProxy: Type.Array(Cidr, { default: [], maxItems: 1024 }),
         bodyLimit: Bytes(64 * 1024, 1024, 16 * MiB),
+        // An operator's tools and a few edges' route probes, not an audience: a small share per address.
+        ...httpLimits(512, 32),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -233,6 +250,8 @@ export const ConfigSchema = Type.Object(
         allowMissingReferer: Type.Boolean({ default: true }),
         /** A new deny rule also ends running sessions it matches (nanoStream never does). */
         enforceOnActive: Type.Boolean({ default: false }),
+        /** API rules in force at most (issue 18 §6): past it an add is refused with a 409. */
+        maxRules: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -7,7 +7,7 @@
 // sessions, and a change still waits at most 300 ms plus one compile: inside issue 5's 1 s.
 import type { ErrorCode } from "../errors.js";
 import type { Geo } from "../geo/types.js";
-import type { Logger } from "../log.js";
+import { streamRef, type Logger } from "../log.js";
 import { RulesFile } from "./rules-file.js";
 import type { RuleStore } from "./rule-store.js";
 import type { Rule, RuleAction, RuleKind } from "./rules.js";
@@ -54,6 +54,11 @@ type Listener = (current: Snapshot, previous: Snapshot) => void;
 
 const SLOW_COMPILE_MS = 20;
 const MAX_COMPILE_GAP_MS = 300;
+/** Changes arriving within this long share one compile when no decision asks for them sooner. */
+const BATCH_MS = 50;
+
+/** Per compiled snapshot: [play, publish] has a tag-scoped rule. Snapshots are immutable. */
+const tagScoped = new WeakMap<Snapshot, [boolean, boolean]>();
 
 export class Guardian {
   private current: Snapshot;
@@ -66,6 +71,8 @@ export class Guardian {
   private readonly unsubscribe: () => void;
   private pending: NodeJS.Timeout | null = null;
   private pendingSource: "api" | "file" | "expiry" = "api";
+  /** A change not yet compiled (see changed()). */
+  private dirty = false;
   private expiryTimer: NodeJS.Timeout | null = null;
   private lastCompileEnd = 0;
   private lastCompileMs = 0;
@@ -100,12 +107,24 @@ export class Guardian {
 
   /** The rules in force now. */
   get snapshot(): Snapshot {
-    return this.current;
+    return this.fresh();
+  }
+
+  /** Whether a rule in force for the action is tag-scoped (deciding then needs the stream's tags). */
+  needsTags(action: GuardianRequest["action"]): boolean {
+    const snap = this.fresh();
+    let known = tagScoped.get(snap);
+    if (!known) {
+      known = [false, false];
+      for (const tables of snap.tags.values()) for (const act of [0, 1] as const) if (tables[act]) known[act] = true;
+      tagScoped.set(snap, known);
+    }
+    return known[action === "play" ? 0 : 1];
   }
 
   /** A new play or publish: decided, counted, and report-mode would-denies logged. */
   decide(req: GuardianRequest): Decision {
-    const snap = this.current;
+    const snap = this.fresh();
     const decision = this.check(req, snap);
     const counters = this.opts.counters;
     if (!decision.allow) {
@@ -116,13 +135,13 @@ export class Guardian {
     for (const id of decision.reportedRuleIds) {
       const rule = snap.reportRules.get(id)!;
       counters?.wouldDeny?.(req.action, rule.kind);
-      this.opts.log?.info("guardian report-mode rule would deny", { rule: id, kind: rule.kind, action: req.action, stream: req.stream, ip: req.ip });
+      this.opts.log?.info("guardian report-mode rule would deny", { rule: id, kind: rule.kind, action: req.action, stream: streamRef(req.stream), ip: req.ip });
     }
     return decision;
   }
 
   /** The same decision without counting it: for re-checking running sessions after a change. */
-  check(req: GuardianRequest, snap: Snapshot = this.current): Decision {
+  check(req: GuardianRequest, snap: Snapshot = this.fresh()): Decision {
     const country = req.country ?? (snap.needsCountry ? this.opts.geo?.lookup(req.ip)?.country : undefined);
     return decide(snap, { ...req, country, nowMs: this.now() }, { allowMissingReferer: this.opts.allowMissingReferer });
   }
@@ -144,23 +163,41 @@ export class Guardian {
     this.listeners.clear();
   }
 
+  /**
+   * A change is compiled lazily (issue 18 §6): by the next decision that reads the rules, or after
+   * BATCH_MS, whichever comes first. Adding a rule is then a store write, whatever the set's size,
+   * and a burst of adds costs one compile — while a decision after an add still sees it, so a
+   * change is in force for new connections when the API call returns. After a slow compile the
+   * next one waits (the gap below), and decisions meanwhile use the rules in force.
+   */
   private changed(source: "api" | "file" | "expiry"): void {
     this.pendingSource = source;
+    this.dirty = true;
     if (this.pending) return;
-    const gap = this.lastCompileMs < SLOW_COMPILE_MS ? 0 : Math.min(MAX_COMPILE_GAP_MS, 3 * this.lastCompileMs);
-    const wait = this.lastCompileEnd + gap - performance.now();
-    if (wait <= 0) {
-      this.recompile(source);
-      return;
-    }
+    const wait = Math.max(BATCH_MS, this.lastCompileEnd + this.compileGap() - performance.now());
     this.pending = setTimeout(() => {
       this.pending = null;
-      this.recompile(this.pendingSource);
+      if (this.dirty) this.recompile(this.pendingSource);
     }, wait);
     this.pending.unref();
   }
 
+  private compileGap(): number {
+    return this.lastCompileMs < SLOW_COMPILE_MS ? 0 : Math.min(MAX_COMPILE_GAP_MS, 3 * this.lastCompileMs);
+  }
+
+  /** The rules in force, compiled first if they changed (unless a slow compile asks to wait). */
+  private fresh(): Snapshot {
+    if (this.dirty && performance.now() >= this.lastCompileEnd + this.compileGap()) {
+      if (this.pending) clearTimeout(this.pending);
+      this.pending = null;
+      this.recompile(this.pendingSource);
+    }
+    return this.current;
+  }
+
   private recompile(source: "api" | "file" | "expiry"): void {
+    this.dirty = false;
     const started = performance.now();
     const previous = this.current;
     const now = this.now();

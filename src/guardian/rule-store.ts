@@ -19,6 +19,8 @@ export interface RuleFilter {
  */
 export interface RuleStore {
   list(filter?: RuleFilter): readonly Rule[];
+  /** Unexpired rules, without reading them (the cap on adds, issue 18 §6). */
+  count(): number;
   add(draft: RuleDraft): Promise<Rule>;
   /** With `kind`, only a rule of that kind; false when there was none. */
   remove(id: string, kind?: RuleKind): Promise<boolean>;

@@ -75,6 +75,7 @@ export class GuardianStore implements RuleStore {
   private readonly selectOne: Database.Statement;
   private readonly purge: Database.Statement;
   private readonly select: Database.Statement;
+  private readonly countLive: Database.Statement;
 
   private constructor(
     private readonly db: Database.Database,
@@ -90,6 +91,7 @@ export class GuardianStore implements RuleStore {
     this.deleteOne = db.prepare("DELETE FROM rules WHERE id = ? AND (? IS NULL OR kind = ?)");
     this.selectOne = db.prepare("SELECT * FROM rules WHERE id = ? AND (expires_at IS NULL OR expires_at > ?)");
     this.purge = db.prepare("DELETE FROM rules WHERE expires_at IS NOT NULL AND expires_at <= ?");
+    this.countLive = db.prepare("SELECT COUNT(*) AS n FROM rules WHERE expires_at IS NULL OR expires_at > ?");
     this.select = db.prepare(
       `SELECT * FROM rules WHERE (@kind IS NULL OR kind = @kind) AND (@stream IS NULL OR scope_stream = @stream)
        AND (@tag IS NULL OR scope_tag = @tag) ORDER BY created_at, rowid`,
@@ -138,6 +140,10 @@ export class GuardianStore implements RuleStore {
     const removed = this.deleteOne.run(id, kind ?? null, kind ?? null).changes > 0;
     if (removed) this.changed({ removed: id });
     return removed;
+  }
+
+  count(): number {
+    return (this.countLive.get(this.now()) as { n: number }).n;
   }
 
   get(id: string): Rule | undefined {

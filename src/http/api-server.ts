@@ -1,6 +1,6 @@
 // The control API (docs/architecture.md §2): health, metrics, sessions, and the bintu-compatible routes.
 // Routes only translate between HTTP and the modules that decide.
-import http from "node:http";
+import type http from "node:http";
 import https from "node:https";
 import type tls from "node:tls";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
@@ -27,7 +27,9 @@ import { registerRouteRoutes } from "./route-routes.js";
 import { registerHookRoutes } from "./hook-routes.js";
 import type { ForeignSessions } from "./hook-sessions.js";
 import type { TokenHandles } from "../hooks/token-handles.js";
-import { edgeError as send } from "./wire-codes.js";
+import { edgeError as send, sendBintuEnvelope } from "./wire-codes.js";
+import { createHttpServer } from "../front/http-server.js";
+import type { Logger } from "../log.js";
 
 export interface ApiDeps {
   config: Config;
@@ -50,6 +52,7 @@ export interface ApiDeps {
   ready: () => boolean;
   /** HTTPS with this certificate (issue 15); absent = plain HTTP. */
   tls?: { options: tls.SecureContextOptions; handshakeTimeoutMs: number };
+  log: Logger;
 }
 
 /** `/v1/authorize/play?stream=NAME&app=APP&rest…` as the play path `/APP/NAME?rest…`. */
@@ -86,16 +89,23 @@ function routeAnswerCounter(metrics: Metrics): (region: string, reason: string, 
 }
 
 /**
- * The API's HTTPS server, built here rather than through fastify's `https` option so its type stays
- * the one every route is written against; `api.server.setSecureContext` swaps the certificate.
+ * The API's server (src/front/http-server.ts: caps at accept, deadlines, Node's refusals in the
+ * envelope), built here rather than by fastify so the port is bounded like the playback port;
+ * `api.server.setSecureContext` swaps the certificate.
  */
-function httpsFactory(opts: NonNullable<ApiDeps["tls"]>) {
-  return (handler: http.RequestListener): http.Server => {
-    const server = https.createServer({ ...opts.options, handshakeTimeout: opts.handshakeTimeoutMs }, handler);
-    server.on("secureConnection", (socket: tls.TLSSocket) => socket.disableRenegotiation());
-    // An https.Server is an http.Server to fastify: same requests, same events.
-    return server;
-  };
+function serverFactory(deps: ApiDeps) {
+  const { maxConnections, maxConnectionsPerIp, headersTimeoutMs, requestTimeoutMs, idleTimeoutMs } = deps.config.api;
+  const limits = { maxConnections, maxConnectionsPerIp, headersTimeoutMs, requestTimeoutMs, idleTimeoutMs };
+  // An https.Server is an http.Server to fastify: same requests, same events.
+  return (handler: http.RequestListener): http.Server =>
+    createHttpServer(handler, { protocol: "api", limits, metrics: deps.metrics, log: deps.log, tls: deps.tls });
+}
+
+/** Which envelope an answer fastify gives before any route runs takes: bintu's under /stream and /guardian. */
+function familyOf(url: string): "bintu" | "guardian" | "edge" {
+  if (/^\/stream(?:[/?]|$)/.test(url)) return "bintu";
+  if (/^\/guardian(?:[/?]|$)/.test(url)) return "guardian";
+  return "edge";
 }
 
 /** A new certificate for the API's new connections (no-op on plain HTTP). */
@@ -111,10 +121,23 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     bodyLimit: config.api.bodyLimit,
     // The client address is computed in one place for both HTTP ports (src/primitives/client-ip.ts).
     trustProxy: false,
-    ...(deps.tls ? { serverFactory: httpsFactory(deps.tls) } : {}),
+    serverFactory: serverFactory(deps),
+    // A malformed percent-encoding (400) or an over-long path parameter (414), found by the router
+    // before any route: fastify's own body `{"error":"Bad Request",…}` otherwise.
+    frameworkErrors: (err, req, reply) => {
+      const tooLong = err.code === "FST_ERR_MAX_PARAM_LENGTH";
+      const family = familyOf(req.url);
+      if (family !== "edge") void sendBintuEnvelope(reply, family, "wrong_data_type", { reason: tooLong ? "path too long" : "malformed path" });
+      else void send(reply, tooLong ? "EDGE_ERR_URI_TOO_LONG" : "EDGE_ERR_BAD_REQUEST", tooLong ? undefined : "malformed path");
+    },
   });
 
-  app.setNotFoundHandler((_req, reply) => send(reply, "EDGE_ERR_NOT_FOUND"));
+  app.setNotFoundHandler((req, reply) => {
+    const family = familyOf(req.url);
+    if (family === "bintu") return sendBintuEnvelope(reply, family, "stream_not_found");
+    if (family === "guardian") return sendBintuEnvelope(reply, family, "rule_not_found");
+    return send(reply, "EDGE_ERR_NOT_FOUND");
+  });
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     const code = FASTIFY_CODES[err.code] ?? (err.statusCode && err.statusCode < 500 ? "EDGE_ERR_BAD_REQUEST" : "EDGE_ERR_INTERNAL");
     return send(reply, code, code === "EDGE_ERR_INTERNAL" ? undefined : err.message);
@@ -169,6 +192,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
   registerRouteRoutes(app, {
     ...deps.route,
     trustedProxies: deps.trustedProxies,
+    auth: deps.auth,
     apps: config.ingest.apps,
     count: routeAnswerCounter(deps.metrics),
   });
@@ -181,7 +205,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     metrics: deps.metrics,
   });
   registerSplayRoutes(app, { tokens: deps.tokens, auth: deps.auth, org: deps.org });
-  registerGuardianRoutes(app, { guardian: deps.guardian, store: deps.guardianStore, auth: deps.auth });
+  registerGuardianRoutes(app, { guardian: deps.guardian, store: deps.guardianStore, auth: deps.auth, maxRules: config.guardian.maxRules });
   if (deps.registry) registerBintuRoutes(app, { registry: deps.registry, auth: deps.auth, urls: deps.bintuUrls });
   return app;
 }

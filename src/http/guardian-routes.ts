@@ -15,6 +15,8 @@ export interface GuardianRoutesDeps {
   guardian: Guardian;
   store: RuleStore;
   auth: AdminAuth;
+  /** API rules in force at most (`guardian.maxRules`). */
+  maxRules: number;
   now?: () => number;
 }
 
@@ -52,7 +54,7 @@ export function registerGuardianRoutes(app: FastifyInstance, deps: GuardianRoute
   void app.register(async (scope) => guardianRoutes(scope, deps));
 }
 
-async function guardianRoutes(scope: FastifyInstance, { guardian, store, auth, now = Date.now }: GuardianRoutesDeps) {
+async function guardianRoutes(scope: FastifyInstance, { guardian, store, auth, maxRules, now = Date.now }: GuardianRoutesDeps) {
   acceptOptionalJsonBody(scope);
   scope.setErrorHandler<FastifyError>(async (error, _request, reply) => sendBintuFastifyError(reply, "guardian", error));
 
@@ -62,7 +64,10 @@ async function guardianRoutes(scope: FastifyInstance, { guardian, store, auth, n
 
   const create = (kind: RuleKind) => async (request: { body: unknown }, reply: FastifyReply) => {
     try {
-      return ruleJson(await store.add(parseRule(kind, request.body, { source: "api", nowMs: now() })));
+      const draft = parseRule(kind, request.body, { source: "api", nowMs: now() });
+      // Checked and added in one turn (add writes synchronously up to its first await): no race past it.
+      if (store.count() >= maxRules) return guardianError(reply, "rule_limit", { max: maxRules });
+      return ruleJson(await store.add(draft));
     } catch (err) {
       if (!(err instanceof RuleValidationError)) throw err;
       // bintu's own userinfo keys (docs/nanostream.md §1.4): `required_parameter` for a missing one.

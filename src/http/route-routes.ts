@@ -8,6 +8,7 @@ import type { StreamDirectory } from "../bintu/directory.js";
 import { ERRORS, errorBody, type ErrorCode } from "../errors.js";
 import type { LoadReport } from "../metrics/load.js";
 import type { Router, Way } from "../routing/router.js";
+import type { AdminAuth } from "./admin-auth.js";
 
 export interface RouteDeps {
   router: Router;
@@ -15,6 +16,8 @@ export interface RouteDeps {
   trustedProxies: TrustedProxies;
   apps: readonly string[];
   load: () => LoadReport;
+  /** The admin key: only its holder is told that a stream does not exist (issue 18 §5). */
+  auth: AdminAuth;
   /** Counts every answer: region of the chosen edge ("none"), reason, result (a reason code or "ok"). */
   count: (region: string, reason: string, result: string) => void;
 }
@@ -81,14 +84,19 @@ export function registerRouteRoutes(app: FastifyInstance, deps: RouteDeps): void
   app.get("/v1/route", { schema: routeSchema }, async (req, reply) => {
     const parsed = parseRouteQuery(req.url, req.query as Record<string, unknown>, deps.apps);
     if ("code" in parsed) return refuse(reply, parsed.code, parsed.detail);
-    let known: boolean;
-    try {
-      const info = await deps.directory.lookup(parsed.stream);
-      known = info !== null && info.state !== "deleted";
-    } catch {
-      return refuse(reply, "EDGE_ERR_BINTU_UNAVAILABLE");
+    // Without the admin key the directory is not asked: an unknown name is routed like a known one
+    // (the edge it is sent to refuses the play or publish), so an anonymous caller cannot tell a
+    // key that exists from one that does not, nor a known stream with no edge from an unknown one.
+    if (deps.auth.authenticate(req.headers) !== null) {
+      let known: boolean;
+      try {
+        const info = await deps.directory.lookup(parsed.stream);
+        known = info !== null && info.state !== "deleted";
+      } catch {
+        return refuse(reply, "EDGE_ERR_BINTU_UNAVAILABLE");
+      }
+      if (!known) return refuse(reply, "EDGE_ERR_STREAM_UNKNOWN");
     }
-    if (!known) return refuse(reply, "EDGE_ERR_STREAM_UNKNOWN");
     const ip = httpClientIp(req.socket.remoteAddress, req.headers["x-forwarded-for"], deps.trustedProxies);
     const { stream, app, way, action, query } = parsed;
     const answer = deps.router.route({ ip, stream, app, way, action, query });

@@ -58,6 +58,8 @@ export const WIRE_CODES = {
     rule_in_file: wire(403, 2001, "Access denied", "deleting a rule of the rules file; `userinfo.reason` says so"),
     // bintu documents no code for an unknown rule; 404 with 3005 is our choice (3004 = stream).
     rule_not_found: wire(404, 3005, "Rule not found", "unknown rule kind or rule id (3005 is ours)"),
+    // nanoStream documents no rule limit; 409 with 3006 is ours: delete rules, then add.
+    rule_limit: wire(409, 3006, "Rule limit reached", "adding a rule past `guardian.maxRules`; `userinfo.max` says the limit (3006 is ours)"),
     body_too_large: wire(413, 1004, "Wrong Data Type", BODY_TOO_LARGE),
     unsupported_media_type: wire(415, 1004, "Wrong Data Type", UNSUPPORTED_MEDIA_TYPE),
     internal: wire(500, 500, "Internal error", INTERNAL),

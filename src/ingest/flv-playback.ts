@@ -4,7 +4,7 @@
 // WebSocket publishing, and writes every FLV tag with its own res.write. Here only a GET of a
 // valid play path reaches the broadcast; refusals are real statuses with `{ code, reason }`;
 // writes are batched per event-loop turn; a player that stops reading is dropped.
-import http from "node:http";
+import type http from "node:http";
 import https from "node:https";
 import type tls from "node:tls";
 import type { AddressInfo } from "node:net";
@@ -14,13 +14,16 @@ import type { LiveSessionPolicy } from "../access/live-session-policy.js";
 import { httpClientIp, type TrustedProxies } from "../primitives/client-ip.js";
 import { parsePlayPath } from "../primitives/stream-key.js";
 import { ERRORS, errorBody, type ErrorCode } from "../errors.js";
-import type { Logger } from "../log.js";
+import { streamRef, type Logger } from "../log.js";
 import type { Metrics } from "../metrics/metrics.js";
+import { createHttpServer, rawErrorAnswer, type HttpLimits } from "../front/http-server.js";
 import { listen } from "./listen.js";
 import { nms, type NmsSubscriber } from "./nms.js";
 
 export interface FlvPlaybackOptions {
   maxPendingBytes: number;
+  /** Connection caps and deadlines of the playback port (issue 18). */
+  limits: HttpLimits;
   trustedProxies: TrustedProxies;
   access: AccessControl;
   /** Told when a player starts and ends; it decides when running sessions end. */
@@ -37,25 +40,19 @@ export class FlvPlayback {
   private readonly server: http.Server | https.Server;
 
   constructor(private readonly opts: FlvPlaybackOptions) {
-    const timeouts = { headersTimeout: 10_000, requestTimeout: 10_000 };
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
       this.handle(req, res).catch((err: Error) => {
         opts.log.error("flv request failed", { detail: err.message });
         this.reply(res, "EDGE_ERR_INTERNAL");
       });
     };
-    if (opts.tls) {
-      // The handshake is bounded like RTMP's (rtmp.limits.handshakeTimeoutMs), not Node's 120 s.
-      const server = https.createServer({ ...timeouts, ...opts.tls.options, handshakeTimeout: opts.tls.handshakeTimeoutMs }, onRequest);
-      server.on("secureConnection", (socket: tls.TLSSocket) => socket.disableRenegotiation());
-      this.server = server;
-    } else {
-      this.server = http.createServer(timeouts, onRequest);
-    }
-    // WS-FLV is not served: an upgrade gets a plain 404 and never reaches a media session.
+    // Caps at accept, deadlines and Node's refusals in the envelope: src/front/http-server.ts.
+    // The TLS handshake is bounded like RTMP's (rtmp.limits.handshakeTimeoutMs), not Node's 120 s.
+    this.server = createHttpServer(onRequest, { protocol: "flv", limits: opts.limits, metrics: opts.metrics, log: opts.log, tls: opts.tls });
+    // WS-FLV is not served: an upgrade gets a 404 and never reaches a media session.
     this.server.on("upgrade", (_req, socket) => {
       socket.on("error", () => {});
-      socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      socket.end(rawErrorAnswer("EDGE_ERR_NOT_FOUND", "WebSocket playback is not served"));
     });
   }
 
@@ -109,7 +106,8 @@ export class FlvPlayback {
       this.opts.sessions.ended(player.session);
     });
     broadcast.postPlay(player);
-    this.opts.log.info("flv player started", { session: player.id, app, stream: name });
+    this.opts.log.info("flv player started", { session: player.id, app, stream: streamRef(name) });
+    this.opts.log.debug("flv player key", { session: player.id, stream: name });
   }
 
   private reply(res: http.ServerResponse, code: ErrorCode, detail?: string): void {

@@ -43,6 +43,7 @@ export class Ingest {
     });
     this.flv = new FlvPlayback({
       maxPendingBytes: config.playback.maxPendingBytes,
+      limits: config.playback,
       trustedProxies: trustedProxies(config.api.trustProxy),
       access,
       sessions,

@@ -18,7 +18,7 @@ import { normalizeIp } from "../primitives/client-ip.js";
 import { APP_NAME, parseStreamKey } from "../primitives/stream-key.js";
 import type { RtmpLimits } from "../config/schema.js";
 import { ERRORS, type ErrorCode } from "../errors.js";
-import type { Logger } from "../log.js";
+import { streamRef, type Logger } from "../log.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { listen } from "./listen.js";
 import { nms, type NmsCommand, type NmsRtmpSession } from "./nms.js";
@@ -309,7 +309,8 @@ export class RtmpIngest {
       decision,
     };
     this.opts.sessions.started(conn.edgeSession);
-    this.opts.log.info(`rtmp ${role} started`, { session: session.id, app: conn.app, stream: name });
+    this.opts.log.info(`rtmp ${role} started`, { session: session.id, app: conn.app, stream: streamRef(name) });
+    this.opts.log.debug(`rtmp ${role} key`, { session: session.id, stream: name });
   }
 
   /** Refusal with a status the client can show, then the socket is destroyed (docs/architecture.md §2). */
@@ -347,7 +348,7 @@ export class RtmpIngest {
     conn.session.onClose();
     const edgeSession = conn.edgeSession;
     if (!edgeSession) return;
-    this.opts.log.info(`rtmp ${edgeSession.role} ended`, { session: edgeSession.id, stream: edgeSession.name });
+    this.opts.log.info(`rtmp ${edgeSession.role} ended`, { session: edgeSession.id, stream: streamRef(edgeSession.name) });
     this.opts.sessions.ended(edgeSession);
   }
 

@@ -30,6 +30,8 @@ interface World {
   verify: SplayVerification;
   webhook: "allow" | "deny" | null;
   app: string;
+  /** A tag-scoped Guardian rule is in force: the rules need the stream's tags, so the lookup first. */
+  tagRules: boolean;
 }
 
 const LIVE_HERE: StreamLocation = { at: "here" };
@@ -44,6 +46,7 @@ const base: World = {
   verify: { ok: true, claims: claims() },
   webhook: "allow",
   app: "live",
+  tagRules: false,
 };
 
 /** What the decision asked of its ports, in order. */
@@ -54,6 +57,7 @@ function run(world: World, action: "publish" | "play", media: "here" | "elsewher
   /** Each read of the decision's clock moves it 7 ms: a decision with no other reading took 7 ms. */
   let clockMs = 0;
   const reported: Array<{ req: AccessRequest; decision: Decision; ms: number }> = [];
+  const seen: GuardianRequest[] = [];
   const access = new AccessControl({
     streams: {
       lookup: async () => {
@@ -88,10 +92,12 @@ function run(world: World, action: "publish" | "play", media: "here" | "elsewher
             },
           },
     rules: {
-      decide: (_req: GuardianRequest) => {
+      decide: (req: GuardianRequest) => {
         calls.push("rules");
+        seen.push(req);
         return world.rules;
       },
+      needsTags: () => world.tagRules,
     },
     tokens: world.tokensRequired
       ? {
@@ -115,7 +121,7 @@ function run(world: World, action: "publish" | "play", media: "here" | "elsewher
     query: world.token === undefined ? {} : { jwtoken: world.token },
     ip: "203.0.113.7",
   };
-  return access.check(req).then((decision) => ({ decision, calls, reported, req }));
+  return access.check(req).then((decision) => ({ decision, calls, reported, req, seen }));
 }
 
 type Column = "publish/here" | "play/here" | "publish/elsewhere" | "play/elsewhere";
@@ -229,6 +235,25 @@ const rows: Array<[string, Partial<World>, Record<Column, Expected>]> = [
       "play/elsewhere": "EDGE_ERR_GUARDIAN_COUNTRY",
     },
   ],
+  ...(["unknown", "locked", "deleted", "live here", "busy elsewhere", "unavailable"] as const).flatMap((state) =>
+    ([false, true] as const).map((tagRules): [string, Partial<World>, Record<Column, Expected>] => [
+      `Guardian refuses the address, ${state} key, ${tagRules ? "with" : "without"} tag rules: the key's state is not told`,
+      {
+        tagRules,
+        rules: { allow: false, ruleId: "r1", kind: "ip" },
+        ...(state === "unknown" ? { stream: null } : {}),
+        ...(state === "locked" || state === "deleted" ? { stream: { ...STREAM, state } } : {}),
+        ...(state === "live here" ? { location: LIVE_HERE } : {}),
+        ...(state === "busy elsewhere" ? { location: { at: "edge", edge: "fra-1" } } : {}),
+        // bintu down: with tag rules the refusal waits for the lookup, which fails closed.
+        ...(state === "unavailable" ? { stream: "unavailable" } : {}),
+      },
+      Object.fromEntries(COLUMNS.map((c) => [c, state === "unavailable" && tagRules ? "EDGE_ERR_BINTU_UNAVAILABLE" : "EDGE_ERR_GUARDIAN_IP"])) as Record<
+        Column,
+        Expected
+      >,
+    ]),
+  ),
   [
     "no token",
     { token: undefined },
@@ -293,21 +318,43 @@ t.test("order of checks: what each refusal spared", async (t) => {
   t.same(await asked({ app: "vod" }, "publish"), ["failure"], "unknown app: nothing asked, a failed publish counted");
   t.same(await asked({ app: "vod" }, "play"), [], "unknown app: nothing asked");
   t.same(await asked({ blocked: true }, "publish"), ["blocked"], "blocked scanner: no lookup, no new failure");
-  t.same(await asked({ blocked: true }, "play"), ["lookup", "locate", "rules", "verify"], "plays are not rate-limited");
-  t.same(await asked({ stream: null }, "publish"), ["blocked", "lookup", "locate", "failure"], "unknown key: spends the budget");
-  t.same(await asked({ stream: "unavailable" }, "publish"), ["blocked", "lookup"], "bintu down is not the client's failure");
-  t.same(await asked({ location: LIVE_HERE }, "publish"), ["blocked", "lookup", "locate"], "busy: no rules, no webhook, no failure");
-  t.same(await asked({}, "publish", "elsewhere"), ["blocked", "lookup", "rules", "webhook"], "another server carries the media: not located");
-  t.same(await asked({}, "publish"), ["blocked", "lookup", "locate", "rules", "webhook"], "allowed publish: webhook last");
-  t.same(await asked({ webhook: "deny" }, "publish"), ["blocked", "lookup", "locate", "rules", "webhook", "failure"], "webhook refusal spends the budget");
+  t.same(await asked({ blocked: true }, "play"), ["rules", "lookup", "locate", "verify"], "plays are not rate-limited");
+  t.same(await asked({ stream: null }, "publish"), ["blocked", "rules", "lookup", "locate", "failure"], "unknown key: spends the budget");
+  t.same(await asked({ stream: "unavailable" }, "publish"), ["blocked", "rules", "lookup"], "bintu down is not the client's failure");
+  t.same(await asked({ location: LIVE_HERE }, "publish"), ["blocked", "rules", "lookup", "locate"], "busy: no webhook, no failure");
+  t.same(await asked({}, "publish", "elsewhere"), ["blocked", "rules", "lookup", "webhook"], "another server carries the media: not located");
+  t.same(await asked({}, "publish"), ["blocked", "rules", "lookup", "locate", "webhook"], "allowed publish: webhook last");
+  t.same(await asked({ webhook: "deny" }, "publish"), ["blocked", "rules", "lookup", "locate", "webhook", "failure"], "webhook refusal spends the budget");
+  const ipRule = { rules: { allow: false, ruleId: "r", kind: "ip" } } as const;
+  t.same(await asked(ipRule, "publish"), ["blocked", "rules"], "address-level Guardian refusal: before the lookup, no webhook");
+  t.same(await asked({}, "play"), ["rules", "lookup", "locate", "verify"], "allowed play: token last, never the webhook");
+  t.same(await asked({ rules: { allow: false, ruleId: "r", kind: "country" } }, "play"), ["rules"], "Guardian refusal: no lookup, no token check");
+  t.same(await asked({ token: undefined }, "play"), ["rules", "lookup", "locate"], "no token: nothing to verify");
+  // With a tag-scoped rule in force the rules need the stream's tags: lookup, then rules, then the state.
+  t.same(await asked({ ...ipRule, tagRules: true }, "publish"), ["blocked", "lookup", "rules"], "tag rules: decided after the lookup, before the state");
+  t.same(await asked({ ...ipRule, tagRules: true, stream: null }, "play"), ["lookup", "rules"], "tag rules, unknown key: still the Guardian's answer");
+  t.same(await asked({ tagRules: true }, "play"), ["lookup", "rules", "locate", "verify"], "tag rules, allowed play");
+});
+
+t.test("what the Guardian is shown: the name always, the tags only when a tag rule needs them", async (t) => {
+  const before = await run({ ...base }, "play", "here");
   t.same(
-    await asked({ rules: { allow: false, ruleId: "r", kind: "ip" } }, "publish"),
-    ["blocked", "lookup", "locate", "rules"],
-    "Guardian refusal: no webhook",
+    before.seen.map((r) => [r.stream, r.tags]),
+    [[STREAM.name, []]],
+    "before the lookup: no tags",
   );
-  t.same(await asked({}, "play"), ["lookup", "locate", "rules", "verify"], "allowed play: token last, never the webhook");
-  t.same(await asked({ rules: { allow: false, ruleId: "r", kind: "country" } }, "play"), ["lookup", "locate", "rules"], "Guardian refusal: no token check");
-  t.same(await asked({ token: undefined }, "play"), ["lookup", "locate", "rules"], "no token: nothing to verify");
+  const after = await run({ ...base, tagRules: true }, "play", "here");
+  t.same(
+    after.seen.map((r) => [r.stream, r.tags]),
+    [[STREAM.name, STREAM.tags]],
+    "after the lookup: the stream's tags",
+  );
+  const unknown = await run({ ...base, tagRules: true, stream: null }, "publish", "here");
+  t.same(
+    unknown.seen.map((r) => r.tags),
+    [[]],
+    "an unknown key has no tags",
+  );
 });
 
 t.test("an allowed play keeps the token it was allowed with, for the live-session policy", async (t) => {

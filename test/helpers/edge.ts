@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../../src/config/load.js";
 import type { Config } from "../../src/config/schema.js";
-import { createLogger } from "../../src/log.js";
+import { createLogger, type Logger } from "../../src/log.js";
 import { createEdge, type Edge, type EdgeAddresses } from "../../src/server.js";
 
 import type { Test } from "tap";
@@ -47,7 +47,7 @@ const LOOPBACK = {
 };
 
 /** Env-style overrides (`EDGE_…`) go through the real config loader. */
-export async function startEdge(t: Tap, env: Record<string, string> = {}): Promise<TestEdge> {
+export async function startEdge(t: Tap, env: Record<string, string> = {}, opts: { log?: Logger } = {}): Promise<TestEdge> {
   const config = loadConfig({
     env: {
       ...LOOPBACK,
@@ -56,7 +56,7 @@ export async function startEdge(t: Tap, env: Record<string, string> = {}): Promi
       ...env,
     },
   });
-  const edge = createEdge(config, { log: createLogger(config.logLevel) });
+  const edge = createEdge(config, { log: opts.log ?? createLogger(config.logLevel) });
   t.teardown(() => edge.close());
   const addresses = await edge.start();
   return wrap(edge.apiKey, addresses, { edge, config });

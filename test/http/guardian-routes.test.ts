@@ -19,12 +19,12 @@ function roleAuth(keys: Record<string, Role>): AdminAuth {
   return { authenticate: (headers: IncomingHttpHeaders) => keys[String(headers["x-bintu-apikey"])] ?? null };
 }
 
-async function start(t: Test, auth: AdminAuth = createAdminAuth({ apiKey: API_KEY })) {
+async function start(t: Test, auth: AdminAuth = createAdminAuth({ apiKey: API_KEY }), maxRules = 10_000) {
   const dir = t.testdir({ "rules.yaml": "rules:\n  - country: KP\n    type: deny\n    id: kp\n" });
   const store = GuardianStore.open(join(dir, "data"), { ipRuleTtlMs: DAY });
   const guardian = new Guardian({ apiRules: store, rulesFile: join(dir, "rules.yaml"), allowMissingReferer: true });
   const app = Fastify();
-  registerGuardianRoutes(app, { guardian, store, auth });
+  registerGuardianRoutes(app, { guardian, store, auth, maxRules });
   await app.listen({ port: 0, host: "127.0.0.1" });
   t.teardown(async () => {
     await app.close();
@@ -165,4 +165,19 @@ t.test("a rules file written after start shows up in the list within a second", 
   writeFileSync(join(dir, "rules.yaml"), "rules: []\n");
   const ms = await waitFor("the file rule to go", async () => ((await (await call("GET", "/guardian")).json()) as unknown[]).length === 0, 1000);
   t.ok(ms < 1000, `gone after ${ms} ms`);
+});
+
+t.test("guardian.maxRules: past it an add is a 409 in bintu's envelope; deleting makes room", async (t) => {
+  const { call } = await start(t, undefined, 3);
+  const ids: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const res = await call("POST", "/guardian/ip", { ip: `198.51.100.${i}`, type: "deny" });
+    t.equal(res.status, 200);
+    ids.push(((await res.json()) as { id: string }).id);
+  }
+  const refused = await call("POST", "/guardian/ip", { ip: "198.51.100.9", type: "deny" });
+  t.equal(refused.status, 409);
+  t.same(await refused.json(), { error: { message: "Rule limit reached", code: 3006, userinfo: { max: 3 } } });
+  t.equal((await call("DELETE", `/guardian/ip/${ids[0]}`)).status, 204);
+  t.equal((await call("POST", "/guardian/ip", { ip: "198.51.100.9", type: "deny" })).status, 200, "room again");
 });

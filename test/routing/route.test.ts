@@ -135,14 +135,20 @@ t.test("bad requests get a stable code; unknown streams 404; a drained table fal
     [`stream=${name}&action=publish&protocol=flv`, 400, "EDGE_ERR_BAD_REQUEST"],
     [`stream=${name}&redirect=yes`, 400, "EDGE_ERR_BAD_REQUEST"],
     [`stream=${name}&app=other`, 404, "EDGE_ERR_BAD_APP"],
-    ["stream=nosuchstream", 404, "EDGE_ERR_STREAM_UNKNOWN"],
   ];
   for (const [query, status, code] of cases) {
     const res = await get(query);
     t.same([res.status, res.body.code], [status, code], query || "(no query)");
   }
+  // Unknown and known streams alike without the admin key (issue 18 §5): routed, or 503 with no edge.
+  const anonymous = await get("stream=nosuchstream&jwtoken=x");
+  t.same([anonymous.status, anonymous.body.url], [200, "https://origin.example/live/nosuchstream.flv?jwtoken=x"], "unknown, no key: routed");
+  const anonymousRtmp = await get("stream=nosuchstream&protocol=rtmp");
+  t.same([anonymousRtmp.status, anonymousRtmp.body.code], [rtmp.status, rtmp.body.code], "unknown, no key, no edge: the known stream's answer");
+  const keyed = await router.api("/v1/route?stream=nosuchstream");
+  t.same([keyed.status, ((await keyed.json()) as { code: string }).code], [404, "EDGE_ERR_STREAM_UNKNOWN"], "with the admin key: 404");
   const metrics = await (await router.api("/metrics", { key: null })).text();
-  t.match(metrics, /bintu_edge_route_answers_total\{region="global",reason="fallback",result="ok"\} 1/);
+  t.match(metrics, /bintu_edge_route_answers_total\{region="global",reason="fallback",result="ok"\} 2/, "the known and the unknown stream");
   t.match(metrics, /bintu_edge_route_answers_total\{region="none",reason="none",result="unknown_stream"\} 1/);
   t.match(metrics, /bintu_edge_routing_edge_up\{edge="a"\} 1/, "an edge without an API URL counts as up");
   // One gauge per load quantity (issue 11 §6); an unprobed edge reports no load.
@@ -162,9 +168,11 @@ t.test("bintu unreachable: /v1/route answers 503 with a stable code and the edge
     EDGE_BINTU_REQUEST_TIMEOUT_MS: "500",
     EDGE_ROUTING_EDGES: JSON.stringify([{ id: "a", region: "eu", lat: 50, lon: 8, urls: { flv: "http://a.example:8000" } }]),
   });
+  // Only a caller with the admin key has the directory asked (issue 18 §5).
   for (let i = 0; i < 3; i++) {
-    const res = await router.api("/v1/route?stream=AbCdE-xyz", { key: null });
+    const res = await router.api("/v1/route?stream=AbCdE-xyz");
     t.same([res.status, ((await res.json()) as { code: string }).code], [503, "EDGE_ERR_BINTU_UNAVAILABLE"], `attempt ${i + 1}`);
   }
+  t.equal((await router.api("/v1/route?stream=AbCdE-xyz", { key: null })).status, 200, "without the key: routed, bintu not asked");
   t.equal((await router.api("/v1/load", { key: null })).status, 200, "still serving");
 });
