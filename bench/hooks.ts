@@ -14,7 +14,7 @@
 import autocannon from "autocannon";
 import { omeSignature } from "../src/hooks/ome.js";
 import { sampleProc, waitQuiet } from "./lib/proc.js";
-import { killChildren, startServer, type Server } from "./lib/servers.js";
+import { boundBench, killChildren, startServer, type Server } from "./lib/servers.js";
 import { envNumber, fmt, percentile, ratio, table } from "./lib/stats.js";
 
 const CONNECTIONS = Math.max(1, envNumber("HOOKS_CONNECTIONS", 10));
@@ -26,17 +26,7 @@ const QUIET_PCT = envNumber("QUIET_PCT", 25);
 const QUIET_MAX_S = envNumber("QUIET_MAX_S", 10);
 const SECRET = "bench-hook-secret";
 
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.once(sig, () => {
-    killChildren();
-    process.exit(130);
-  });
-}
-setTimeout(() => {
-  console.error(`\nbench/hooks: time limit of ${LIMIT_S} s reached; stopping the edge`);
-  killChildren();
-  process.exit(1);
-}, LIMIT_S * 1000).unref();
+boundBench("bench/hooks", LIMIT_S);
 
 interface Row {
   name: string;

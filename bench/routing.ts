@@ -54,7 +54,7 @@ import { configuredEdges } from "../src/routing/edge-table.js";
 import { Router, type RouteRequest } from "../src/routing/router.js";
 import { compileTable, select, type SelectPolicy } from "../src/routing/select.js";
 import { sampleProc, waitQuiet } from "./lib/proc.js";
-import { killChildren, ROOT, startChild, startServer, type Child, type Server } from "./lib/servers.js";
+import { boundBench, killChildren, ROOT, startChild, startServer, type Child, type Server } from "./lib/servers.js";
 import { envList, envNumber, fmt, percentile, prng, ratio, table } from "./lib/stats.js";
 
 const SIZES = envList("ROUTING_SIZES", "10 100 1000").map(Number);
@@ -83,17 +83,7 @@ const MMDB_PATH = `${V4},${V6}`;
 // Child processes (bench/lib/servers.ts): every one is stopped by its own PID, at the end, on
 // error, on exit and at the limit.
 
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.once(sig, () => {
-    killChildren();
-    process.exit(130);
-  });
-}
-setTimeout(() => {
-  console.error(`\nbench/routing: time limit of ${LIMIT_S} s reached; stopping the servers`);
-  killChildren();
-  process.exit(1);
-}, LIMIT_S * 1000).unref();
+boundBench("bench/routing", LIMIT_S);
 
 // ---------------------------------------------------------------------------------------------
 // Seeded data: edges and client addresses.

@@ -90,6 +90,21 @@ export function killChildren(): void {
 }
 process.on("exit", killChildren);
 
+/** Stops every child on Ctrl-C / SIGTERM and after `limitS` seconds, whatever the bench is doing. */
+export function boundBench(name: string, limitS: number): void {
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.once(sig, () => {
+      killChildren();
+      process.exit(130);
+    });
+  }
+  setTimeout(() => {
+    console.error(`\n${name}: time limit of ${limitS} s reached; stopping the servers`);
+    killChildren();
+    process.exit(1);
+  }, limitS * 1000).unref();
+}
+
 /** Spawns a server; its output goes to `logFile` and is kept (last 200 lines) for reports. */
 export function startChild(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; logFile: string }): Child {
   const child = spawn(cmd, args, { env: opts.env, cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"] });
