@@ -16,11 +16,11 @@
 //      to be below QUIET_PCT % of one core busy (other jobs on a shared box); rows measured
 //      with more than 20% foreign CPU in the window are marked with *.
 import { spawn, type ChildProcess } from "node:child_process";
-import { RawRtmpClient } from "../test/helpers/rtmp-client.js";
 import { startClient, type ClientProc, type StatsMsg } from "./lib/client-proc.js";
 import { readFlv } from "./lib/flv.js";
 import { NCPU, sampleProc, sampleWindow, waitQuiet, type WindowResult } from "./lib/proc.js";
 import { available, LABELS, MEDIA_FLV, startServer, type Server, type ServerKind } from "./lib/servers.js";
+import { waitLive } from "./lib/live.js";
 import { envList, envNumber, fmt, percentile, ratio, sleep, table } from "./lib/stats.js";
 
 const KINDS = envList("FANOUT_SERVERS", "edge nms nginx") as ServerKind[];
@@ -55,32 +55,6 @@ interface Row {
 }
 
 const loadName = (l: Load) => (l.type === "players" ? `${l.n} ${l.proto === "flv" ? "HTTP-FLV" : "RTMP"} player(s)` : `${l.n} publishers`);
-
-/** Waits until a probe player receives video from the stream (the server knows it is live). */
-async function waitLive(port: number, name: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = "";
-  while (Date.now() < deadline) {
-    let c: RawRtmpClient | undefined;
-    try {
-      c = await RawRtmpClient.connect(port, "127.0.0.1", { queueMedia: false, timeoutMs: 3000 });
-      await c.handshake();
-      await c.connectApp("live");
-      const st = await c.play(await c.createStream(), name);
-      if (st.code === "NetStream.Play.Start") {
-        for (let i = 0; i < 30 && c.mediaCounts().video.messages === 0; i++) await sleep(100);
-        if (c.mediaCounts().video.messages > 0) return;
-        last = "Play.Start but no video in 3 s";
-      } else last = st.code;
-    } catch (e) {
-      last = (e as Error).message;
-    } finally {
-      c?.destroy();
-    }
-    await sleep(300);
-  }
-  throw new Error(`stream not live after ${timeoutMs} ms (${last})`);
-}
 
 function startFfmpeg(port: number, name: string): { child: ChildProcess; stop(): Promise<void>; stderr(): string } {
   const child = spawn(

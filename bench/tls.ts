@@ -17,6 +17,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { RawRtmpClient } from "../test/helpers/rtmp-client.js";
 import { makePki } from "../test/helpers/pki.js";
 import { startClient, type ClientProc } from "./lib/client-proc.js";
+import { waitLive } from "./lib/live.js";
 import { NCPU, sampleWindow, waitQuiet } from "./lib/proc.js";
 import { MEDIA_FLV, VENDOR, startServer, type Server } from "./lib/servers.js";
 import { envNumber, fmt, mean, percentile, ratio, sleep, table } from "./lib/stats.js";
@@ -181,30 +182,6 @@ async function connectBench(): Promise<string[]> {
     await server.stop();
   }
   return notes;
-}
-
-async function waitLive(port: number, name: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const c = await RawRtmpClient.connect(port, "127.0.0.1", { queueMedia: false, timeoutMs: 3000 }).catch(() => undefined);
-    try {
-      if (c) {
-        await c.handshake();
-        await c.connectApp("live");
-        const st = await c.play(await c.createStream(), name);
-        if (st.code === "NetStream.Play.Start") {
-          for (let i = 0; i < 30 && c.mediaCounts().video.messages === 0; i++) await sleep(100);
-          if (c.mediaCounts().video.messages > 0) return;
-        }
-      }
-    } catch {
-      // not live yet
-    } finally {
-      c?.destroy();
-    }
-    await sleep(300);
-  }
-  throw new Error(`stream not live after ${timeoutMs} ms`);
 }
 
 interface FanRow {
