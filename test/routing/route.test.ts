@@ -33,6 +33,10 @@ t.test("route, publish and play through the redirect", async (t) => {
   const router = await startEdge(t, {
     EDGE_ROUTING_EDGES_FILE: edgesFile,
     EDGE_ROUTING_HEALTH_INTERVAL_MS: "200",
+    // Generous against a loaded CI machine: a media edge counted down for a moment would be
+    // remembered by the sticky memory and send the player away from the stream for the whole test.
+    EDGE_ROUTING_HEALTH_TIMEOUT_MS: "3000",
+    EDGE_ROUTING_HEALTH_FALL: "5",
     // This test's own address sits in Berlin; 10.9.0.0/16 has a region and no coordinates.
     EDGE_GEO_OVERRIDES: JSON.stringify([{ cidr: "127.0.0.0/8", lat: 52.52, lon: 13.4, country: "DE" }]),
   });
@@ -57,7 +61,14 @@ t.test("route, publish and play through the redirect", async (t) => {
     const res = await router.api(`/v1/route?${query}`, { key: null });
     return { status: res.status, body: (await res.json()) as Answer };
   };
-  await waitFor("the new table, probed", async () => (await route(`stream=${name}`)).status === 200, 10_000);
+  await waitFor(
+    "the new table, both edges probed up",
+    async () => {
+      const { status, body } = await route(`stream=${name}`);
+      return status === 200 && body.edge === "ber-1" && body.alternatives[0]?.edge === "nyc-1";
+    },
+    10_000,
+  );
 
   const ingest = await route(`stream=${name}&action=publish&protocol=rtmp&custom=1`);
   t.equal(ingest.body.edge, "ber-1");
