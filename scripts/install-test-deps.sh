@@ -4,7 +4,8 @@
 # `prometheus` package: its server (test/monitoring/prometheus.test.ts scrapes two edges with it)
 # and its promtool (`promtool check metrics`, `check rules`, `test rules`), and nginx with the RTMP
 # module (`nginx` + `libnginx-mod-rtmp`): test/hooks/nginx-rtmp.test.ts runs it as the foreign
-# server whose hooks the edge answers. Debian packages only.
+# server whose hooks the edge answers; `redis-server`: the fleet tests (test/cluster/) start their own
+# on free ports, kill and freeze it. Debian packages only.
 # Idempotent; needs root (or sudo) only when something is missing.
 set -e
 missing=""
@@ -15,9 +16,10 @@ command -v patch >/dev/null 2>&1 || missing="$missing patch"
 command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 need_prometheus=""
 { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need_prometheus=1
-# Packages whose maintainer scripts start a system service (prometheus on :9090, nginx on :80).
+# Packages whose maintainer scripts start a system service (prometheus on :9090, nginx on :80, redis on :6379).
 services=""
 [ -n "$need_prometheus" ] && services="prometheus"
+command -v redis-server >/dev/null 2>&1 || services="$services redis-server"
 { [ -x /usr/sbin/nginx ] && [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ]; } || services="$services nginx libnginx-mod-rtmp"
 [ -z "$missing" ] && [ -z "$services" ] && exit 0
 SUDO=""
@@ -45,5 +47,6 @@ if [ -n "$services" ]; then
   if [ -d /run/systemd/system ]; then
     [ -n "$need_prometheus" ] && { $SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true; }
     case "$services" in *nginx*) $SUDO systemctl disable --now nginx.service >/dev/null 2>&1 || true ;; esac
+    case "$services" in *redis-server*) $SUDO systemctl disable --now redis-server.service >/dev/null 2>&1 || true ;; esac
   fi
 fi

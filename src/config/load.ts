@@ -249,6 +249,7 @@ function crossCheck(c: Config, issues: ConfigIssue[]): void {
       if (!net.ok) issues.push({ path: `hooks.allowFrom.${i}`, reason: net.reason });
     });
   }
+  if (clean("cluster") && c.cluster.redisUrl !== "") issues.push(...clusterIssues(c.cluster));
   if (clean("rtmp.limits.maxMessageSize", "rtmp.limits.maxBufferedBytes")) {
     const { maxMessageSize, maxBufferedBytes } = c.rtmp.limits;
     const reason = `must be <= rtmp.limits.maxBufferedBytes (${maxBufferedBytes}), got ${maxMessageSize}`;
@@ -381,4 +382,19 @@ export function loadConfig(opts: LoadOptions): Config {
 export function formatConfigError(err: ConfigError, source: string): string {
   const lines = err.issues.map((i) => `  ${i.path}: ${i.reason}`);
   return [`bintu-edge: invalid configuration (${source}):`, ...lines].join("\n");
+}
+
+/** The fleet (issue 12): an edge id to be known by, a URL the client can use, a readable password file. */
+function clusterIssues(c: Config["cluster"]): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  if (c.edgeId === "") issues.push({ path: "cluster.edgeId", reason: "required when cluster.redisUrl is set (unique in the fleet)" });
+  if (!URL.canParse(c.redisUrl)) issues.push({ path: "cluster.redisUrl", reason: "must be a redis:// or rediss:// URL" });
+  if (c.passwordFile !== "") {
+    try {
+      readFileSync(c.passwordFile, "utf8");
+    } catch (err) {
+      issues.push({ path: "cluster.passwordFile", reason: `cannot read: ${(err as Error).message}` });
+    }
+  }
+  return issues;
 }

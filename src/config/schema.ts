@@ -297,6 +297,47 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    cluster: Type.Object(
+      {
+        /** The fleet's Redis (`redis://` or `rediss://`, password in the URL or in passwordFile); empty = a single edge, nothing shared. */
+        redisUrl: Type.String({ default: "", pattern: "^(rediss?://.+)?$" }),
+        /** A file holding the Redis password (read at start; its last newline dropped), instead of one in the URL. */
+        passwordFile: Type.String({ default: "" }),
+        /** This edge's id in the fleet: unique, and a metric label. Required with redisUrl. */
+        edgeId: Type.String({ default: "", pattern: "^([A-Za-z0-9_.-]{1,64})?$" }),
+        /** Put in front of every key, so that several fleets can share one Redis. */
+        keyPrefix: Type.String({ default: "bintu-edge:", pattern: "^[A-Za-z0-9_.:{}-]{0,64}$" }),
+        /** Deadline of every Redis command a request waits on; past it the request is answered without Redis. */
+        commandTimeoutMs: Millis(150, 10),
+        /** How other edges and routers reach this edge: a routing table entry (id = edgeId); empty URLs come from publicHost and the bound ports. */
+        announce: Type.Object(
+          {
+            region: Type.String({ pattern: "^[A-Za-z0-9_.-]{1,64}$", default: "default" }),
+            lat: Type.Number({ minimum: -90, maximum: 90, default: 0 }),
+            lon: Type.Number({ minimum: -180, maximum: 180, default: 0 }),
+            api: Type.String({ default: "", pattern: "^(https?://.+)?$" }),
+            urls: Type.Object(
+              {
+                ingest: Type.Optional(Type.String({ pattern: "^rtmps?://" })),
+                rtmp: Type.Optional(Type.String({ pattern: "^rtmps?://" })),
+                flv: Type.Optional(Type.String({ pattern: "^https?://" })),
+              },
+              { additionalProperties: false, default: {} },
+            ),
+            capacity: Type.Object(
+              {
+                sessions: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000_000 })),
+                egressMbps: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 10_000_000 })),
+              },
+              { additionalProperties: false, default: {} },
+            ),
+            weight: Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000, default: 1 }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     ingest: Type.Object(
       {
         /** RTMP apps accepted for publish and play; `rec` is nanoStream's recording app. */
