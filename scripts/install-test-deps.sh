@@ -4,7 +4,8 @@
 # `prometheus` package: its server (test/monitoring/prometheus.test.ts scrapes two edges with it)
 # and its promtool (`promtool check metrics`, `check rules`, `test rules`), and nginx with the RTMP
 # module (`nginx` + `libnginx-mod-rtmp`): test/hooks/nginx-rtmp.test.ts runs it as the foreign
-# server whose hooks the edge answers. Debian packages only.
+# server whose hooks the edge answers, and `chromium`, the real browser test/http/dashboard.test.ts
+# drives through playwright-core (no browser download). Debian packages only.
 # Idempotent; needs root (or sudo) only when something is missing.
 set -e
 missing=""
@@ -13,6 +14,7 @@ command -v ffprobe >/dev/null 2>&1 || missing="$missing ffmpeg"
 command -v patch >/dev/null 2>&1 || missing="$missing patch"
 # openssl makes the TLS tests' CA and certificates (test/helpers/pki.ts).
 command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
 need_prometheus=""
 { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need_prometheus=1
 # Packages whose maintainer scripts start a system service (prometheus on :9090, nginx on :80).
