@@ -18,14 +18,17 @@ function line(samples: Sample[], value: (s: Sample) => number, from: number, spa
   return svg("polyline", { points, class: cls, fill: "none" });
 }
 
-/** The chart as an image with a text summary: screen readers get the current figures, not the lines. */
-export function drawChart(samples: Sample[], spanMs = 5 * 60_000): SVGSVGElement {
+/** The chart under a text summary: screen readers get the current figures, not the lines. */
+export function drawChart(samples: Sample[], spanMs = 5 * 60_000): HTMLElement {
   const now = samples.at(-1)?.at ?? Date.now();
   const from = now - spanMs;
   const last = samples.at(-1);
   const maxKbps = Math.max(0, ...samples.map((s) => s.kbps));
-  const label = last ? `Ingest ${Math.round(last.kbps)} kbit/s (peak ${Math.round(maxKbps)}), ${last.viewers} viewers` : "No samples yet";
-  const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label, class: "chart", preserveAspectRatio: "none" });
+  const label = last
+    ? `Ingest ${Math.round(last.kbps)} kbit/s (peak ${Math.round(maxKbps)}), ${last.viewers} ${last.viewers === 1 ? "viewer" : "viewers"}`
+    : "No samples yet";
+  // Stretched to the page's width: lines scale, so the text lives outside the SVG.
+  const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, "aria-hidden": "true", class: "chart", preserveAspectRatio: "none" });
   root.append(svg("rect", { x: 0, y: 0, width: W, height: H, class: "chart-bg" }));
   if (samples.length > 1) {
     root.append(
@@ -33,8 +36,10 @@ export function drawChart(samples: Sample[], spanMs = 5 * 60_000): SVGSVGElement
       line(samples, (s) => s.viewers, from, spanMs, "viewers"),
     );
   }
-  const text = svg("text", { x: 6, y: 16, class: "chart-label" });
+  const text = document.createElement("p");
+  text.className = "chart-label";
   text.textContent = label;
-  root.append(text);
-  return root;
+  const box = document.createElement("div");
+  box.append(text, root);
+  return box;
 }

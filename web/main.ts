@@ -67,6 +67,8 @@ function signOut(message?: string) {
   stopLive?.();
   stopLive = null;
   storeKey(null);
+  // The router stops first: a page still loading with the old key would sign out a second time.
+  window.onhashchange = null;
   location.hash = "";
   signInForm(message);
 }
