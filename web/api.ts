@@ -6,8 +6,7 @@ export interface Info {
   role: Role;
   keyId: string;
   embedded: boolean;
-  rtmp: { port: number; apps: string[] };
-  playback: { port: number; tls: boolean; tokenRequired: boolean };
+  playback: { tokenRequired: boolean };
   guardian: { enforceOnActive: boolean; wouldDeny: { action: string; kind: string; count: number }[] };
 }
 

@@ -6,6 +6,8 @@ import { storedKey, type SessionJson } from "./api.js";
 export interface Snapshot {
   at: string;
   sessions: SessionJson[];
+  /** All running sessions; `sessions` holds the first 2000. */
+  sessionsTotal: number;
   streams: { id: string; name: string; state: string }[] | null;
 }
 

@@ -219,6 +219,8 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
   return app;
 }
 
+const MAX_LIVE_SESSIONS = 2000;
+
 /** The web dashboard (issue 16): its files, its own routes and its live updates. */
 function registerDashboard(app: FastifyInstance, deps: ApiDeps): void {
   const { registry, route } = deps;
@@ -227,6 +229,7 @@ function registerDashboard(app: FastifyInstance, deps: ApiDeps): void {
     people: deps.people,
     config: deps.config,
     embedded: registry !== null,
+    flvPlayBase: () => deps.bintuUrls.flvPlayBase,
     edges: () => ({ table: route.router.edges, health: route.router.edgeSnapshot() }),
     wouldDeny: async () => {
       const metric = await deps.metrics.guardianWouldDeny.get();
@@ -236,12 +239,17 @@ function registerDashboard(app: FastifyInstance, deps: ApiDeps): void {
   const events = registerLiveEvents(app, {
     auth: deps.auth,
     people: deps.people,
-    snapshot: () => ({
-      at: new Date().toISOString(),
-      sessions: sessionsJson(deps),
-      // The newest streams' states, so the list follows live / ended without a reload.
-      streams: registry?.list({ quantity: 500 }).map((r) => ({ id: r.id, name: r.name, state: r.state })) ?? null,
-    }),
+    snapshot: () => {
+      const sessions = sessionsJson(deps);
+      return {
+        at: new Date().toISOString(),
+        // Bounded: a page lists a few thousand rows at most; the total says when more are running.
+        sessions: sessions.slice(0, MAX_LIVE_SESSIONS),
+        sessionsTotal: sessions.length,
+        // The newest streams' states, so the list follows live / ended without a reload.
+        streams: registry?.list({ quantity: 500 }).map((r) => ({ id: r.id, name: r.name, state: r.state })) ?? null,
+      };
+    },
   });
   // Hijacked streams would hold the server's close open: end them first.
   app.addHook("preClose", async () => events.closeAll());

@@ -23,6 +23,8 @@ export interface DashboardRoutesDeps {
   edges: () => { table: readonly EdgeEntry[]; health: readonly EdgeSnapshot[] };
   /** Report-mode Guardian rules' would-deny counts, by action and kind (issue 16 §5). */
   wouldDeny: () => Promise<{ action: string; kind: string; count: number }[]>;
+  /** The HTTP-FLV base players are given (`http://publicHost:port/live`): the preview fetches from it. */
+  flvPlayBase: () => string;
   /** Where the built files are; default dist/dashboard/ of this package. */
   dir?: string;
 }
@@ -39,22 +41,24 @@ const TYPES: Record<string, string> = {
 };
 
 /**
- * Scripts and styles only from this origin; media and fetches also from the playback port (another
- * origin: same host, other port) and blob: URLs (mpegts.js feeds the video element through
- * MediaSource). No frames, no inline script.
+ * Scripts and styles only from this origin; the preview's media from the playback port (another
+ * origin: same host, other port) through fetch and blob: URLs (mpegts.js feeds the video element
+ * through MediaSource). No frames, no inline script.
  */
-const CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "media-src 'self' blob:",
-  "connect-src 'self' http: https:",
-  "worker-src 'self' blob:",
-  "frame-ancestors 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-].join("; ");
+function contentSecurityPolicy(playbackOrigin: string): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "media-src 'self' blob:",
+    `connect-src 'self' ${playbackOrigin}`,
+    "worker-src 'self' blob:",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+  ].join("; ");
+}
 
 /** The built files by name, read once; empty when the dashboard was not built. */
 function loadFiles(dir: string): Map<string, { body: Buffer; type: string }> {
@@ -83,7 +87,7 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: DashboardRou
     return (
       reply
         .header("Content-Type", file.type)
-        .header("Content-Security-Policy", CSP)
+        .header("Content-Security-Policy", contentSecurityPolicy(new URL(deps.flvPlayBase()).origin))
         .header("X-Content-Type-Options", "nosniff")
         .header("Referrer-Policy", "no-referrer")
         // Scripts have content-hashed names; the page itself must be asked for again after an upgrade.
@@ -104,8 +108,7 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: DashboardRou
       role: who?.role,
       keyId: who?.keyId,
       embedded: deps.embedded,
-      rtmp: { port: config.rtmp.port, apps: config.ingest.apps },
-      playback: { port: config.playback.port, tls: config.tls.certFile !== "", tokenRequired: config.auth.playback.required },
+      playback: { tokenRequired: config.auth.playback.required },
       guardian: { enforceOnActive: config.guardian.enforceOnActive, wouldDeny: await deps.wouldDeny() },
     };
   });

@@ -43,11 +43,15 @@ t.test("the built dashboard is served from /dashboard/ with its initial script u
   const page = await edge.api("/dashboard/", { key: null });
   t.equal(page.status, 200);
   t.match(page.headers.get("content-type"), /^text\/html/);
-  t.match(page.headers.get("content-security-policy"), /script-src 'self'/, "no script from another host");
+  const csp = page.headers.get("content-security-policy") ?? "";
+  t.match(csp, /script-src 'self';/, "no script from another host");
+  t.match(csp, `connect-src 'self' http://localhost:${edge.addresses.playback.port};`, "fetches only from here and the playback port");
   const html = await page.text();
   const entry = /<script type="module" src="([^"]+)"/.exec(html)?.[1];
   t.ok(entry, "the page names its script");
   t.notMatch(html, /https?:\/\//, "nothing fetched from another host");
+
+  t.same(await (await edge.api("/v1/edges")).json(), [], "no routing table, no edges");
 
   const redirect = await edge.api("/dashboard", { key: null, redirect: "manual" });
   t.equal(redirect.status, 302);
@@ -122,6 +126,29 @@ t.test("people's keys: made by the admin, shown once, stored hashed, roles enfor
   t.equal((await edge.api(`/v1/keys/${reader.id}`, { method: "DELETE" })).status, 204);
   t.equal((await edge.api("/stream", { key: reader.key })).status, 401, "a revoked key is refused at once");
   t.equal((await edge.api(`/v1/keys/${reader.id}`, { method: "DELETE" })).status, 404);
+});
+
+t.test("the edge table: region, drain and health of each routed edge", async (t) => {
+  const edges = [
+    { id: "eu-1", region: "eu", lat: 50.1, lon: 8.7, urls: { flv: "http://eu-1.example/" }, drain: true },
+    { id: "us-1", region: "us", lat: 40.7, lon: -74, urls: { flv: "http://us-1.example/" } },
+  ];
+  const edge = await startEdge(t, { EDGE_ROUTING_EDGES: JSON.stringify(edges) });
+  const res = await edge.api("/v1/edges");
+  t.equal(res.status, 200);
+  const body = (await res.json()) as { id: string; region: string; drain: boolean; up: boolean | null }[];
+  t.same(
+    body.map((e) => [e.id, e.region, e.drain]),
+    [
+      ["eu-1", "eu", true],
+      ["us-1", "us", false],
+    ],
+  );
+  // No api URL to probe: the health checker counts such edges up (routing.edges[].api).
+  t.same(
+    body.map((e) => e.up),
+    [true, true],
+  );
 });
 
 t.test("people's keys survive a restart of the store", async (t) => {
