@@ -33,8 +33,9 @@ async function shoot(page: Page, name: string) {
 
 t.test("the dashboard, end to end", async (t) => {
   mkdirSync(SHOTS, { recursive: true });
-  // enforceOnActive: a new Guardian rule cuts the running preview (issue 16 §11).
-  const edge = await startEdge(t, { EDGE_PUBLIC_HOST: "127.0.0.1", EDGE_GUARDIAN_ENFORCE_ON_ACTIVE: "true" });
+  // enforceOnActive: a new Guardian rule cuts the running preview (issue 16 §11). Tokens required:
+  // the preview must fetch one to play at all.
+  const edge = await startEdge(t, { EDGE_PUBLIC_HOST: "127.0.0.1", EDGE_GUARDIAN_ENFORCE_ON_ACTIVE: "true", EDGE_AUTH_PLAYBACK_REQUIRED: "true" });
   const base = `http://127.0.0.1:${edge.addresses.api.port}`;
   const browser: Browser = await chromium.launch({
     executablePath: CHROMIUM,
