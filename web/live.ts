@@ -24,6 +24,13 @@ let last: Snapshot | null = null;
 let lastBytes = new Map<string, { at: number; bytes: number }>();
 
 export const latest = () => last;
+
+/** The edge's own history of a stream (GET /v1/samples), kept where the tab has none of its own. */
+export function seedHistory(stream: string, samples: Sample[]): void {
+  const mine = history.get(stream) ?? [];
+  const firstOwn = mine[0]?.at ?? Infinity;
+  history.set(stream, [...samples.filter((s) => s.at < firstOwn && s.at >= Date.now() - HISTORY_MS), ...mine]);
+}
 export const samplesOf = (stream: string): Sample[] => history.get(stream) ?? [];
 
 export function onSnapshot(listener: (s: Snapshot) => void): () => void {

@@ -17,6 +17,7 @@ import { requireRole, type IdentifyingAuth, type Role } from "./admin-auth.js";
 import { registerDashboardRoutes } from "./dashboard-routes.js";
 import { registerLiveEvents } from "./live-events.js";
 import type { PeopleKeys } from "./people-keys.js";
+import { StreamSamples } from "./stream-samples.js";
 import { registerBintuRoutes } from "./bintu-routes.js";
 import { registerSplayRoutes } from "./splay-routes.js";
 import { registerGuardianRoutes } from "./guardian-routes.js";
@@ -224,7 +225,11 @@ const MAX_LIVE_SESSIONS = 2000;
 /** The web dashboard (issue 16): its files, its own routes and its live updates. */
 function registerDashboard(app: FastifyInstance, deps: ApiDeps): void {
   const { registry, route } = deps;
+  const samples = new StreamSamples(deps.sessions);
+  app.addHook("onReady", async () => samples.start());
+  app.addHook("onClose", async () => samples.stop());
   registerDashboardRoutes(app, {
+    samples,
     auth: deps.auth,
     people: deps.people,
     config: deps.config,

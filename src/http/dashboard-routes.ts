@@ -12,6 +12,7 @@ import type { Config, EdgeEntry } from "../config/schema.js";
 import type { EdgeSnapshot } from "../routing/router.js";
 import { requireRole, type IdentifyingAuth } from "./admin-auth.js";
 import { PERSON_ROLES, type PeopleKeys, type PersonRole } from "./people-keys.js";
+import type { StreamSamples } from "./stream-samples.js";
 import { edgeError as send } from "./wire-codes.js";
 
 export interface DashboardRoutesDeps {
@@ -23,6 +24,8 @@ export interface DashboardRoutesDeps {
   edges: () => { table: readonly EdgeEntry[]; health: readonly EdgeSnapshot[] };
   /** Report-mode Guardian rules' would-deny counts, by action and kind (issue 16 §5). */
   wouldDeny: () => Promise<{ action: string; kind: string; count: number }[]>;
+  /** Each live stream's recent ingest bitrate and viewers, for the stream page's chart. */
+  samples: Pick<StreamSamples, "of" | "intervalMs">;
   /** The HTTP-FLV base players are given (`http://publicHost:port/live`): the preview fetches from it. */
   flvPlayBase: () => string;
   /** Where the built files are; default dist/dashboard/ of this package. */
@@ -129,6 +132,12 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: DashboardRou
         loadRatio: h?.loadRatio ?? null,
       };
     });
+  });
+
+  app.get<{ Querystring: { stream?: unknown } }>("/v1/samples", readOnly, async (req, reply) => {
+    const { stream } = req.query;
+    if (typeof stream !== "string" || stream === "") return send(reply, "EDGE_ERR_BAD_REQUEST", "stream: one stream name");
+    return { intervalMs: deps.samples.intervalMs, samples: deps.samples.of(stream) };
   });
 
   app.get("/v1/keys", admin, async () => deps.people.list());

@@ -44,6 +44,7 @@ t.test("a bad or missing key on every guarded route of a real edge gets its fami
     // The dashboard's own routes (issue 16).
     ["edge", "GET", "/v1/dashboard/info"],
     ["edge", "GET", "/v1/edges"],
+    ["edge", "GET", "/v1/samples?stream=x"],
     ["edge", "GET", "/v1/events"],
     ["edge", "GET", "/v1/keys"],
     ["edge", "POST", "/v1/keys", { role: "nanoUser", label: "x" }],

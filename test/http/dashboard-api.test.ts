@@ -52,6 +52,8 @@ t.test("the built dashboard is served from /dashboard/ with its initial script u
   t.notMatch(html, /https?:\/\//, "nothing fetched from another host");
 
   t.same(await (await edge.api("/v1/edges")).json(), [], "no routing table, no edges");
+  t.same(await (await edge.api("/v1/samples?stream=nope")).json(), { intervalMs: 5000, samples: [] });
+  t.equal((await edge.api("/v1/samples")).status, 400);
 
   const redirect = await edge.api("/dashboard", { key: null, redirect: "manual" });
   t.equal(redirect.status, 302);

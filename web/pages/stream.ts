@@ -4,7 +4,7 @@
 import { api, can, type StreamJson } from "../api.js";
 import { drawChart } from "../chart.js";
 import { h } from "../dom.js";
-import { onSnapshot, samplesOf } from "../live.js";
+import { onSnapshot, samplesOf, seedHistory, type Sample } from "../live.js";
 import type { Preview } from "../player.js";
 import type { Page } from "./ctx.js";
 import { sessionsTable } from "./sessions.js";
@@ -13,6 +13,9 @@ import { nameOf, streamActions, streamAddresses } from "./streams.js";
 export const streamPage: Page = async ({ info, main, navigate }, id) => {
   let stream = await api<StreamJson>(`/stream/${encodeURIComponent(id)}`);
   const name = nameOf(stream);
+  // The minutes before this tab was watching come from the edge.
+  const { samples } = await api<{ samples: Sample[] }>(`/v1/samples?stream=${encodeURIComponent(name)}`);
+  seedHistory(name, samples);
   const status = h("p", { role: "status", class: "status" });
   const state = h("span", { class: "state", "data-state": stream.state }, stream.state);
   const actions = h("span", { class: "actions" });
