@@ -130,7 +130,6 @@ t.test("the dashboard, end to end", async (t) => {
   await t.test("the other pages at both widths", async () => {
     for (const [link, heading, shot] of [
       ["Sessions", "Sessions", "sessions"],
-      ["Tokens", "Playback tokens", "tokens"],
       ["Edges", "Edges", "edges"],
     ]) {
       await other.getByRole("link", { name: link }).click();
@@ -141,6 +140,7 @@ t.test("the dashboard, end to end", async (t) => {
     await other.getByLabel("Streams or group").fill(name);
     await other.getByRole("button", { name: "Issue token" }).click();
     t.match(await other.getByRole("textbox", { name: "Player URL 1" }).inputValue(), new RegExp(`/live/${name}\\.flv\\?jwtoken=ey`));
+    await shoot(other, "tokens");
   });
 
   let readOnlyKey = "";
@@ -165,6 +165,10 @@ t.test("the dashboard, end to end", async (t) => {
     for (const button of ["Create stream", `Lock ${name}`, `Unlock ${name}`, `Delete ${name}`]) {
       t.equal(await reader.getByRole("button", { name: button }).count(), 0, `no ${button}`);
     }
+    await reader.getByRole("link", { name, exact: true }).click();
+    await reader.getByRole("button", { name: "Start preview" }).click();
+    await reader.getByText("a read-only key cannot issue one").waitFor();
+    t.equal((await reader.getByRole("button", { name: `Lock ${name}` }).count()) + (await reader.getByRole("button", { name: `Unlock ${name}` }).count()), 0);
     t.equal(await reader.getByRole("link", { name: "People" }).count(), 0);
     t.equal(await reader.getByRole("link", { name: "Tokens" }).count(), 0);
     await reader.getByRole("link", { name: "Guardian" }).focus();
