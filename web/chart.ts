@@ -19,8 +19,10 @@ function line(samples: Sample[], value: (s: Sample) => number, from: number, spa
 }
 
 /** The chart under a text summary: screen readers get the current figures, not the lines. */
-export function drawChart(samples: Sample[], spanMs = 5 * 60_000): HTMLElement {
+export function drawChart(samples: Sample[], maxSpanMs = 5 * 60_000): HTMLElement {
   const now = samples.at(-1)?.at ?? Date.now();
+  // A young stream fills the width too: the span grows from one minute to the maximum.
+  const spanMs = Math.min(maxSpanMs, Math.max(60_000, now - (samples[0]?.at ?? now)));
   const from = now - spanMs;
   const last = samples.at(-1);
   const maxKbps = Math.max(0, ...samples.map((s) => s.kbps));
