@@ -2,7 +2,7 @@
 // bytes, refreshed by the live updates; an admin can kick one.
 import { api, can, type Role, type SessionJson } from "../api.js";
 import { formatBytes, formatDuration, h, table } from "../dom.js";
-import { onSnapshot } from "../live.js";
+import { latest, onSnapshot } from "../live.js";
 import type { Page } from "./ctx.js";
 
 /** The sessions table; `report` hears the outcome of a kick. */
@@ -13,12 +13,14 @@ export function sessionsTable(caption: string, sessions: SessionJson[], role: Ro
       .then(() => report(`Session ${s.id} (${s.role} of ${s.stream}) kicked.`))
       .catch((err: Error) => report(`Could not kick ${s.id}: ${err.message}`));
   const admin = can(role, "nanoAdmin");
+  // Sessions name their stream; the live updates know which id that is (embedded mode).
+  const ids = new Map((latest()?.streams ?? []).map((x) => [x.name, x.id]));
   const rows = sessions.map((s) =>
     h(
       "tr",
       { "data-id": s.id },
       h("td", {}, s.role),
-      h("td", {}, h("a", { href: `#/streams` }, s.stream)),
+      h("td", {}, ids.has(s.stream) ? h("a", { href: `#/stream/${ids.get(s.stream)}` }, s.stream) : s.stream),
       h("td", {}, `${s.protocol}${s.server !== "edge" ? ` (${s.server})` : ""}`),
       h("td", {}, s.ip),
       h("td", {}, formatDuration(s.startedAt)),
