@@ -5,7 +5,8 @@
 # and its promtool (`promtool check metrics`, `check rules`, `test rules`), and nginx with the RTMP
 # module (`nginx` + `libnginx-mod-rtmp`): test/hooks/nginx-rtmp.test.ts runs it as the foreign
 # server whose hooks the edge answers; `redis-server`: the fleet tests (test/cluster/) start their own
-# on free ports, kill and freeze it. Debian packages only.
+# on free ports, kill and freeze it; and `chromium`, the real browser test/http/dashboard.test.ts
+# drives through playwright-core (no browser download). Debian packages only.
 # Idempotent; needs root (or sudo) only when something is missing.
 set -e
 missing=""
@@ -14,6 +15,7 @@ command -v ffprobe >/dev/null 2>&1 || missing="$missing ffmpeg"
 command -v patch >/dev/null 2>&1 || missing="$missing patch"
 # openssl makes the TLS tests' CA and certificates (test/helpers/pki.ts).
 command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
 need_prometheus=""
 { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need_prometheus=1
 # Packages whose maintainer scripts start a system service (prometheus on :9090, nginx on :80, redis on :6379).

@@ -76,6 +76,7 @@ export const ERRORS = {
   EDGE_ERR_NOT_FOUND: spec(404, null, null, "not_found", "no such resource"),
   EDGE_ERR_BODY_TOO_LARGE: spec(413, null, null, "body_too_large", "request body exceeds api.bodyLimit"),
   EDGE_ERR_UNSUPPORTED_MEDIA_TYPE: spec(415, null, null, "unsupported_media_type", "unsupported Content-Type"),
+  EDGE_ERR_TOO_MANY_EVENT_STREAMS: spec(429, null, null, "too_many_event_streams", "too many live-update streams for this API key or edge"),
   // Foreign media servers' auth hooks (issue 14, docs/hooks.md)
   EDGE_ERR_HOOK_CALLER: spec(403, null, null, "hook_caller", "hook caller not in hooks.allowFrom"),
   EDGE_ERR_HOOK_SECRET: spec(401, null, null, "hook_secret", "missing or wrong hooks.secret"),

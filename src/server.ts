@@ -26,6 +26,7 @@ import { OrgWebhook } from "./access/org-webhook.js";
 import { PublishLimiter } from "./access/publish-limiter.js";
 import type { Config } from "./config/schema.js";
 import { createAdminAuth } from "./http/admin-auth.js";
+import { PeopleKeys } from "./http/people-keys.js";
 import { createApiServer, setApiSecureContext } from "./http/api-server.js";
 import { ForeignSessions, nginxRtmpKick } from "./http/hook-sessions.js";
 import { TokenHandles } from "./hooks/token-handles.js";
@@ -252,7 +253,8 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     config,
     access,
     trustedProxies: trustedProxies(config.api.trustProxy),
-    auth: createAdminAuth({ apiKey }),
+    // People's keys (issue 16 §8) sit next to the organisation key in the data dir.
+    ...((people) => ({ people, auth: createAdminAuth({ apiKey, people }) }))(PeopleKeys.open(config.dataDir)),
     metrics,
     registry,
     tokens,

@@ -16,8 +16,24 @@ const API_KEY_HEADER = "x-bintu-apikey";
  */
 export type RoleGuard = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
 
+/** Who a key is: the organisation key (`org`) or a person's key by its id (src/http/people-keys.ts). */
+export interface Identity {
+  readonly role: Role;
+  readonly keyId: string;
+}
+
 export interface AdminAuth {
   authenticate(headers: IncomingHttpHeaders): Role | null;
+}
+
+/** An AdminAuth that also says which key it was: the dashboard's live updates end with the key. */
+export interface IdentifyingAuth extends AdminAuth {
+  identify(headers: IncomingHttpHeaders): Identity | null;
+}
+
+/** Where people's keys are looked up (src/http/people-keys.ts). */
+export interface PersonKeyLookup {
+  lookup(presented: string): { id: string; role: Role } | null;
 }
 
 export function hasRole(role: Role, min: Role): boolean {
@@ -35,7 +51,7 @@ function headerValue(headers: IncomingHttpHeaders, lowerCaseName: string): strin
   return undefined;
 }
 
-export function createAdminAuth({ apiKey }: { apiKey: string }): AdminAuth {
+export function createAdminAuth({ apiKey, people }: { apiKey: string; people?: PersonKeyLookup }): IdentifyingAuth {
   if (apiKey === "") throw new Error("admin API key must not be empty");
   // Comparing HMACs under a per-process key keeps the comparison constant-time whatever the
   // lengths: both digests are 32 bytes, so timingSafeEqual never throws and leaks no length.
@@ -43,16 +59,18 @@ export function createAdminAuth({ apiKey }: { apiKey: string }): AdminAuth {
   const digest = (value: string) => createHmac("sha256", hmacKey).update(value).digest();
   const expectedDigest = digest(apiKey);
 
-  function authenticate(headers: IncomingHttpHeaders): Role | null {
+  function identify(headers: IncomingHttpHeaders): Identity | null {
     // X-BINTU-TOKEN user tokens (temporary, scoped to a user's role; docs/nanostream.md §1.1)
-    // plug in here as a second credential source once something issues them. Until then
-    // only the organisation API key grants a role, and it grants nanoAdmin.
+    // plug in here as a further credential source once something issues them. The organisation
+    // API key grants nanoAdmin; people's keys (issue 16 §8) grant the role they were made with.
     const presented = headerValue(headers, API_KEY_HEADER);
     if (presented === undefined) return null;
-    return timingSafeEqual(digest(presented), expectedDigest) ? "nanoAdmin" : null;
+    if (timingSafeEqual(digest(presented), expectedDigest)) return { role: "nanoAdmin", keyId: "org" };
+    const person = people?.lookup(presented);
+    return person ? { role: person.role, keyId: person.id } : null;
   }
 
-  return { authenticate };
+  return { identify, authenticate: (headers) => identify(headers)?.role ?? null };
 }
 
 /**

@@ -13,7 +13,11 @@ import type { Config } from "../config/schema.js";
 import { ERRORS, type ErrorCode } from "../errors.js";
 import type { EdgeSession } from "../access/session-table.js";
 import type { Metrics } from "../metrics/metrics.js";
-import { requireRole, type AdminAuth, type Role } from "./admin-auth.js";
+import { requireRole, type IdentifyingAuth, type Role } from "./admin-auth.js";
+import { registerDashboardRoutes } from "./dashboard-routes.js";
+import { registerLiveEvents } from "./live-events.js";
+import type { PeopleKeys } from "./people-keys.js";
+import { StreamSamples } from "./stream-samples.js";
 import { registerBintuRoutes } from "./bintu-routes.js";
 import { registerSplayRoutes } from "./splay-routes.js";
 import { registerGuardianRoutes } from "./guardian-routes.js";
@@ -35,7 +39,9 @@ export interface ApiDeps {
   config: Config;
   access: AccessControl;
   trustedProxies: TrustedProxies;
-  auth: AdminAuth;
+  auth: IdentifyingAuth;
+  /** People's API keys (issue 16 §8), which `auth` also accepts. */
+  people: PeopleKeys;
   metrics: Metrics;
   registry: StreamRegistry | null;
   tokens: PlaybackTokens;
@@ -114,6 +120,23 @@ export function setApiSecureContext(api: FastifyInstance, options: tls.SecureCon
   if (server instanceof https.Server) server.setSecureContext(options);
 }
 
+/** `GET /v1/sessions`, and the sessions of the dashboard's live updates. */
+function sessionsJson(deps: Pick<ApiDeps, "sessions">) {
+  return deps.sessions().map((s) => ({
+    id: s.id,
+    role: s.role,
+    protocol: s.foreign?.protocol ?? s.protocol,
+    // Where the media runs: this edge, or the foreign server whose hook asked (issue 14).
+    server: s.foreign?.server ?? "edge",
+    app: s.app,
+    stream: s.name,
+    ip: s.ip,
+    startedAt: new Date(s.startedAt).toISOString(),
+    bytesIn: s.bytesIn(),
+    bytesOut: s.bytesOut(),
+  }));
+}
+
 export function createApiServer(deps: ApiDeps): FastifyInstance {
   const { config } = deps;
   const app = Fastify({
@@ -153,21 +176,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     return deps.metrics.registry.metrics();
   });
 
-  app.get("/v1/sessions", { preHandler: requireEdgeRole("nanoReadOnly") }, async () =>
-    deps.sessions().map((s) => ({
-      id: s.id,
-      role: s.role,
-      protocol: s.foreign?.protocol ?? s.protocol,
-      // Where the media runs: this edge, or the foreign server whose hook asked (issue 14).
-      server: s.foreign?.server ?? "edge",
-      app: s.app,
-      stream: s.name,
-      ip: s.ip,
-      startedAt: new Date(s.startedAt).toISOString(),
-      bytesIn: s.bytesIn(),
-      bytesOut: s.bytesOut(),
-    })),
-  );
+  app.get("/v1/sessions", { preHandler: requireEdgeRole("nanoReadOnly") }, async () => sessionsJson(deps));
   app.delete<{ Params: { id: string } }>("/v1/sessions/:id", { preHandler: requireEdgeRole("nanoAdmin") }, async (req, reply) =>
     deps.kick(req.params.id) ? reply.code(204).send() : send(reply, "EDGE_ERR_NOT_FOUND", "no such session"),
   );
@@ -207,5 +216,46 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
   registerSplayRoutes(app, { tokens: deps.tokens, auth: deps.auth, org: deps.org });
   registerGuardianRoutes(app, { guardian: deps.guardian, store: deps.guardianStore, auth: deps.auth, maxRules: config.guardian.maxRules });
   if (deps.registry) registerBintuRoutes(app, { registry: deps.registry, auth: deps.auth, urls: deps.bintuUrls });
+  registerDashboard(app, deps);
   return app;
+}
+
+const MAX_LIVE_SESSIONS = 2000;
+
+/** The web dashboard (issue 16): its files, its own routes and its live updates. */
+function registerDashboard(app: FastifyInstance, deps: ApiDeps): void {
+  const { registry, route } = deps;
+  const samples = new StreamSamples(deps.sessions);
+  app.addHook("onReady", async () => samples.start());
+  app.addHook("onClose", async () => samples.stop());
+  registerDashboardRoutes(app, {
+    samples,
+    auth: deps.auth,
+    people: deps.people,
+    config: deps.config,
+    embedded: registry !== null,
+    flvPlayBase: () => deps.bintuUrls.flvPlayBase,
+    edges: () => ({ table: route.router.edges, health: route.router.edgeSnapshot() }),
+    wouldDeny: async () => {
+      const metric = await deps.metrics.guardianWouldDeny.get();
+      return metric.values.map((v) => ({ action: String(v.labels.action), kind: String(v.labels.kind), count: v.value }));
+    },
+  });
+  const events = registerLiveEvents(app, {
+    auth: deps.auth,
+    people: deps.people,
+    snapshot: () => {
+      const sessions = sessionsJson(deps);
+      return {
+        at: new Date().toISOString(),
+        // Bounded: a page lists a few thousand rows at most; the total says when more are running.
+        sessions: sessions.slice(0, MAX_LIVE_SESSIONS),
+        sessionsTotal: sessions.length,
+        // The newest streams' states, so the list follows live / ended without a reload.
+        streams: registry?.list({ quantity: 500 }).map((r) => ({ id: r.id, name: r.name, state: r.state })) ?? null,
+      };
+    },
+  });
+  // Hijacked streams would hold the server's close open: end them first.
+  app.addHook("preClose", async () => events.closeAll());
 }

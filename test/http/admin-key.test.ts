@@ -41,6 +41,14 @@ t.test("a bad or missing key on every guarded route of a real edge gets its fami
     ["splay", "POST", "/api/v1/splay/revoke", { token: "a.b.c" }],
     ["edge", "GET", "/v1/sessions"],
     ["edge", "DELETE", "/v1/sessions/some-id"],
+    // The dashboard's own routes (issue 16).
+    ["edge", "GET", "/v1/dashboard/info"],
+    ["edge", "GET", "/v1/edges"],
+    ["edge", "GET", "/v1/samples?stream=x"],
+    ["edge", "GET", "/v1/events"],
+    ["edge", "GET", "/v1/keys"],
+    ["edge", "POST", "/v1/keys", { role: "nanoUser", label: "x" }],
+    ["edge", "DELETE", "/v1/keys/some-id"],
   ];
   for (const key of [null, "wrong", ""]) {
     for (const [family, method, path, json] of routes) {
