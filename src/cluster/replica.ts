@@ -8,13 +8,17 @@
 // the edge's local stores (src/cluster/fleet-rules.ts and the wiring in src/server.ts).
 import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { EdgeError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { ChangeLog, EpochError, type LogEntry, type StateRecord } from "./change-log.js";
 import type { RedisLink } from "./redis.js";
 
-/** A fleet write that could not be committed (Redis down, past the deadline, or not yet synced). */
-export class ClusterUnavailableError extends Error {
+/** A fleet write that could not be committed (Redis down, past the deadline, or not yet synced): nothing changed. */
+export class ClusterUnavailableError extends EdgeError {
   override name = "ClusterUnavailableError";
+  constructor(detail?: string) {
+    super("EDGE_ERR_CLUSTER_UNAVAILABLE", detail);
+  }
 }
 
 export interface KindHandler {
@@ -79,6 +83,7 @@ export class Replica {
   private readonly handlers = new Map<string, KindHandler>();
   private readonly waiters = new Set<{ seq: number; resolve: () => void }>();
   private synced = false;
+  private readonly syncedListeners = new Set<() => void>();
   /** Redis's clock minus this edge's, measured on every sync. */
   private clockOffset = 0;
   private closed = false;
@@ -270,8 +275,15 @@ export class Replica {
     for (const [key, r] of lacking) await this.log.change(snap.epoch, key, r.value, this.now(), this.redisDeadline());
   }
 
+  /** Told after every (re)join of the log; returns the unsubscribe. */
+  onSynced(listener: () => void): () => void {
+    this.syncedListeners.add(listener);
+    return () => this.syncedListeners.delete(listener);
+  }
+
   private becameSynced(): void {
     this.synced = true;
+    for (const listener of this.syncedListeners) listener();
     this.lastHeard = this.now();
     this.resolveWaiters();
     this.schedulePersist();
