@@ -22,6 +22,7 @@ import { RevocationStore } from "./auth/revocations.js";
 import { FleetRules, fleetKeys, fleetRevocations } from "./cluster/fleet-rules.js";
 import { RedisLink } from "./cluster/redis.js";
 import { Replica } from "./cluster/replica.js";
+import { postStreamChanges, withFleetStreamChanges } from "./cluster/fleet-streams.js";
 import { clusterView } from "./cluster/status.js";
 import { ERRORS } from "./errors.js";
 import { GeoOverrideError, openGeo } from "./geo/geo.js";
@@ -154,8 +155,23 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     ...(config.cluster.redisUrl !== "" && { cluster: () => replica!.status() }),
   });
   const load = new LoadMeter(table);
-  const source = registry
-    ? registrySource(registry)
+  // The fleet (issue 12): one Redis link; the change log's replica mirrors fleet rules, revocations,
+  // token keys and stream locks into the local stores (started below, before the Guardian reads them).
+  const fleet =
+    config.cluster.redisUrl === ""
+      ? null
+      : new RedisLink({ ...config.cluster, url: config.cluster.redisUrl, name: `bintu-edge:${config.cluster.edgeId}`, log });
+  const replica = fleet
+    ? new Replica({
+        link: fleet,
+        log,
+        file: join(config.dataDir, "cluster-replica.json"),
+        commandTimeoutMs: config.cluster.commandTimeoutMs,
+        events: { applied: (ms) => metrics.clusterPropagationSeconds?.observe(ms / 1000) },
+      })
+    : null;
+  const remoteStreams = registry
+    ? null
     : remoteSource({
         url: config.bintu.url,
         apiKey: config.bintu.apiKey,
@@ -168,6 +184,9 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
           metrics.bintuRequestSeconds.observe(ms / 1000);
         },
       });
+  // A remote edge of a fleet also takes the lock / delete changes the registry's edge posts (issue 12).
+  const source = registry ? registrySource(registry) : replica ? withFleetStreamChanges(remoteStreams!, replica) : remoteStreams!;
+  const unpostStreams = replica && registry ? postStreamChanges(replica, source, log) : null;
   const mode = remote ? "remote" : "embedded";
   const timed = timedSource(source, (result, seconds) => metrics.bintuLookupSeconds.observe({ mode, result }, seconds));
   const directory = new StreamDirectory(timed, {
@@ -198,21 +217,6 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
   });
   // Guardian: API rules in the data dir, an optional watched rules file, countries from the geo db.
   const guardianStore = GuardianStore.open(config.dataDir, { ipRuleTtlMs: config.guardian.ipRuleTtlMs });
-  // The fleet (issue 12): one Redis link; the change log's replica mirrors fleet rules and
-  // revocations into the local stores above (started here, so the Guardian reads them at once).
-  const fleet =
-    config.cluster.redisUrl === ""
-      ? null
-      : new RedisLink({ ...config.cluster, url: config.cluster.redisUrl, name: `bintu-edge:${config.cluster.edgeId}`, log });
-  const replica = fleet
-    ? new Replica({
-        link: fleet,
-        log,
-        file: join(config.dataDir, "cluster-replica.json"),
-        commandTimeoutMs: config.cluster.commandTimeoutMs,
-        events: { applied: (ms) => metrics.clusterPropagationSeconds?.observe(ms / 1000) },
-      })
-    : null;
   const fleetRules = replica ? new FleetRules(replica, guardianStore, { ipRuleTtlMs: config.guardian.ipRuleTtlMs }) : null;
   const fleetRevoke = replica ? fleetRevocations(replica, revocations) : null;
   if (replica) fleetKeys(replica, config.cluster.edgeId, () => keys.keys.jwks(), keys, log);
@@ -327,8 +331,11 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     load.close();
     keys.close();
     guardian.close();
-    await replica?.close();
+    unpostStreams?.();
+    // The link first: the replica's blocked read then ends at once instead of at its BLOCK time.
+    const replicaClosed = replica?.close();
     await fleet?.close();
+    await replicaClosed;
     guardianStore.close();
     geo.close();
     tokens.close();
