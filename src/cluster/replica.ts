@@ -272,7 +272,13 @@ export class Replica {
     this.opts.events?.snapshot?.();
     this.opts.log.info("fleet replica loaded the snapshot", { epoch: snap.epoch, seq: snap.seq, records: snap.records.size, reposting: lacking.length });
     this.becameSynced();
-    for (const [key, r] of lacking) await this.log.change(snap.epoch, key, r.value, this.now(), this.redisDeadline());
+    try {
+      for (const [key, r] of lacking) await this.log.change(snap.epoch, key, r.value, this.now(), this.redisDeadline());
+    } catch (err) {
+      // Not all re-posted: forget the mark, so the next join loads the snapshot and re-posts again.
+      this.mark = null;
+      throw err;
+    }
   }
 
   /** Told after every (re)join of the log; returns the unsubscribe. */

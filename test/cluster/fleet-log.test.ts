@@ -19,6 +19,7 @@ const env = (id: string) => ({
   EDGE_BINTU_APIKEY: KEY,
   EDGE_BINTU_ORG_HASH: "fleet",
   EDGE_AUTH_PLAYBACK_REQUIRED: "true",
+  EDGE_GUARDIAN_ENFORCE_ON_ACTIVE: "true",
 });
 const [A, B, C] = await Promise.all(["a", "b", "c"].map((id) => spawnEdge(t, env(id))));
 const api = (edge: typeof A, path: string, init: { method?: string; json?: unknown } = {}) =>
@@ -49,15 +50,20 @@ await waitFor("live on C", async () => (await publishers(C)) === 1, 15_000);
 const flvOnC = (token: string) => `http://127.0.0.1:${C.addresses.playback}/live/${name}.flv?jwtoken=${token}`;
 const authorizeOnC = (token: string) => fetch(`http://127.0.0.1:${C.addresses.api}/v1/authorize/play?stream=${name}&jwtoken=${token}`);
 
-t.test("a deny rule added on A refuses a player on C within 1 s; its removal on B lets it in again", async (t) => {
+t.test("a deny rule added on A refuses a player on C and cuts a running one within 1 s; its removal on B lets it in again", async (t) => {
   const token = await issue(C, { streams: [name], exp: nowSec() + 600 });
   t.equal((await authorizeOnC(token)).status, 204, "C lets the player in before the rule");
+  const running = play(flvOnC(token), { frames: 1_000_000, timeoutMs: 60_000 });
+  t.teardown(() => running.child.kill("SIGKILL"));
+  await waitFor("playing on C", async () => (await players(C)) === 1, 10_000);
   const added = Date.now();
   const res = await api(A, "/guardian/ip", { method: "POST", json: { ip: "127.0.0.1", type: "deny", actions: ["play"] } });
   t.equal(res.status, 200, "A took the rule");
   const rule = (await res.json()) as { id: string };
   await waitFor("C refuses", async () => (await fetch(flvOnC(token))).status === 403, 1_000);
   t.pass(`C refused the player ${Date.now() - added} ms after A took the rule`);
+  await waitFor("the running player on C was cut (guardian.enforceOnActive)", async () => (await players(C)) === 0, 1_000 - (Date.now() - added));
+  t.pass(`…and cut its running player ${Date.now() - added} ms after`);
   const refused = (await (await fetch(flvOnC(token))).json()) as { code: string };
   t.equal(refused.code, "EDGE_ERR_GUARDIAN_IP", "…by the Guardian rule");
   t.same(
@@ -119,8 +125,11 @@ t.test("Redis frozen, then killed and restarted empty: local service goes on, wr
   t.equal((await authorizeOnC(revocable)).status, 401, "…and the revocation still in force");
   const down = (await (await api(C, "/metrics")).text()).match(/^bintu_edge_cluster_connected (\S+)$/m)?.[1];
   t.equal(down, "0", "the connected gauge says so");
+  t.equal((await fetch(`http://127.0.0.1:${C.addresses.api}/readyz`)).status, 200, "/readyz stays ready while local service works");
   await redis.restart();
+  const restarted = Date.now();
   await waitFor("rejoined the emptied Redis", async () => (await Promise.all([A, B, C].map(cluster))).every((c) => c.connected), 5_000);
+  t.comment(`all three edges rejoined ${Date.now() - restarted} ms after Redis came back empty`);
   t.same(
     (await Promise.all([A, B, C].map(cluster))).map((c) => c.epoch),
     [epoch, epoch, epoch],
