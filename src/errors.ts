@@ -88,6 +88,8 @@ export const ERRORS = {
   EDGE_ERR_HEADERS_TOO_LARGE: spec(431, null, null, "headers_too_large", "request line and headers exceed 16 KiB"),
   // Routing (issue 7)
   EDGE_ERR_NO_EDGE: spec(503, null, null, "no_edge", "no eligible edge"),
+  // The fleet (issue 12)
+  EDGE_ERR_CLUSTER_UNAVAILABLE: spec(503, null, null, "cluster_unavailable", "the fleet's Redis cannot take the write; nothing changed"),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -2,6 +2,7 @@
 // createEdge(config).start() resolves with the bound addresses; close() releases every socket,
 // timer and file handle, so tests can start and stop edges again and again.
 import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { AccessControl } from "./access/access.js";
 import { LiveSessionPolicy, revalidationResult } from "./access/live-session-policy.js";
@@ -18,6 +19,11 @@ import { JwksFollower } from "./auth/jwks-follower.js";
 import { loadKeySet } from "./auth/keys.js";
 import { PlaybackTokens } from "./auth/playback-tokens.js";
 import { RevocationStore } from "./auth/revocations.js";
+import { FleetRules, fleetKeys, fleetRevocations } from "./cluster/fleet-rules.js";
+import { RedisLink } from "./cluster/redis.js";
+import { Replica } from "./cluster/replica.js";
+import { postStreamChanges, withFleetStreamChanges } from "./cluster/fleet-streams.js";
+import { clusterView } from "./cluster/status.js";
 import { ERRORS } from "./errors.js";
 import { GeoOverrideError, openGeo } from "./geo/geo.js";
 import { Guardian } from "./guardian/guardian.js";
@@ -147,10 +153,26 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     edges: () => router.edgeSnapshot(),
     geoBuiltAt: () => geo.builtAt,
     ...(certificates ? { tlsNotAfter: () => certificates.current.notAfter } : {}),
+    ...(config.cluster.redisUrl !== "" && { cluster: () => replica!.status() }),
   });
   const load = new LoadMeter(table);
-  const source = registry
-    ? registrySource(registry)
+  // The fleet (issue 12): one Redis link; the change log's replica mirrors fleet rules, revocations,
+  // token keys and stream locks into the local stores (started below, before the Guardian reads them).
+  const fleet =
+    config.cluster.redisUrl === ""
+      ? null
+      : new RedisLink({ ...config.cluster, url: config.cluster.redisUrl, name: `bintu-edge:${config.cluster.edgeId}`, log });
+  const replica = fleet
+    ? new Replica({
+        link: fleet,
+        log,
+        file: join(config.dataDir, "cluster-replica.json"),
+        commandTimeoutMs: config.cluster.commandTimeoutMs,
+        events: { applied: (ms) => metrics.clusterPropagationSeconds?.observe(ms / 1000) },
+      })
+    : null;
+  const remoteStreams = registry
+    ? null
     : remoteSource({
         url: config.bintu.url,
         apiKey: config.bintu.apiKey,
@@ -163,6 +185,9 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
           metrics.bintuRequestSeconds.observe(ms / 1000);
         },
       });
+  // A remote edge of a fleet also takes the lock / delete changes the registry's edge posts (issue 12).
+  const source = registry ? registrySource(registry) : replica ? withFleetStreamChanges(remoteStreams!, replica) : remoteStreams!;
+  const unpostStreams = replica && registry ? postStreamChanges(replica, source, log) : null;
   const mode = remote ? "remote" : "embedded";
   const timed = timedSource(source, (result, seconds) => metrics.bintuLookupSeconds.observe({ mode, result }, seconds));
   const directory = new StreamDirectory(timed, {
@@ -193,6 +218,10 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
   });
   // Guardian: API rules in the data dir, an optional watched rules file, countries from the geo db.
   const guardianStore = GuardianStore.open(config.dataDir, { ipRuleTtlMs: config.guardian.ipRuleTtlMs });
+  const fleetRules = replica ? new FleetRules(replica, guardianStore, { ipRuleTtlMs: config.guardian.ipRuleTtlMs }) : null;
+  const fleetRevoke = replica ? fleetRevocations(replica, revocations) : null;
+  if (replica) fleetKeys(replica, config.cluster.edgeId, () => keys.keys.jwks(), keys, log);
+  replica?.start();
   const guardian = new Guardian({
     apiRules: guardianStore,
     rulesFile: config.guardian.rulesFile,
@@ -260,7 +289,8 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     tokens,
     org,
     guardian,
-    guardianStore,
+    guardianStore: fleetRules ?? guardianStore,
+    ...(fleet && replica && fleetRevoke && { cluster: { revoke: fleetRevoke, view: () => clusterView(config.cluster.edgeId, fleet, replica) } }),
     bintuUrls: {
       get rtmpIngest() {
         return rtmpUrl();
@@ -303,6 +333,11 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     load.close();
     keys.close();
     guardian.close();
+    unpostStreams?.();
+    // The link first: the replica's blocked read then ends at once instead of at its BLOCK time.
+    const replicaClosed = replica?.close();
+    await fleet?.close();
+    await replicaClosed;
     guardianStore.close();
     geo.close();
     tokens.close();

@@ -14,6 +14,8 @@ export class JwksFollower {
   readonly keys: KeySet;
   private readonly verification: Map<string, JwsKey>;
   private readonly remote = new Map<string, ReadonlyMap<string, JwsKey>>();
+  /** Keys other edges of a fleet announced (issue 12): no jwksUrls needed. */
+  private readonly fleet = new Map<string, JwsKey>();
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -38,12 +40,33 @@ export class JwksFollower {
     clearInterval(this.timer);
   }
 
+  /**
+   * A fleet edge's public key (a JWK) arrived, or went (null). A JWK this edge cannot verify with is
+   * logged and skipped. Local kids still win.
+   */
+  setFleetKey(kid: string, jwk: unknown): void {
+    this.fleet.delete(kid);
+    if (jwk !== null) {
+      try {
+        const key = keySetFromJwks({ keys: [jwk] }).verification.get(kid);
+        if (key) this.fleet.set(kid, key);
+      } catch (err) {
+        this.log.warn("fleet key refused", { kid, detail: (err as Error).message });
+      }
+    }
+    this.rebuild();
+  }
+
   private async refresh(): Promise<void> {
     await Promise.all(this.urls.map((url) => this.fetchOne(url)));
+    this.rebuild();
+  }
+
+  private rebuild(): void {
     this.verification.clear();
     for (const [kid, key] of this.local.verification) this.verification.set(kid, key);
     // A followed edge cannot replace a local key: local kids win.
-    for (const keys of this.remote.values()) for (const [kid, key] of keys) if (!this.verification.has(kid)) this.verification.set(kid, key);
+    for (const keys of [...this.remote.values(), this.fleet]) for (const [kid, key] of keys) if (!this.verification.has(kid)) this.verification.set(kid, key);
   }
 
   private async fetchOne(url: string): Promise<void> {

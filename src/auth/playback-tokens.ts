@@ -43,7 +43,7 @@ export type RevokeResult = { ok: true } | { ok: false; refusal: RevokeRefusal };
 
 export const DEFAULT_CACHE_MAX_ENTRIES = 100_000;
 
-const refused = (refusal: RevokeRefusal): RevokeResult => Object.freeze({ ok: false, refusal });
+const refused = (refusal: RevokeRefusal) => Object.freeze({ ok: false as const, refusal });
 const MALFORMED = refused("malformed");
 const OTHER_ORG = refused("other_org");
 const NOT_REVOCABLE = refused("not_revocable");
@@ -115,13 +115,20 @@ export class PlaybackTokens {
    * issued revocable, up to 24 h after its expiry. Revoking again is not an error (nothing changes).
    */
   revoke(token: string, { org, nowSec }: { org: string; nowSec: number }): RevokeResult {
+    const checked = this.revocable(token, { org, nowSec });
+    if (!checked.ok) return checked;
+    this.opts.revocations.revoke(checked.jti, checked.exp);
+    return { ok: true };
+  }
+
+  /** revoke()'s checks without recording: a fleet records the revocation through its change log (issue 12). */
+  revocable(token: string, { org, nowSec }: { org: string; nowSec: number }): { ok: true; jti: string; exp: number } | Extract<RevokeResult, { ok: false }> {
     const claims = typeof token === "string" ? readSplayToken(token, this.ctx) : null;
     if (claims === null) return MALFORMED;
     if (claims.sub !== org) return OTHER_ORG;
     if (claims.revocable !== true) return NOT_REVOCABLE;
     if (nowSec >= claims.exp + KEEP_AFTER_EXPIRY_SEC) return TOO_LATE;
-    this.opts.revocations.revoke(claims.jti, claims.exp);
-    return { ok: true };
+    return { ok: true, jti: claims.jti, exp: claims.exp };
   }
 
   /** Told the jti of each new revocation (wherever it came from): end the sessions that use it. */

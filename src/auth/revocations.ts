@@ -74,6 +74,11 @@ export class RevocationStore implements RevocationList {
     return true;
   }
 
+  /** Every kept revocation and its token's exp (the fleet's replica seeds a new fleet from them). */
+  entries(): { jti: string; exp: number }[] {
+    return this.db.prepare<[], { jti: string; exp: number }>("SELECT jti, exp FROM revocations").all();
+  }
+
   onRevoke(listener: (jti: string) => void): () => void {
     this.listeners.add(listener);
     return () => void this.listeners.delete(listener);

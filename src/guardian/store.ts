@@ -142,6 +142,42 @@ export class GuardianStore implements RuleStore {
     return removed;
   }
 
+  /**
+   * A rule as the fleet's change log has it (src/cluster/fleet-rules.ts): stored under its own id, in
+   * place of any rule of the same id or identity (two edges adding the same rule at once), and told.
+   */
+  put(rule: Rule): void {
+    const identity = JSON.stringify([rule.kind, rule.value, rule.type, rule.actions, rule.scope.stream ?? null, rule.scope.tag ?? null, rule.mode]);
+    const displaced = this.db.prepare("DELETE FROM rules WHERE (identity = ? AND id != ?) RETURNING id").all(identity, rule.id) as { id: string }[];
+    for (const { id } of displaced) this.changed({ removed: id });
+    this.db
+      .prepare(
+        `INSERT OR REPLACE INTO rules (id, identity, kind, value, type, actions, scope_stream, scope_tag, expires_at, info, tag, mode, created_at)
+         VALUES (@id, @identity, @kind, @value, @type, @actions, @stream, @scopeTag, @expiresAt, @info, @tag, @mode, @createdAt)`,
+      )
+      .run({
+        id: rule.id,
+        identity,
+        kind: rule.kind,
+        value: rule.value,
+        type: rule.type,
+        actions: JSON.stringify(rule.actions),
+        stream: rule.scope.stream ?? null,
+        scopeTag: rule.scope.tag ?? null,
+        expiresAt: rule.expiresAt ?? null,
+        info: rule.info ?? null,
+        tag: rule.tag ?? null,
+        mode: rule.mode,
+        createdAt: rule.createdAt,
+      });
+    this.changed({ added: { ...rule, source: "api" } });
+  }
+
+  /** Every stored rule, expired ones included (the fleet's replica compares against them). */
+  ids(): string[] {
+    return (this.db.prepare("SELECT id FROM rules").all() as { id: string }[]).map((r) => r.id);
+  }
+
   count(): number {
     return (this.countLive.get(this.now()) as { n: number }).n;
   }

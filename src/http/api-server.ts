@@ -56,6 +56,8 @@ export interface ApiDeps {
   hooks: { sessions: ForeignSessions; handles: TokenHandles };
   kick: (id: string) => boolean;
   ready: () => boolean;
+  /** A fleet edge (issue 12): revocations through the change log, and what GET /v1/cluster shows. */
+  cluster?: { revoke: (jti: string, exp: number) => Promise<void>; view: () => Promise<unknown> };
   /** HTTPS with this certificate (issue 15); absent = plain HTTP. */
   tls?: { options: tls.SecureContextOptions; handshakeTimeoutMs: number };
   log: Logger;
@@ -213,7 +215,9 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     trustedProxies: deps.trustedProxies,
     metrics: deps.metrics,
   });
-  registerSplayRoutes(app, { tokens: deps.tokens, auth: deps.auth, org: deps.org });
+  registerSplayRoutes(app, { tokens: deps.tokens, auth: deps.auth, org: deps.org, ...(deps.cluster && { fleetRevoke: deps.cluster.revoke }) });
+  const cluster = deps.cluster;
+  if (cluster) app.get("/v1/cluster", { preHandler: requireEdgeRole("nanoReadOnly") }, async () => cluster.view());
   registerGuardianRoutes(app, { guardian: deps.guardian, store: deps.guardianStore, auth: deps.auth, maxRules: config.guardian.maxRules });
   if (deps.registry) registerBintuRoutes(app, { registry: deps.registry, auth: deps.auth, urls: deps.bintuUrls });
   registerDashboard(app, deps);

@@ -4,6 +4,7 @@
 // src/http/wire-codes.ts; a refused body stores nothing. Rules from the rules file are listed but
 // not deletable here: the file is their source of truth.
 import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
+import { EdgeError } from "../errors.js";
 import type { Guardian } from "../guardian/guardian.js";
 import { parseRule, RuleValidationError, VALUE_FIELD, type Rule, type RuleKind } from "../guardian/rules.js";
 import type { RuleStore } from "../guardian/rule-store.js";
@@ -49,6 +50,9 @@ export function ruleJson(rule: Rule) {
   };
 }
 
+/** A fleet store (issue 12) that cannot take the write: 503, nothing changed. */
+const fleetDown = (err: unknown) => err instanceof EdgeError && err.code === "EDGE_ERR_CLUSTER_UNAVAILABLE";
+
 export function registerGuardianRoutes(app: FastifyInstance, deps: GuardianRoutesDeps): void {
   // Its own scope: the JSON parser and error handler below apply to these routes only.
   void app.register(async (scope) => guardianRoutes(scope, deps));
@@ -69,6 +73,7 @@ async function guardianRoutes(scope: FastifyInstance, { guardian, store, auth, m
       if (store.count() >= maxRules) return guardianError(reply, "rule_limit", { max: maxRules });
       return ruleJson(await store.add(draft));
     } catch (err) {
+      if (fleetDown(err)) return guardianError(reply, "cluster_unavailable");
       if (!(err instanceof RuleValidationError)) throw err;
       // bintu's own userinfo keys (docs/nanostream.md §1.4): `required_parameter` for a missing one.
       return err.problem === "missing"
@@ -106,7 +111,12 @@ async function guardianRoutes(scope: FastifyInstance, { guardian, store, auth, m
   scope.delete<{ Params: { kind: string; id: string } }>("/guardian/:kind/:id", { onRequest: write }, async (request, reply) => {
     const kind = KINDS.get(request.params.kind);
     const { id } = request.params;
-    if (kind !== undefined && (await store.remove(id, kind))) return reply.code(204).send();
+    try {
+      if (kind !== undefined && (await store.remove(id, kind))) return reply.code(204).send();
+    } catch (err) {
+      if (fleetDown(err)) return guardianError(reply, "cluster_unavailable");
+      throw err;
+    }
     if (guardian.snapshot.rules.some((r) => r.source === "file" && r.id === id)) {
       return guardianError(reply, "rule_in_file", { reason: "the rule comes from the rules file; change the file" });
     }

@@ -3,7 +3,7 @@
 // and the JWKS other edges verify with. Routes only translate; PlaybackTokens decides.
 import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
 import type { PlaybackTokens, RevokeRefusal } from "../auth/playback-tokens.js";
-import type { ErrorCode } from "../errors.js";
+import { EdgeError, type ErrorCode } from "../errors.js";
 import { requireRole, type AdminAuth } from "./admin-auth.js";
 import { splayError, type WireKind } from "./wire-codes.js";
 
@@ -14,6 +14,11 @@ export interface SplayRoutesOptions {
   org: string;
   /** Unix seconds; injectable for tests. */
   now?: () => number;
+  /**
+   * A fleet's revocation (issue 12): posted to the change log, resolved once in force here; rejects
+   * with EDGE_ERR_CLUSTER_UNAVAILABLE when the fleet cannot take it. Absent = this edge's store.
+   */
+  fleetRevoke?: (jti: string, exp: number) => Promise<void>;
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -82,6 +87,17 @@ export function registerSplayRoutes(app: FastifyInstance, opts: SplayRoutesOptio
     scope.post("/api/v1/splay/revoke", manageTokens, async (req, reply) => {
       const token = tokenOf(req.body);
       if (token === null) return splayError(reply, "parameter_required", "token");
+      if (opts.fleetRevoke) {
+        const checked = tokens.revocable(token, { org, nowSec: now() });
+        if (!checked.ok) return splayError(reply, REVOKE_REFUSAL[checked.refusal]);
+        try {
+          await opts.fleetRevoke(checked.jti, checked.exp);
+        } catch (err) {
+          if (err instanceof EdgeError && err.code === "EDGE_ERR_CLUSTER_UNAVAILABLE") return splayError(reply, "cluster_unavailable");
+          throw err;
+        }
+        return reply.code(204).send();
+      }
       const result = tokens.revoke(token, { org, nowSec: now() });
       if (result.ok) return reply.code(204).send();
       return splayError(reply, REVOKE_REFUSAL[result.refusal]);

@@ -37,6 +37,8 @@ const BODY_TOO_LARGE = "a body over `api.bodyLimit`; `userinfo.reason` says so";
 const UNSUPPORTED_MEDIA_TYPE = "a body of a Content-Type the API does not read; `userinfo.reason` says so";
 // Not a bintu code (it documents none for this): the HTTP status, as the token service does.
 const INTERNAL = "an unexpected server error";
+// Neither documents a fleet: the HTTP status, as for internal errors (EDGE_ERR_CLUSTER_UNAVAILABLE on /v1).
+const CLUSTER_UNAVAILABLE = "a fleet edge whose Redis cannot take the write (down or past `cluster.commandTimeoutMs`); nothing changed";
 
 export const WIRE_CODES = {
   bintu: {
@@ -63,6 +65,7 @@ export const WIRE_CODES = {
     body_too_large: wire(413, 1004, "Wrong Data Type", BODY_TOO_LARGE),
     unsupported_media_type: wire(415, 1004, "Wrong Data Type", UNSUPPORTED_MEDIA_TYPE),
     internal: wire(500, 500, "Internal error", INTERNAL),
+    cluster_unavailable: wire(503, 503, "Cluster unavailable", CLUSTER_UNAVAILABLE),
   },
   splay: {
     // The message names the field after a colon: "Parameter required: exp (unix seconds)".
@@ -80,6 +83,7 @@ export const WIRE_CODES = {
     other_org: wire(403, 2012, "The token belongs to another organisation", "revoke: another organisation's token"),
     // nanoStream documents no code for this: the HTTP status, in the same envelope.
     internal: wire(500, 500, "Internal error", INTERNAL),
+    cluster_unavailable: wire(503, 503, "Cluster unavailable", CLUSTER_UNAVAILABLE),
   },
 } as const satisfies { [F in WireFamily]: Record<string, WireSpec> };
 

@@ -36,7 +36,12 @@ export interface RoutingState {
   /** When the TLS certificate in force expires; absent without TLS (issue 15). */
   /** Set only when TLS is on: when the certificate in force expires. */
   tlsNotAfter?: () => Date;
+  /** Set only on a fleet edge (cluster.redisUrl, issue 12): the replica of the change log. */
+  cluster?: () => { connected: boolean; lag: number; staleSeconds: number };
 }
+
+/** Change propagation (commit on one edge → applied on this one): milliseconds on a healthy fleet, seconds after an outage. */
+export const PROPAGATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, routing: RoutingState) {
   const registry = new Registry();
@@ -279,7 +284,37 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, r
     });
   }
 
+  // Registered only on a fleet edge: a single edge exports exactly what it did before issue 12.
+  const cluster = routing.cluster;
+  const clusterPropagationSeconds = cluster
+    ? new Histogram({
+        name: "bintu_edge_cluster_change_propagation_seconds",
+        help: "Time from a fleet change's commit (on any edge) to its apply on this edge's replica",
+        buckets: PROPAGATION_BUCKETS,
+        registers: [registry],
+      })
+    : null;
+  if (cluster) {
+    const clusterGauge = (name: string, help: string, read: (c: ReturnType<NonNullable<RoutingState["cluster"]>>) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(read(cluster()));
+        },
+      });
+    clusterGauge("bintu_edge_cluster_connected", "1 while this edge's replica follows the fleet's Redis, else 0", (c) => (c.connected ? 1 : 0));
+    clusterGauge("bintu_edge_cluster_replica_lag", "Changes committed to the fleet's log that this edge's replica has not applied yet", (c) => c.lag);
+    clusterGauge(
+      "bintu_edge_cluster_stale_seconds",
+      "Seconds since this edge's replica last heard from the fleet's Redis; 0 while connected",
+      (c) => c.staleSeconds,
+    );
+  }
+
   return {
+    clusterPropagationSeconds,
     decisionSeconds,
     bintuLookupSeconds,
     breakerChanged,
