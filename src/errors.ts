@@ -87,6 +87,8 @@ export const ERRORS = {
   EDGE_ERR_HEADERS_TOO_LARGE: spec(431, null, null, "headers_too_large", "request line and headers exceed 16 KiB"),
   // Routing (issue 7)
   EDGE_ERR_NO_EDGE: spec(503, null, null, "no_edge", "no eligible edge"),
+  // Fleet (issue 12): an admin write that needs Redis while it is down or past its deadline
+  EDGE_ERR_CLUSTER_UNAVAILABLE: spec(503, null, null, "cluster_unavailable", "fleet state (Redis) unavailable"),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -34,7 +34,10 @@ import { nmsPatchProblem } from "./ingest/nms-patch.js";
 import { createLogger, type Logger } from "./log.js";
 import { LoadMeter } from "./metrics/load.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
-import { configuredEdges } from "./routing/edge-table.js";
+import { configuredEdges, MergedEdgeFeed } from "./routing/edge-table.js";
+import { RedisLink } from "./cluster/redis.js";
+import { announcedEntry, EdgeRegistry } from "./cluster/edge-registry.js";
+import { StreamOwnership } from "./cluster/ownership.js";
 import { Router } from "./routing/router.js";
 import { TlsCertificates, TlsPairError, loadCaFile } from "./tls/certificates.js";
 import { trustingFetch } from "./tls/outbound.js";
@@ -128,7 +131,22 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
             },
           ),
         );
-  const router = new Router(config.routing, geo, edgeFeed, log, outbound?.fetch);
+  // The fleet (issue 12): one Redis link; the edge registry feeds the router beside the configured
+  // edges, ownership claims stream keys and locates streams. No cluster.redisUrl: none of it.
+  const { cluster } = config;
+  const fleet = cluster.redisUrl === "" ? null : new RedisLink({ ...cluster, url: cluster.redisUrl, name: cluster.edgeId, log });
+  const registered: EdgeRegistry | null = fleet
+    ? new EdgeRegistry({
+        link: fleet,
+        edgeId: cluster.edgeId,
+        entry: () => addresses && announcedEntry(config, addresses),
+        load: () => load.report(),
+        configuredIds: (): string[] => merged?.configuredIds() ?? [],
+        log,
+      })
+    : null;
+  const merged = registered ? new MergedEdgeFeed(edgeFeed, registered) : null;
+  const router = new Router(config.routing, geo, merged ?? edgeFeed, log, outbound?.fetch);
   mkdirSync(config.dataDir, { recursive: true });
   // Remote mode: the stream manager is another bintu; the organisation key it takes is also the
   // key of this edge's admin API. Embedded mode: the registry and its key live in the data dir.
@@ -146,6 +164,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     edges: () => router.edgeSnapshot(),
     geoBuiltAt: () => geo.builtAt,
     ...(certificates ? { tlsNotAfter: () => certificates.current.notAfter } : {}),
+    ...(fleet && registered ? { fleet: { connected: () => fleet.up(), registeredEdges: () => registered.size } } : {}),
   });
   const load = new LoadMeter(table);
   const source = registry
@@ -209,19 +228,37 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
       },
     },
   });
+  const ownership =
+    fleet && registered
+      ? new StreamOwnership({
+          link: fleet,
+          edgeId: cluster.edgeId,
+          urls: () => (addresses ? announcedEntry(config, addresses).urls : {}),
+          sessions: table,
+          liveEdges: () => registered.liveIds(),
+          log,
+          onLost: () => metrics.ownershipRefusals.inc({ stage: "refresh" }),
+        })
+      : null;
   const org = registry?.orgHash ?? config.bintu.orgHash;
   const clock = systemClock;
   const access = new AccessControl({
     streams: directory,
-    locator: table,
+    locator: ownership ?? table,
+    claim: ownership,
     apps: config.ingest.apps,
     limiter,
     webhook,
     org,
     rules: guardian,
     tokens: config.auth.playback.required ? tokens : null,
-    onDecided: (req, decision, ms) =>
-      metrics.decisionSeconds.observe({ action: req.action, protocol: req.protocol, result: decision.allow ? "allow" : "deny" }, ms / 1000),
+    onDecided: (req, decision, ms) => {
+      metrics.decisionSeconds.observe({ action: req.action, protocol: req.protocol, result: decision.allow ? "allow" : "deny" }, ms / 1000);
+      // Busy though not live here: another edge of the fleet holds the key.
+      if (ownership && !decision.allow && decision.code === "EDGE_ERR_STREAM_BUSY" && table.locate(req.app, req.name).at === "nowhere") {
+        metrics.ownershipRefusals.inc({ stage: "publish" });
+      }
+    },
   });
   const sessions = new LiveSessionPolicy({
     table,
@@ -237,6 +274,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     events: {
       revoked: () => metrics.tokenRevocations.inc(),
       revalidated: (result) => metrics.revalidations.inc({ result: revalidationResult(result) }),
+      publishEnded: (s) => ownership?.release(s.app, s.name, s.id),
     },
   });
   const tlsServed = certificates ? { secureContext: () => certificates.current.context, options: () => certificates.current.options } : undefined;
@@ -277,6 +315,16 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
       handles: new TokenHandles(tokens),
     },
     kick: (id) => sessions.end(id),
+    ...(ownership && registered
+      ? {
+          fleet: {
+            edgeId: cluster.edgeId,
+            locate: (a, n) => ownership.locate(a, n),
+            holds: (a, n, s) => ownership.holds(a, n, s),
+            setDrain: (id, d) => registered.setDrain(id, d),
+          },
+        }
+      : {}),
     ready: () => addresses !== null,
     ...(certificates ? { tls: { options: certificates.current.options, handshakeTimeoutMs: config.rtmp.limits.handshakeTimeoutMs } } : {}),
     log,
@@ -295,6 +343,11 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     // Media first: the sessions it ends still get their publish-end side effects, then the policy stops.
     await Promise.all([ingest.close(), api.close(), router.close()]);
     await outbound?.close();
+    // The fleet after media: ended publishers give their keys back, then this edge leaves the registry.
+    await ownership?.close();
+    await registered?.close();
+    merged?.close();
+    await fleet?.close();
     sessions.close();
     edgeFeed.close();
     certificates?.close();
@@ -333,6 +386,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
         const playback = await listening("playback.port", config.playback.port, config.playback.host, () => ingest.listenPlayback());
         await listening("api.port", config.api.port, config.api.host, () => api.listen({ port: config.api.port, host: config.api.host }));
         addresses = { rtmp, ...(rtmps ? { rtmps } : {}), playback, api: api.server.address() as AddressInfo };
+        registered?.start();
         // After the API listens: this edge may be in its own routing table and probe itself.
         await router.start();
         const at = (a: AddressInfo | undefined) => (a ? `${a.address}:${a.port}` : "off");

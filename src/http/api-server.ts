@@ -26,6 +26,7 @@ import type { Router } from "../routing/router.js";
 import { registerRouteRoutes } from "./route-routes.js";
 import { registerHookRoutes } from "./hook-routes.js";
 import type { ForeignSessions } from "./hook-sessions.js";
+import { registerFleetRoutes, type FleetApi } from "./fleet-routes.js";
 import type { TokenHandles } from "../hooks/token-handles.js";
 import { edgeError as send, sendBintuEnvelope } from "./wire-codes.js";
 import { createHttpServer } from "../front/http-server.js";
@@ -49,6 +50,8 @@ export interface ApiDeps {
   /** Foreign media servers' auth hooks (issue 14): their running sessions and the token handles. */
   hooks: { sessions: ForeignSessions; handles: TokenHandles };
   kick: (id: string) => boolean;
+  /** The fleet's ownership and registry (issue 12); absent on a single edge. */
+  fleet?: FleetApi & { holds(app: string, name: string, session: string): boolean };
   ready: () => boolean;
   /** HTTPS with this certificate (issue 15); absent = plain HTTP. */
   tls?: { options: tls.SecureContextOptions; handshakeTimeoutMs: number };
@@ -166,6 +169,9 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
       startedAt: new Date(s.startedAt).toISOString(),
       bytesIn: s.bytesIn(),
       bytesOut: s.bytesOut(),
+      // In a fleet, a publisher of this edge names the key's owner: this edge once the fleet
+      // confirmed the claim, null while it has not (allowed while Redis was down, issue 12 §7).
+      ...(deps.fleet && s.role === "publisher" && !s.foreign ? { owner: deps.fleet.holds(s.app, s.name, s.id) ? deps.fleet.edgeId : null } : {}),
     })),
   );
   app.delete<{ Params: { id: string } }>("/v1/sessions/:id", { preHandler: requireEdgeRole("nanoAdmin") }, async (req, reply) =>
@@ -204,6 +210,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     trustedProxies: deps.trustedProxies,
     metrics: deps.metrics,
   });
+  if (deps.fleet) registerFleetRoutes(app, { fleet: deps.fleet, auth: deps.auth, apps: config.ingest.apps });
   registerSplayRoutes(app, { tokens: deps.tokens, auth: deps.auth, org: deps.org });
   registerGuardianRoutes(app, { guardian: deps.guardian, store: deps.guardianStore, auth: deps.auth, maxRules: config.guardian.maxRules });
   if (deps.registry) registerBintuRoutes(app, { registry: deps.registry, auth: deps.auth, urls: deps.bintuUrls });

@@ -36,6 +36,8 @@ export interface RoutingState {
   /** When the TLS certificate in force expires; absent without TLS (issue 15). */
   /** Set only when TLS is on: when the certificate in force expires. */
   tlsNotAfter?: () => Date;
+  /** Set only in a fleet (cluster.redisUrl, issue 12): Redis reachable, edges in the registry. */
+  fleet?: { connected(): boolean; registeredEdges(): number };
 }
 
 export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, routing: RoutingState) {
@@ -279,7 +281,35 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, r
     });
   }
 
+  // Fleet (issue 12): registered only with cluster.redisUrl, like the TLS gauge above.
+  const ownershipRefusals = new Counter({
+    name: "bintu_edge_cluster_ownership_refusals_total",
+    help: "Publishers refused (stage publish) or ended (stage refresh) because another edge of the fleet holds the stream key",
+    labelNames: ["stage"] as const,
+    registers: routing.fleet ? [registry] : [],
+  });
+  const fleet = routing.fleet;
+  if (fleet) {
+    new Gauge({
+      name: "bintu_edge_cluster_connected",
+      help: "1 while the fleet's Redis answers within cluster.commandTimeoutMs",
+      registers: [registry],
+      collect() {
+        this.set(fleet.connected() ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "bintu_edge_cluster_registry_edges",
+      help: "Edges announcing themselves in the fleet's registry (the last known number while Redis is down)",
+      registers: [registry],
+      collect() {
+        this.set(fleet.registeredEdges());
+      },
+    });
+  }
+
   return {
+    ownershipRefusals,
     decisionSeconds,
     bintuLookupSeconds,
     breakerChanged,
