@@ -13,7 +13,6 @@ import { Value } from "@sinclair/typebox/value";
 import { EdgeError } from "../errors.js";
 import { EdgeEntrySchema, type Config, type EdgeEntry } from "../config/schema.js";
 import type { Logger } from "../log.js";
-import type { LoadReport } from "../metrics/load.js";
 import type { AnnouncedEdge, RegisteredEdges, RegistryView } from "../routing/edge-table.js";
 import type { EdgeLoad } from "../routing/health.js";
 import type { RedisLink } from "./redis.js";
@@ -24,7 +23,8 @@ export interface EdgeRegistryOptions {
   readonly edgeId: string;
   /** This edge's routing table entry; null until it listens (nothing is announced before). */
   readonly entry: () => EdgeEntry | null;
-  readonly load: () => LoadReport;
+  /** What /v1/load reports (src/metrics/load.ts); the routing share of it is announced. */
+  readonly load: () => EdgeLoad;
   /** Configured edge ids: their drain flags are read too. */
   readonly configuredIds: () => readonly string[];
   readonly log: Logger;
