@@ -149,29 +149,33 @@ export class StreamOwnership implements PublishClaim, StreamLocator {
     const record: OwnerRecord = { edge: this.opts.edgeId, session, urls: this.opts.urls(), since: Date.now() };
     const claim: Claim = { app, name, session, record, json: JSON.stringify(record), at: performance.now(), held: false };
     // Redis down: allowed at once (encoders keep working on their edge); the refresh settles it.
-    this.claims.set(path, claim);
-    if (!this.link.up()) return "unavailable";
+    if (!this.link.up()) return this.pending(path, claim);
+    let answer: unknown;
     try {
-      let answer = await this.runClaim(path, claim, session, false);
+      answer = await this.runClaim(path, claim, session, false);
       const cur = answer === "OK" ? null : parseOwner(answer);
       // This edge's own record of a session that is gone (a quick reconnect before its release landed).
       if (cur && cur.edge === this.opts.edgeId && cur.session !== session && !this.opts.sessions.get(cur.session)) {
         answer = await this.runClaim(path, claim, cur.session, false);
       }
-      if (this.claims.get(path) !== claim) return "unavailable";
-      if (answer === "OK") {
-        claim.held = true;
-        this.owners.set(path, record);
-        return "ok";
-      }
-      this.claims.delete(path);
-      const holder = parseOwner(answer);
-      if (holder) this.owners.set(path, holder);
-      return "busy";
     } catch (err) {
       this.opts.log.debug("fleet claim not answered; publish allowed, settled when Redis answers", { stream: streamRef(name), error: (err as Error).message });
-      return "unavailable";
+      return this.pending(path, claim);
     }
+    if (answer === "OK") {
+      claim.held = true;
+      this.claims.set(path, claim);
+      this.owners.set(path, record);
+      return "ok";
+    }
+    const holder = parseOwner(answer);
+    if (holder) this.owners.set(path, holder);
+    return "busy";
+  }
+
+  private pending(path: string, claim: Claim): "unavailable" {
+    this.claims.set(path, claim);
+    return "unavailable";
   }
 
   release(app: string, name: string, session: string): void {
