@@ -4,6 +4,7 @@
 // B then on C is refused on C; kill -9 of B frees the key within its 5 s TTL and C may publish;
 // with Redis killed, local publish and play go on, two edges both take one key, and once Redis is
 // back (empty) exactly one keeps it while the key held before the outage is re-established.
+import { spawnSync } from "node:child_process";
 import t from "tap";
 import { startEdge, spawnEdge } from "../helpers/edge.js";
 import { play, publish, type Run } from "../helpers/ffmpeg.js";
@@ -102,4 +103,15 @@ t.test("ownership, locator and a Redis outage across three edges", async (t) => 
   await waitFor("the key held before the outage is back in the empty Redis", async () => (await owner(name)) === "c", 3_000);
   t.ok((await publisherOf("c", name)) !== undefined, "C's publisher of the first key never stopped");
   t.equal(await metric(winner === "c" ? "r" : "c", /^bintu_edge_cluster_ownership_refusals_total\{stage="refresh"\} (\d+)$/m), "1", "the cut is counted");
+
+  // The fleet's metric names pass promtool (test/metrics-promtool.test.ts checks a single edge's).
+  const text = await (await api("c", "/metrics")).text();
+  t.match(text, /^bintu_edge_cluster_registry_edges 2$/m, "C counts R and itself in the registry (B was killed)");
+  const lint = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8", timeout: 20_000 });
+  t.equal(lint.error, undefined, "promtool runs");
+  t.same(
+    (lint.stdout + lint.stderr).split("\n").filter((l) => l.startsWith("bintu_edge_cluster")),
+    [],
+    "promtool: no finding on a bintu_edge_cluster_* name",
+  );
 });
