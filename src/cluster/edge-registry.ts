@@ -34,9 +34,14 @@ export interface EdgeRegistryOptions {
   readonly windowMs?: number;
 }
 
-// KEYS: edge key, edges set. ARGV: announcement, ttl, id. Scored by Redis' clock.
+// KEYS: edge key, edges set. ARGV: announcement, ttl, id, prefix, drained ids last seen…
+// Scored by Redis' clock. Drain flags live only in Redis: when the set is missing (Redis came back
+// empty, or no edge announced for a whole window), the first announcer puts back the flags it saw.
 const ANNOUNCE = new RedisScript(`
 local t = redis.call('TIME')
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  for i = 5, #ARGV do redis.call('SET', ARGV[4] .. 'drain:' .. ARGV[i], '1') end
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('ZADD', KEYS[2], t[1] * 1000 + math.floor(t[2] / 1000), ARGV[3])
 return 1
@@ -124,6 +129,8 @@ export class EdgeRegistry implements RegisteredEdges {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly offUp: () => void;
   private readonly warned = new Set<string>();
+  /** The drain flags of the last read that found the fleet announcing: what a Redis come back empty is given again. */
+  private lastDrained: ReadonlySet<string> = new Set();
   private reading = false;
   private announcing = false;
   private closed = false;
@@ -131,10 +138,8 @@ export class EdgeRegistry implements RegisteredEdges {
   constructor(private readonly opts: EdgeRegistryOptions) {
     this.link = opts.link;
     this.offUp = this.link.onUp((up) => {
-      if (up) {
-        void this.announce();
-        void this.read();
-      } else this.publish({ ...this.view, live: false });
+      if (up) void this.announce().then(() => this.read());
+      else this.publish({ ...this.view, live: false });
     });
   }
 
@@ -193,7 +198,7 @@ export class EdgeRegistry implements RegisteredEdges {
       await ANNOUNCE.run(
         this.link.cmd,
         [this.link.key(`edge:${this.opts.edgeId}`), this.link.key("edges")],
-        [text, String(this.opts.ttlMs ?? 3_000), this.opts.edgeId],
+        [text, String(this.opts.ttlMs ?? 3_000), this.opts.edgeId, this.link.prefix, ...this.lastDrained],
       );
     } catch (err) {
       this.opts.log.debug("fleet announcement not answered", { error: (err as Error).message });
@@ -243,6 +248,7 @@ export class EdgeRegistry implements RegisteredEdges {
       edges.push({ entry: known.entry, load: known.load });
     });
     for (const id of this.known.keys()) if (!seen.has(id)) this.known.delete(id);
+    if (ids.length > 0) this.lastDrained = new Set(drained);
     this.publish({ edges, drained: new Set(drained), live: true });
   }
 

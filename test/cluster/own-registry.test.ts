@@ -83,6 +83,8 @@ t.test("routers choose among announced edges; drain and departures reach them", 
   t.equal((await route())?.edge, "par-1");
 
   // Redis gone: drain cannot reach the fleet (503, at once); routing answers from the last table.
+  t.equal((await drain(nycApi, "nyc-1", { drain: true })).status, 200, "nyc-1 drained before the outage");
+  await waitFor("the router sees nyc-1 drained", async () => !all(await route()).includes("nyc-1"), 3_000);
   await redis.kill();
   await waitFor("router sees Redis down", async () => /^bintu_edge_cluster_connected 0$/m.test(await (await router.api("/metrics")).text()), 3_000);
   const started = Date.now();
@@ -92,4 +94,12 @@ t.test("routers choose among announced edges; drain and departures reach them", 
   t.ok(Date.now() - started < 1_000, "…without waiting");
   const during = await route();
   t.equal(during?.edge, "par-1", "routing goes on with the last known edges (probed while Redis is down)");
+
+  // Redis back empty: the edges announce again, and the drain flag they saw comes back with them.
+  await redis.restart();
+  await waitFor("the edges announce again", async () => /"nyc-1"|nyc-1/.test(await redis.command("ZRANGE", "bintu-edge:edges", "0", "-1")), 3_000);
+  t.equal(await redis.command("EXISTS", "bintu-edge:drain:nyc-1"), ":1\r\n", "the drain flag is put back into the empty Redis");
+  const after = await route();
+  t.equal(after?.edge, "par-1");
+  t.notOk(all(after).includes("nyc-1"), "the drained edge stays out of every answer");
 });
