@@ -7,8 +7,9 @@
 // with skewed clocks still agree on who is alive. Readers take the ids announced in the last
 // WINDOW ms, every READ ms, pruning older scores: an edge that stops announcing leaves every
 // answer within WINDOW + READ = 3 s of its last announcement. One sorted set instead of one JSON
-// list: SRS's proxy keeps a list by GET-modify-SET, which loses concurrent updates
-// (/work/shared/reference/fleet.md §3.2 has the survey; docs/architecture.md §3 the ports).
+// list: SRS's proxy keeps its server list as one JSON value by GET-modify-SET, which loses
+// concurrent updates (https://github.com/ossrs/srs/blob/develop/proxy/srs.go). The ports are in
+// docs/architecture.md §3.
 import { Value } from "@sinclair/typebox/value";
 import { EdgeError } from "../errors.js";
 import { EdgeEntrySchema, type Config, type EdgeEntry } from "../config/schema.js";
