@@ -100,6 +100,11 @@ t.test("ownership, locator and a Redis outage across three edges", async (t) => 
   t.equal(await owner(contested), winner, `the winner (${winner}) holds the key in Redis (settled ${settledMs} ms after the restart)`);
   const loser = winner === "c" ? onR : onC;
   t.not((await loser.exited).code, 0, "the loser's encoder was cut");
+  // A publish that ends gives its key back at once (compare-and-delete), not after the TTL.
+  (winner === "c" ? onC : onR).child.kill("SIGKILL");
+  const ended = Date.now();
+  await waitFor("the ended publish's key released", async () => (await owner(contested)) === null, 3_000);
+  t.ok(Date.now() - ended < 2_000, `released ${Date.now() - ended} ms after the encoder left (TTL 5 s)`);
   await waitFor("the key held before the outage is back in the empty Redis", async () => (await owner(name)) === "c", 3_000);
   t.ok((await publisherOf("c", name)) !== undefined, "C's publisher of the first key never stopped");
   t.equal(await metric(winner === "c" ? "r" : "c", /^bintu_edge_cluster_ownership_refusals_total\{stage="refresh"\} (\d+)$/m), "1", "the cut is counted");
