@@ -274,7 +274,9 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     events: {
       revoked: () => metrics.tokenRevocations.inc(),
       revalidated: (result) => metrics.revalidations.inc({ result: revalidationResult(result) }),
-      publishEnded: (s) => ownership?.release(s.app, s.name, s.id),
+      publishEnded: (s) => {
+        if (!s.foreign) ownership?.release(s.app, s.name, s.id); // a foreign server's publisher never claimed
+      },
     },
   });
   const tlsServed = certificates ? { secureContext: () => certificates.current.context, options: () => certificates.current.options } : undefined;

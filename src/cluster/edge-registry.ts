@@ -132,6 +132,7 @@ export class EdgeRegistry implements RegisteredEdges {
   private readonly warned = new Set<string>();
   /** The drain flags of the last read that found the fleet announcing: what a Redis come back empty is given again. */
   private lastDrained: ReadonlySet<string> = new Set();
+  private ids: ReadonlySet<string> = new Set();
   private reading = false;
   private announcing = false;
   private closed = false;
@@ -157,9 +158,9 @@ export class EdgeRegistry implements RegisteredEdges {
     return () => this.listeners.delete(listener);
   }
 
-  /** Ids of the edges announcing now (the last known ones while Redis cannot be read). */
+  /** Ids of the edges announcing now (the last known ones while Redis cannot be read). Asked on every decision: kept, not built. */
   liveIds(): ReadonlySet<string> {
-    return new Set(this.view.edges.map((e) => e.entry.id));
+    return this.ids;
   }
 
   get size(): number {
@@ -254,6 +255,7 @@ export class EdgeRegistry implements RegisteredEdges {
   }
 
   private publish(view: RegistryView): void {
+    if (view.edges !== this.view.edges) this.ids = new Set(view.edges.map((e) => e.entry.id));
     this.view = view;
     for (const listener of this.listeners) listener(view);
   }
