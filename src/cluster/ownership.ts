@@ -212,6 +212,7 @@ export class StreamOwnership implements PublishClaim, StreamLocator {
     if (this.closed) return;
     for (const t of this.timers) clearInterval(t);
     this.offUp();
+    this.link.sub.off("ready", this.onSubReady);
     for (const c of [...this.claims.values()]) this.release(c.app, c.name, c.session);
     this.closed = true;
     await Promise.allSettled([...this.releasing]);
@@ -233,14 +234,25 @@ export class StreamOwnership implements PublishClaim, StreamLocator {
   private subscribe(): void {
     if (this.subscribed || this.closed) return;
     this.subscribed = true;
-    // node-redis subscribes again by itself after a reconnect once this succeeded.
+    // node-redis subscribes again by itself after a reconnect once this succeeded. Whatever was
+    // published before the subscription took effect is read by a rescan right after it: an edge
+    // that starts while a stream is being claimed elsewhere knows of it at once, not 5 s later.
+    this.link.sub.on("ready", this.onSubReady);
     this.link.sub
       .subscribe(this.channel, (message) => this.onMessage(message))
+      .then(() => this.rescan())
       .catch((err: Error) => {
         this.subscribed = false;
+        this.link.sub.off("ready", this.onSubReady);
         this.opts.log.debug("fleet owners channel not subscribed yet", { error: err.message });
       });
   }
+
+  /** The pub/sub connection is back (its subscriptions restored): read what it missed meanwhile. */
+  private readonly onSubReady = () => void this.rescan();
+
+  /** Paths a message changed while a rescan was reading: newer than what the scan read. */
+  private touched: Set<string> | null = null;
 
   private onMessage(message: string): void {
     let m: { op?: unknown; path?: unknown; record?: unknown; edge?: unknown; session?: unknown };
@@ -250,6 +262,7 @@ export class StreamOwnership implements PublishClaim, StreamLocator {
       return;
     }
     if (typeof m.path !== "string") return;
+    this.touched?.add(m.path);
     if (m.op === "claim") {
       const record = parseOwner(JSON.stringify(m.record));
       if (record) this.owners.set(m.path, record);
@@ -304,23 +317,31 @@ export class StreamOwnership implements PublishClaim, StreamLocator {
   private async rescan(): Promise<void> {
     if (this.scanning || this.closed || !this.link.up()) return;
     this.scanning = true;
+    this.touched = new Set();
     try {
       const prefix = this.link.key("owner:");
-      const live = this.opts.liveEdges();
+      // Every record is kept: whether its edge is in the registry is asked at each locate, since
+      // the registry may not have been read yet when this scan runs (an edge that just started).
       const found = new Map<string, OwnerRecord>();
       for await (const keys of this.link.cmd.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
         if (keys.length === 0) continue;
         const values = await this.link.cmd.mGet(keys);
         keys.forEach((key, i) => {
           const record = parseOwner(values[i]);
-          if (record && (record.edge === this.opts.edgeId || live.has(record.edge))) found.set(key.slice(prefix.length), record);
+          if (record) found.set(key.slice(prefix.length), record);
         });
+      }
+      for (const path of this.touched) {
+        const current = this.owners.get(path);
+        if (current) found.set(path, current);
+        else found.delete(path);
       }
       if (!this.closed) this.owners = found;
     } catch (err) {
       this.opts.log.debug("fleet owner scan failed; the last known owners stay", { error: (err as Error).message });
     } finally {
       this.scanning = false;
+      this.touched = null;
     }
   }
 }

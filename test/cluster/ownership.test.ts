@@ -110,8 +110,12 @@ t.test("ownership, locator and a Redis outage across three edges", async (t) => 
   t.equal(await metric(winner === "c" ? "r" : "c", /^bintu_edge_cluster_ownership_refusals_total\{stage="refresh"\} (\d+)$/m), "1", "the cut is counted");
 
   // The fleet's metric names pass promtool (test/metrics-promtool.test.ts checks a single edge's).
+  await waitFor(
+    "C counts R and itself in the registry again (B was killed)",
+    async () => (await metric("c", /^bintu_edge_cluster_registry_edges (\d+)$/m)) === "2",
+    3_000,
+  );
   const text = await (await api("c", "/metrics")).text();
-  t.match(text, /^bintu_edge_cluster_registry_edges 2$/m, "C counts R and itself in the registry (B was killed)");
   const lint = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8", timeout: 20_000 });
   t.equal(lint.error, undefined, "promtool runs");
   t.same(
