@@ -10,6 +10,7 @@
 // list: SRS's proxy keeps its server list as one JSON value by GET-modify-SET, which loses
 // concurrent updates (https://github.com/ossrs/srs/blob/develop/proxy/srs.go). The ports are in
 // docs/architecture.md §3.
+import { randomUUID } from "node:crypto";
 import { Value } from "@sinclair/typebox/value";
 import { EdgeError } from "../errors.js";
 import { EdgeEntrySchema, type Config, type EdgeEntry } from "../config/schema.js";
@@ -35,20 +36,26 @@ export interface EdgeRegistryOptions {
   readonly windowMs?: number;
 }
 
-// KEYS: edge key, edges set. ARGV: announcement, ttl, id, prefix, drained ids last seen…
-// Scored by Redis' clock. Drain flags live only in Redis: when the set is missing (Redis came back
-// empty, or no edge announced for a whole window), the first announcer puts back the flags it saw.
+// KEYS: edge key, edges set, registry epoch. ARGV: announcement, ttl, id, prefix, the epoch this
+// edge knows ("" = none yet), a new epoch, the drained ids it last saw… Scored by Redis' clock.
+// Drain flags live only in Redis: the epoch (set by the first announcer into an empty Redis) tells
+// every edge that Redis came back empty, and each puts back the flags it saw before.
 const ANNOUNCE = new RedisScript(`
 local t = redis.call('TIME')
-if redis.call('EXISTS', KEYS[2]) == 0 then
-  for i = 5, #ARGV do redis.call('SET', ARGV[4] .. 'drain:' .. ARGV[i], '1') end
+local epoch = redis.call('GET', KEYS[3])
+if not epoch then
+  epoch = ARGV[6]
+  redis.call('SET', KEYS[3], epoch)
+end
+if ARGV[5] ~= '' and ARGV[5] ~= epoch then
+  for i = 7, #ARGV do redis.call('SET', ARGV[4] .. 'drain:' .. ARGV[i], '1') end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('ZADD', KEYS[2], t[1] * 1000 + math.floor(t[2] / 1000), ARGV[3])
-return 1
+return epoch
 `);
 
-// KEYS: edges set. ARGV: window ms, prefix, configured ids… → {ids, announcements, drained ids}.
+// KEYS: edges set. ARGV: window ms, prefix, configured ids… → {ids, announcements, drained ids, epoch}.
 // The edge and drain keys are built here from the ids the set holds (a single Redis, no cluster slots).
 const READ = new RedisScript(`
 local t = redis.call('TIME')
@@ -64,7 +71,7 @@ for i = 3, #ARGV do asked[ARGV[i]] = true end
 for id in pairs(asked) do
   if redis.call('EXISTS', ARGV[2] .. 'drain:' .. id) == 1 then drained[#drained + 1] = id end
 end
-return {ids, entries, drained}
+return {ids, entries, drained, redis.call('GET', ARGV[2] .. 'registry:epoch') or ''}
 `);
 
 /** What start() bound, as the registry needs it. */
@@ -99,6 +106,9 @@ export function announcedEntry(config: Pick<Config, "cluster" | "publicHost">, b
   };
 }
 
+/** READ's answer: ids announcing, their announcements ("" = expired), drained ids, the registry epoch. */
+type RegistryReply = [string[], string[], string[], string];
+
 const finite0 = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v >= 0;
 
 interface Announcement {
@@ -132,6 +142,8 @@ export class EdgeRegistry implements RegisteredEdges {
   private readonly warned = new Set<string>();
   /** The drain flags of the last read that found the fleet announcing: what a Redis come back empty is given again. */
   private lastDrained: ReadonlySet<string> = new Set();
+  /** The registry epoch this edge announced into; "" before its first announcement. */
+  private epoch = "";
   private ids: ReadonlySet<string> = new Set();
   private reading = false;
   private announcing = false;
@@ -197,11 +209,12 @@ export class EdgeRegistry implements RegisteredEdges {
     const { sessions, egressMbps, cpu } = this.opts.load();
     const text = JSON.stringify({ entry, load: { sessions, egressMbps, cpu }, at: Date.now() });
     try {
-      await ANNOUNCE.run(
+      const epoch = await ANNOUNCE.run(
         this.link.cmd,
-        [this.link.key(`edge:${this.opts.edgeId}`), this.link.key("edges")],
-        [text, String(this.opts.ttlMs ?? 3_000), this.opts.edgeId, this.link.prefix, ...this.lastDrained],
+        [this.link.key(`edge:${this.opts.edgeId}`), this.link.key("edges"), this.link.key("registry:epoch")],
+        [text, String(this.opts.ttlMs ?? 3_000), this.opts.edgeId, this.link.prefix, this.epoch, randomUUID(), ...this.lastDrained],
       );
+      this.epoch = String(epoch);
     } catch (err) {
       this.opts.log.debug("fleet announcement not answered", { error: (err as Error).message });
     } finally {
@@ -214,11 +227,7 @@ export class EdgeRegistry implements RegisteredEdges {
     this.reading = true;
     try {
       const window = String(this.opts.windowMs ?? 2_500);
-      const reply = (await READ.run(this.link.cmd, [this.link.key("edges")], [window, this.link.prefix, ...this.opts.configuredIds()])) as [
-        string[],
-        string[],
-        string[],
-      ];
+      const reply = (await READ.run(this.link.cmd, [this.link.key("edges")], [window, this.link.prefix, ...this.opts.configuredIds()])) as RegistryReply;
       if (!this.closed) this.apply(reply);
     } catch (err) {
       this.opts.log.debug("fleet registry not read", { error: (err as Error).message });
@@ -228,7 +237,7 @@ export class EdgeRegistry implements RegisteredEdges {
     }
   }
 
-  private apply([ids, texts, drained]: [string[], string[], string[]]): void {
+  private apply([ids, texts, drained, epoch]: RegistryReply): void {
     const edges: AnnouncedEdge[] = [];
     const seen = new Set<string>();
     ids.forEach((id, i) => {
@@ -250,7 +259,9 @@ export class EdgeRegistry implements RegisteredEdges {
       edges.push({ entry: known.entry, load: known.load });
     });
     for (const id of this.known.keys()) if (!seen.has(id)) this.known.delete(id);
-    if (ids.length > 0) this.lastDrained = new Set(drained);
+    // Only flags read in the epoch this edge announced into: after Redis came back empty, what it
+    // held before is kept until this edge's next announcement has put it back.
+    if (epoch === this.epoch) this.lastDrained = new Set(drained);
     this.publish({ edges, drained: new Set(drained), live: true });
   }
 
