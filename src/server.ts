@@ -41,7 +41,9 @@ import { nmsPatchProblem } from "./ingest/nms-patch.js";
 import { createLogger, type Logger } from "./log.js";
 import { LoadMeter } from "./metrics/load.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
-import { configuredEdges } from "./routing/edge-table.js";
+import { configuredEdges, MergedEdgeFeed } from "./routing/edge-table.js";
+import { announcedEntry, EdgeRegistry } from "./cluster/edge-registry.js";
+import { StreamOwnership } from "./cluster/ownership.js";
 import { Router } from "./routing/router.js";
 import { TlsCertificates, TlsPairError, loadCaFile } from "./tls/certificates.js";
 import { trustingFetch } from "./tls/outbound.js";
@@ -135,7 +137,22 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
             },
           ),
         );
-  const router = new Router(config.routing, geo, edgeFeed, log, outbound?.fetch);
+  // The fleet (issue 12): one Redis link; the edge registry feeds the router beside the configured
+  // edges, ownership claims stream keys and locates streams. No cluster.redisUrl: none of it.
+  const { cluster } = config;
+  const fleet = cluster.redisUrl === "" ? null : new RedisLink({ ...cluster, url: cluster.redisUrl, name: `bintu-edge:${cluster.edgeId}`, log });
+  const registered: EdgeRegistry | null = fleet
+    ? new EdgeRegistry({
+        link: fleet,
+        edgeId: cluster.edgeId,
+        entry: () => addresses && announcedEntry(config, addresses),
+        load: () => load.report(),
+        configuredIds: (): string[] => merged?.configuredIds() ?? [],
+        log,
+      })
+    : null;
+  const merged = registered ? new MergedEdgeFeed(edgeFeed, registered) : null;
+  const router = new Router(config.routing, geo, merged ?? edgeFeed, log, outbound?.fetch);
   mkdirSync(config.dataDir, { recursive: true });
   // Remote mode: the stream manager is another bintu; the organisation key it takes is also the
   // key of this edge's admin API. Embedded mode: the registry and its key live in the data dir.
@@ -153,15 +170,11 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     edges: () => router.edgeSnapshot(),
     geoBuiltAt: () => geo.builtAt,
     ...(certificates ? { tlsNotAfter: () => certificates.current.notAfter } : {}),
-    ...(config.cluster.redisUrl !== "" && { cluster: () => replica!.status() }),
+    ...(fleet && registered && { cluster: { replica: () => replica!.status(), registeredEdges: () => registered.size } }),
   });
   const load = new LoadMeter(table);
-  // The fleet (issue 12): one Redis link; the change log's replica mirrors fleet rules, revocations,
-  // token keys and stream locks into the local stores (started below, before the Guardian reads them).
-  const fleet =
-    config.cluster.redisUrl === ""
-      ? null
-      : new RedisLink({ ...config.cluster, url: config.cluster.redisUrl, name: `bintu-edge:${config.cluster.edgeId}`, log });
+  // The change log's replica mirrors fleet rules, revocations, token keys and stream locks into the
+  // local stores (started below, before the Guardian reads them).
   const replica = fleet
     ? new Replica({
         link: fleet,
@@ -239,19 +252,37 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
       },
     },
   });
+  const ownership =
+    fleet && registered
+      ? new StreamOwnership({
+          link: fleet,
+          edgeId: cluster.edgeId,
+          urls: () => (addresses ? announcedEntry(config, addresses).urls : {}),
+          sessions: table,
+          liveEdges: () => registered.liveIds(),
+          log,
+          onLost: () => metrics.ownershipRefusals.inc({ stage: "refresh" }),
+        })
+      : null;
   const org = registry?.orgHash ?? config.bintu.orgHash;
   const clock = systemClock;
   const access = new AccessControl({
     streams: directory,
-    locator: table,
+    locator: ownership ?? table,
+    claim: ownership,
     apps: config.ingest.apps,
     limiter,
     webhook,
     org,
     rules: guardian,
     tokens: config.auth.playback.required ? tokens : null,
-    onDecided: (req, decision, ms) =>
-      metrics.decisionSeconds.observe({ action: req.action, protocol: req.protocol, result: decision.allow ? "allow" : "deny" }, ms / 1000),
+    onDecided: (req, decision, ms) => {
+      metrics.decisionSeconds.observe({ action: req.action, protocol: req.protocol, result: decision.allow ? "allow" : "deny" }, ms / 1000);
+      // Busy though not live here: another edge of the fleet holds the key.
+      if (ownership && !decision.allow && decision.code === "EDGE_ERR_STREAM_BUSY" && table.locate(req.app, req.name).at === "nowhere") {
+        metrics.ownershipRefusals.inc({ stage: "publish" });
+      }
+    },
   });
   const sessions = new LiveSessionPolicy({
     table,
@@ -267,6 +298,9 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     events: {
       revoked: () => metrics.tokenRevocations.inc(),
       revalidated: (result) => metrics.revalidations.inc({ result: revalidationResult(result) }),
+      publishEnded: (s) => {
+        if (!s.foreign) ownership?.release(s.app, s.name, s.id); // a foreign server's publisher never claimed
+      },
     },
   });
   const tlsServed = certificates ? { secureContext: () => certificates.current.context, options: () => certificates.current.options } : undefined;
@@ -309,6 +343,16 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
       handles: new TokenHandles(tokens),
     },
     kick: (id) => sessions.end(id),
+    ...(ownership && registered
+      ? {
+          fleet: {
+            edgeId: cluster.edgeId,
+            locate: (a, n) => ownership.locate(a, n),
+            holds: (a, n, s) => ownership.holds(a, n, s),
+            setDrain: (id, d) => registered.setDrain(id, d),
+          },
+        }
+      : {}),
     ready: () => addresses !== null,
     ...(certificates ? { tls: { options: certificates.current.options, handshakeTimeoutMs: config.rtmp.limits.handshakeTimeoutMs } } : {}),
     log,
@@ -327,17 +371,21 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     // Media first: the sessions it ends still get their publish-end side effects, then the policy stops.
     await Promise.all([ingest.close(), api.close(), router.close()]);
     await outbound?.close();
+    // The fleet after media: ended publishers give their keys back, then this edge leaves the registry.
+    await ownership?.close();
+    await registered?.close();
+    merged?.close();
+    unpostStreams?.();
+    // The link before awaiting the replica: its blocked read then ends at once instead of at its BLOCK time.
+    const replicaClosed = replica?.close();
+    await fleet?.close();
+    await replicaClosed;
     sessions.close();
     edgeFeed.close();
     certificates?.close();
     load.close();
     keys.close();
     guardian.close();
-    unpostStreams?.();
-    // The link first: the replica's blocked read then ends at once instead of at its BLOCK time.
-    const replicaClosed = replica?.close();
-    await fleet?.close();
-    await replicaClosed;
     guardianStore.close();
     geo.close();
     tokens.close();
@@ -370,6 +418,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
         const playback = await listening("playback.port", config.playback.port, config.playback.host, () => ingest.listenPlayback());
         await listening("api.port", config.api.port, config.api.host, () => api.listen({ port: config.api.port, host: config.api.host }));
         addresses = { rtmp, ...(rtmps ? { rtmps } : {}), playback, api: api.server.address() as AddressInfo };
+        registered?.start();
         // After the API listens: this edge may be in its own routing table and probe itself.
         await router.start();
         const at = (a: AddressInfo | undefined) => (a ? `${a.address}:${a.port}` : "off");

@@ -6,7 +6,7 @@ import type { StreamInfo } from "../bintu/directory.js";
 import { checkPlayClaims } from "../auth/splay.js";
 import { GUARDIAN_ERRORS, type GuardianRequest } from "../guardian/guardian.js";
 import { EdgeError, type ErrorCode } from "../errors.js";
-import type { FailedPublishBudget, PublishWebhook, RuleCheck, StreamLocator, StreamLookup, TokenCheck } from "./ports.js";
+import type { FailedPublishBudget, PublishClaim, PublishWebhook, RuleCheck, StreamLocator, StreamLookup, TokenCheck } from "./ports.js";
 import type { AccessRequest, Allowed, Decision, StreamLocation } from "./types.js";
 
 export type { AccessRequest, Allowed, Decision, EdgeSession, SessionToken, StreamLocation } from "./types.js";
@@ -46,6 +46,8 @@ export interface AccessControlOptions {
   apps: readonly string[];
   limiter: FailedPublishBudget;
   webhook: Pick<PublishWebhook, "publish"> | null;
+  /** A fleet's ownership of stream keys (issue 12 §2); absent on a single edge. */
+  claim?: PublishClaim | null;
   /** IP / CIDR / referrer / country rules (issue 5). */
   rules: Pick<RuleCheck, "decide" | "needsTags">;
   /** Set when every play needs a token (`auth.playback.required`). */
@@ -78,7 +80,8 @@ const NOT_ASKED: StreamLocation = { at: "nowhere" };
  * Order of checks, cheapest refusal first: application, the client's failed-publish budget (no
  * lookup for a blocked scanner), Guardian rules (in-memory tables), the stream's state from the
  * directory (cached), where the stream is live (memory), then the playback token (a signature check,
- * cached) for a play, or the organisation webhook (a network call) for an allowed publish.
+ * cached) for a play, or — for an allowed publish — the fleet's claim on the key (one Redis round
+ * trip, issue 12) and the organisation webhook (a network call).
  *
  * A refused address learns nothing about keys (issue 18 §5): the budget and the Guardian are
  * decided before anything about the stream is told, so an unknown, a locked, a live and a busy key
@@ -107,10 +110,18 @@ export class AccessControl {
   private async decideAll(req: AccessRequest): Promise<Decision> {
     const decision = await this.decideStream(req);
     if (req.action === "play") return decision.allow ? this.checkToken(req, decision) : decision;
-    if (decision.allow && this.opts.webhook && (await this.opts.webhook.publish(req)) === "deny") {
+    if (!decision.allow) return this.publishFailed(req, decision.code);
+    // The fleet's claim before the webhook: the claim is one Redis round trip under a short deadline,
+    // the webhook a network call with a side effect at the organisation (it learns of a publish), so
+    // two encoders racing for one key are settled before the organisation hears of either.
+    const { claim, webhook } = this.opts;
+    const session = req.media === "here" ? req.clientId : undefined;
+    if (claim && session !== undefined && (await claim.claim(req.app, req.name, session)) === "busy") return this.publishFailed(req, "EDGE_ERR_STREAM_BUSY");
+    if (webhook && (await webhook.publish(req)) === "deny") {
+      if (claim && session !== undefined) claim.release(req.app, req.name, session);
       return this.publishFailed(req, "EDGE_ERR_WEBHOOK_DENIED");
     }
-    return decision.allow ? decision : this.publishFailed(req, decision.code);
+    return decision;
   }
 
   /** Guardian rules: pure and in-memory; `stream` is null before the lookup or for an unknown key. */

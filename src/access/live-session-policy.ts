@@ -39,6 +39,8 @@ export interface LiveSessionPolicyOptions {
   readonly events?: {
     revoked?(): void;
     revalidated?(result: CheckResult): void;
+    /** A publisher of this edge ended (after its stream was reported ended): a fleet gives its key back. */
+    publishEnded?(session: EdgeSession): void;
   };
 }
 
@@ -152,6 +154,7 @@ export class LiveSessionPolicy {
     this.revalidator.remove(publisher.id);
     webhook?.done(publisher);
     this.report("ended", publisher);
+    this.opts.events?.publishEnded?.(publisher);
     // Players wait playback.endGraceMs for the encoder to come back (reconnects are common), then
     // are closed instead of hanging on a stream nobody feeds.
     const timer = this.clock.setTimer(() => {

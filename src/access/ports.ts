@@ -31,6 +31,18 @@ export interface StreamLocator {
   locate(app: string, name: string): StreamLocation;
 }
 
+/**
+ * One live publisher per stream key in a fleet (issue 12 §2): asked once every other check of a
+ * publish here passed. "busy": another edge holds the key. "unavailable": the fleet could not answer
+ * within its deadline (Redis down or slow) — the publish goes on, and the fleet settles who keeps
+ * the key once it answers again. `release` is fire-and-forget: a claim whose session ended, or
+ * never started, is given back.
+ */
+export interface PublishClaim {
+  claim(app: string, name: string, sessionId: string): Promise<"ok" | "busy" | "unavailable">;
+  release(app: string, name: string, sessionId: string): void;
+}
+
 /** IP / CIDR / referrer / country rules (the Guardian). `Rules` is the compiled rule set, opaque here. */
 export interface RuleCheck<Rules = unknown> {
   /** A new session: decided and counted. */

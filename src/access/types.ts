@@ -38,8 +38,14 @@ export type Allowed = { readonly allow: true; readonly stream: StreamInfo; reado
 export type Denied = { readonly allow: false; readonly code: ErrorCode };
 export type Decision = Allowed | Denied;
 
-/** Where a stream's publisher is: on this edge, on another edge of the fleet, or nowhere. */
-export type StreamLocation = { readonly at: "here" } | { readonly at: "edge"; readonly edge: string } | { readonly at: "nowhere" };
+/** How clients reach an edge of the fleet (a routing table entry's `urls`). */
+export type EdgeUrls = { readonly ingest?: string; readonly rtmp?: string; readonly flv?: string };
+
+/**
+ * Where a stream's publisher is: on this edge, on another edge of the fleet (with its URLs when the
+ * fleet knows them; a foreign server's hook names none), or nowhere.
+ */
+export type StreamLocation = { readonly at: "here" } | { readonly at: "edge"; readonly edge: string; readonly urls?: EdgeUrls } | { readonly at: "nowhere" };
 
 /** A running session as the policy sees it; the adapter that carries it fills `end`. */
 export interface EdgeSession {

@@ -30,6 +30,7 @@ import type { Router } from "../routing/router.js";
 import { registerRouteRoutes } from "./route-routes.js";
 import { registerHookRoutes } from "./hook-routes.js";
 import type { ForeignSessions } from "./hook-sessions.js";
+import { registerFleetRoutes, type FleetApi } from "./fleet-routes.js";
 import type { TokenHandles } from "../hooks/token-handles.js";
 import { edgeError as send, sendBintuEnvelope } from "./wire-codes.js";
 import { createHttpServer } from "../front/http-server.js";
@@ -55,6 +56,8 @@ export interface ApiDeps {
   /** Foreign media servers' auth hooks (issue 14): their running sessions and the token handles. */
   hooks: { sessions: ForeignSessions; handles: TokenHandles };
   kick: (id: string) => boolean;
+  /** The fleet's ownership and registry (issue 12); absent on a single edge. */
+  fleet?: FleetApi & { holds(app: string, name: string, session: string): boolean };
   ready: () => boolean;
   /** A fleet edge (issue 12): revocations through the change log, and what GET /v1/cluster shows. */
   cluster?: { revoke: (jti: string, exp: number) => Promise<void>; view: () => Promise<unknown> };
@@ -123,7 +126,7 @@ export function setApiSecureContext(api: FastifyInstance, options: tls.SecureCon
 }
 
 /** `GET /v1/sessions`, and the sessions of the dashboard's live updates. */
-function sessionsJson(deps: Pick<ApiDeps, "sessions">) {
+function sessionsJson(deps: Pick<ApiDeps, "sessions" | "fleet">) {
   return deps.sessions().map((s) => ({
     id: s.id,
     role: s.role,
@@ -136,6 +139,9 @@ function sessionsJson(deps: Pick<ApiDeps, "sessions">) {
     startedAt: new Date(s.startedAt).toISOString(),
     bytesIn: s.bytesIn(),
     bytesOut: s.bytesOut(),
+    // In a fleet, a publisher of this edge names the key's owner: this edge once the fleet
+    // confirmed the claim, null while it has not (allowed while Redis was down, issue 12 §7).
+    ...(deps.fleet && s.role === "publisher" && !s.foreign ? { owner: deps.fleet.holds(s.app, s.name, s.id) ? deps.fleet.edgeId : null } : {}),
   }));
 }
 
@@ -215,6 +221,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     trustedProxies: deps.trustedProxies,
     metrics: deps.metrics,
   });
+  if (deps.fleet) registerFleetRoutes(app, { fleet: deps.fleet, auth: deps.auth, apps: config.ingest.apps });
   registerSplayRoutes(app, { tokens: deps.tokens, auth: deps.auth, org: deps.org, ...(deps.cluster && { fleetRevoke: deps.cluster.revoke }) });
   const cluster = deps.cluster;
   if (cluster) app.get("/v1/cluster", { preHandler: requireEdgeRole("nanoReadOnly") }, async () => cluster.view());

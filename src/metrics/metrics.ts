@@ -36,8 +36,8 @@ export interface RoutingState {
   /** When the TLS certificate in force expires; absent without TLS (issue 15). */
   /** Set only when TLS is on: when the certificate in force expires. */
   tlsNotAfter?: () => Date;
-  /** Set only on a fleet edge (cluster.redisUrl, issue 12): the replica of the change log. */
-  cluster?: () => { connected: boolean; lag: number; staleSeconds: number };
+  /** Set only on a fleet edge (cluster.redisUrl, issue 12): the replica of the change log, and the edge registry. */
+  cluster?: { replica(): { connected: boolean; lag: number; staleSeconds: number }; registeredEdges(): number };
 }
 
 /** Change propagation (commit on one edge → applied on this one): milliseconds on a healthy fleet, seconds after an outage. */
@@ -294,27 +294,41 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, r
         registers: [registry],
       })
     : null;
+  const ownershipRefusals = new Counter({
+    name: "bintu_edge_cluster_ownership_refusals_total",
+    help: "Publishers refused (stage publish) or ended (stage refresh) because another edge of the fleet holds the stream key",
+    labelNames: ["stage"] as const,
+    registers: cluster ? [registry] : [],
+  });
   if (cluster) {
-    const clusterGauge = (name: string, help: string, read: (c: ReturnType<NonNullable<RoutingState["cluster"]>>) => number) =>
+    const clusterGauge = (name: string, help: string, read: () => number) =>
       new Gauge({
         name,
         help,
         registers: [registry],
         collect() {
-          this.set(read(cluster()));
+          this.set(read());
         },
       });
-    clusterGauge("bintu_edge_cluster_connected", "1 while this edge's replica follows the fleet's Redis, else 0", (c) => (c.connected ? 1 : 0));
-    clusterGauge("bintu_edge_cluster_replica_lag", "Changes committed to the fleet's log that this edge's replica has not applied yet", (c) => c.lag);
+    clusterGauge("bintu_edge_cluster_connected", "1 while this edge's replica follows the fleet's Redis, else 0", () => (cluster.replica().connected ? 1 : 0));
+    clusterGauge(
+      "bintu_edge_cluster_replica_lag",
+      "Changes committed to the fleet's log that this edge's replica has not applied yet",
+      () => cluster.replica().lag,
+    );
     clusterGauge(
       "bintu_edge_cluster_stale_seconds",
       "Seconds since this edge's replica last heard from the fleet's Redis; 0 while connected",
-      (c) => c.staleSeconds,
+      () => cluster.replica().staleSeconds,
+    );
+    clusterGauge("bintu_edge_cluster_registry_edges", "Edges announcing themselves in the fleet's registry (the last known number while Redis is down)", () =>
+      cluster.registeredEdges(),
     );
   }
 
   return {
     clusterPropagationSeconds,
+    ownershipRefusals,
     decisionSeconds,
     bintuLookupSeconds,
     breakerChanged,

@@ -7,6 +7,7 @@ import YAML from "yaml";
 import { checkPart, edgeTableIssues, type ConfigIssue } from "../config/load.js";
 import { EdgeTableSchema, type Config, type EdgeEntry } from "../config/schema.js";
 import type { Logger } from "../log.js";
+import type { EdgeLoad } from "./health.js";
 import type { EdgeFeed } from "./router.js";
 import { WatchedFile } from "../util/watched-file.js";
 
@@ -125,4 +126,92 @@ export function configuredEdges(
   opts: Pick<EdgeTableOptions, "log" | "onReload"> = {},
 ): EdgeTableSource {
   return new EdgeTableSource({ inline: routing.edges, file: routing.edgesFile, ...opts });
+}
+
+/** An edge of the fleet's registry: its routing table entry and the load it announced with it. */
+export interface AnnouncedEdge {
+  readonly entry: EdgeEntry;
+  readonly load: EdgeLoad;
+}
+
+/**
+ * The fleet's edge registry as the router needs it (src/cluster/edge-registry.ts fills it). The
+ * listener gets the registry's view at once and after every read: the edges announcing now, the
+ * ids set to drain (registered or configured), and whether the registry could be read at all.
+ */
+export interface RegisteredEdges {
+  subscribe(listener: (view: RegistryView) => void): () => void;
+}
+
+export interface RegistryView {
+  readonly edges: readonly AnnouncedEdge[];
+  readonly drained: ReadonlySet<string>;
+  /** False while Redis cannot be read: the last edges stay in the table and are probed instead. */
+  readonly live: boolean;
+}
+
+const EMPTY_VIEW: RegistryView = { edges: [], drained: new Set(), live: false };
+
+/**
+ * The router's table in a fleet (issue 12 §4): the configured edges (config or edges file; they win
+ * on an id clash) followed by the registered ones, each draining when the fleet says so. A new
+ * table is handed on only when an entry changed; otherwise the same array with fresh loads.
+ */
+export class MergedEdgeFeed implements EdgeFeed {
+  private configured: readonly EdgeEntry[] = [];
+  private view: RegistryView = EMPTY_VIEW;
+  private edges: readonly EdgeEntry[] = [];
+  private signature = "";
+  private readonly listeners = new Set<(edges: readonly EdgeEntry[], announced?: ReadonlyMap<string, EdgeLoad>) => void>();
+  private readonly unsubscribe: Array<() => void>;
+
+  constructor(configured: EdgeFeed, registered: RegisteredEdges) {
+    this.unsubscribe = [
+      configured.subscribe((edges) => {
+        this.configured = edges;
+        this.emit();
+      }),
+      registered.subscribe((view) => {
+        this.view = view;
+        this.emit();
+      }),
+    ];
+  }
+
+  subscribe(listener: (edges: readonly EdgeEntry[], announced?: ReadonlyMap<string, EdgeLoad>) => void): () => void {
+    this.listeners.add(listener);
+    listener(this.edges, this.announced());
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Ids of the configured edges (the registry reads their drain flags too). */
+  configuredIds(): string[] {
+    return this.configured.map((e) => e.id);
+  }
+
+  close(): void {
+    for (const off of this.unsubscribe) off();
+    this.listeners.clear();
+  }
+
+  private announced(): ReadonlyMap<string, EdgeLoad> {
+    const ids = new Set(this.configured.map((e) => e.id));
+    const loads = new Map<string, EdgeLoad>();
+    if (this.view.live) for (const a of this.view.edges) if (!ids.has(a.entry.id)) loads.set(a.entry.id, a.load);
+    return loads;
+  }
+
+  private emit(): void {
+    const { drained } = this.view;
+    const ids = new Set(this.configured.map((e) => e.id));
+    const drain = (e: EdgeEntry) => (drained.has(e.id) && !e.drain ? { ...e, drain: true } : e);
+    const merged = [...this.configured.map(drain), ...this.view.edges.filter((a) => !ids.has(a.entry.id)).map((a) => drain(a.entry))];
+    const signature = JSON.stringify(merged);
+    if (signature !== this.signature) {
+      this.signature = signature;
+      this.edges = merged;
+    }
+    const announced = this.announced();
+    for (const listener of this.listeners) listener(this.edges, announced);
+  }
 }

@@ -26,6 +26,8 @@ export interface HealthOptions {
 
 interface Probed {
   entry: EdgeEntry;
+  /** Alive by the fleet registry's announcements (issue 12 §4): up, with the announced load, never probed. */
+  announced: boolean;
   up: boolean;
   known: boolean;
   passes: number;
@@ -68,19 +70,39 @@ export class HealthChecker {
 
   constructor(private readonly opts: HealthOptions) {}
 
-  /** Replaces the table; edges whose id and API URL stay keep their state. Index = table index. */
-  setEdges(edges: readonly EdgeEntry[]): void {
+  /**
+   * Replaces the table; edges whose id and API URL stay keep their state. Index = table index.
+   * `announced` edges take the load they announced and count as up (their registry entry expires
+   * when they stop announcing); an edge no longer announced (the registry cannot be read) is probed.
+   */
+  setEdges(edges: readonly EdgeEntry[], announced?: ReadonlyMap<string, EdgeLoad>): void {
     const old = new Map(this.probed.map((p) => [`${p.entry.id}\0${p.entry.api}`, p]));
     const fresh: Probed[] = [];
     this.probed = edges.map((entry) => {
-      const kept = old.get(`${entry.id}\0${entry.api}`);
-      if (kept) {
-        kept.entry = entry; // same edge, new details (capacity, weight, drain)
-        return kept;
+      const load = announced?.get(entry.id);
+      let p = old.get(`${entry.id}\0${entry.api}`);
+      if (p) {
+        p.entry = entry; // same edge, new details (capacity, weight, drain)
+      } else {
+        // Unprobed edges (no API URL) are taken as configured: up, no load.
+        p = {
+          entry,
+          announced: false,
+          up: entry.api === "",
+          known: entry.api === "",
+          passes: 0,
+          failures: 0,
+          load: NO_LOAD,
+          lastError: "",
+          routedSinceReport: 0,
+        };
       }
-      // Unprobed edges (no API URL) are taken as configured: up, no load.
-      const p = { entry, up: entry.api === "", known: entry.api === "", passes: 0, failures: 0, load: NO_LOAD, lastError: "", routedSinceReport: 0 };
-      if (entry.api !== "") fresh.push(p);
+      if (load) this.announce(p, load);
+      else if (p.announced) {
+        p.announced = false;
+        p.passes = p.failures = 0;
+        if (entry.api !== "") fresh.push(p);
+      } else if (!p.known && entry.api !== "" && !old.has(`${entry.id}\0${entry.api}`)) fresh.push(p);
       return p;
     });
     // An edge added to a running table is probed now rather than at the next round.
@@ -111,6 +133,14 @@ export class HealthChecker {
     await this.round;
   }
 
+  private announce(p: Probed, load: EdgeLoad): void {
+    const first = !p.known || !p.up;
+    // The same report read twice (registry reads outpace announcements) keeps the routes counted since.
+    if (p.load !== load) p.routedSinceReport = 0;
+    Object.assign(p, { announced: true, up: true, known: true, load, lastError: "" });
+    if (first) this.opts.onTransition?.(p.entry, true, "announced");
+  }
+
   /** The router sent a client to this edge: count it until the edge's next load report. */
   noteRouted(index: number): void {
     const p = this.probed[index];
@@ -133,7 +163,7 @@ export class HealthChecker {
   }
 
   private probeAll(): Promise<void> {
-    this.round = Promise.all(this.probed.filter((p) => p.entry.api !== "").map((p) => this.probe(p))).then(() => {});
+    this.round = Promise.all(this.probed.filter((p) => p.entry.api !== "" && !p.announced).map((p) => this.probe(p))).then(() => {});
     return this.round;
   }
 
@@ -158,7 +188,8 @@ export class HealthChecker {
       clearTimeout(deadline);
       this.aborts.delete(abort);
     }
-    if (this.closed || !this.probed.includes(p)) return; // closed, or the edge left the table meanwhile
+    // Closed, the edge left the table, or it is announced now: the probe's answer is not needed.
+    if (this.closed || !this.probed.includes(p) || p.announced) return;
     this.record(p, load, error);
   }
 

@@ -42,11 +42,13 @@ export interface EdgeSnapshot {
 
 /**
  * Where the router's edge table comes from: the config or a watched file on one edge
- * (EdgeTableSource), the fleet's edge registry next. `subscribe` calls the listener with the
- * current table at once and with every later one; a feed only ever hands on valid tables.
+ * (EdgeTableSource), merged with the fleet's edge registry (MergedEdgeFeed). `subscribe` calls the
+ * listener with the current table at once and with every later one; a feed only ever hands on
+ * valid tables. `announced`: the edges alive by their own announcement, with the load they
+ * announced — not probed; the same `edges` array again means only loads changed.
  */
 export interface EdgeFeed {
-  subscribe(listener: (edges: readonly EdgeEntry[]) => void): () => void;
+  subscribe(listener: (edges: readonly EdgeEntry[], announced?: ReadonlyMap<string, EdgeLoad>) => void): () => void;
 }
 
 const ALTERNATIVES = 2;
@@ -89,7 +91,7 @@ export class Router {
         log?.[up ? "info" : "warn"](`routing: edge ${up ? "up" : "down"}`, { edge: edge.id, why });
       },
     });
-    this.unsubscribe = feed.subscribe((edges) => this.setTable(edges));
+    this.unsubscribe = feed.subscribe((edges, announced) => this.setTable(edges, announced));
   }
 
   /** Resolves once every edge has been probed once. */
@@ -141,8 +143,9 @@ export class Router {
     return { edge: chosen.id, url: urls[index] + path, region: chosen.region, distanceKm: roundKm(distanceKm), reason: picked.reason, located, alternatives };
   }
 
-  private setTable(edges: readonly EdgeEntry[]): void {
-    this.health.setEdges(edges);
-    this.table = compileTable(edges);
+  private setTable(edges: readonly EdgeEntry[], announced?: ReadonlyMap<string, EdgeLoad>): void {
+    this.health.setEdges(edges, announced);
+    // Announced loads change every second; the compiled table (and its per-place cache) only with the edges.
+    if (edges !== this.table.edges) this.table = compileTable(edges);
   }
 }
