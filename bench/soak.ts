@@ -4,16 +4,23 @@
 // start and end, and — after everything has disconnected — whether open files are back where the
 // phase began. Not part of `npm test`: it runs for minutes and its figures are timings of a machine.
 //
+// The leak verdict comes from the heap after a forced full collection (bench/lib/gc-probe.cjs, preloaded
+// into the edge for the soak only), fitted by least squares over the post-warm-up probes with a 95%
+// confidence interval: "flat" only when the whole interval is at or under SOAK_GOAL_MB_H.
+//
 // env: SOAK_PHASE1_S (600), SOAK_PHASE2_S (600), SOAK_WARMUP_S (60), SOAK_SAMPLE_S (5),
 //      SOAK_PLAYERS (20 concurrent churning players), SOAK_STALLED (20 stalled readers in phase 2),
 //      SOAK_HOLD_MIN_S / SOAK_HOLD_MAX_S (1 / 6: how long a churning player stays),
-//      SOAK_SETTLE_S (35: wait after a phase before "all gone", past the 30 s idle deadline).
+//      SOAK_SETTLE_S (35: wait after a phase before "all gone", past the 30 s idle deadline),
+//      SOAK_GOAL_MB_H (1: the heap growth the verdict allows).
 import { spawn, type ChildProcess } from "node:child_process";
-import { readdirSync, readlinkSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { RawRtmpClient } from "../test/helpers/rtmp-client.js";
 import { sampleProc } from "./lib/proc.js";
-import { startServer, type Server } from "./lib/servers.js";
+import { ROOT, startServer, type Server } from "./lib/servers.js";
 import { envNumber, fmt, sleep, table } from "./lib/stats.js";
 
 const PHASE1_S = envNumber("SOAK_PHASE1_S", 600);
@@ -25,6 +32,7 @@ const STALLED = envNumber("SOAK_STALLED", 20);
 const HOLD_MIN_S = envNumber("SOAK_HOLD_MIN_S", 1);
 const HOLD_MAX_S = envNumber("SOAK_HOLD_MAX_S", 6);
 const SETTLE_S = envNumber("SOAK_SETTLE_S", 35);
+const GOAL_MB_H = envNumber("SOAK_GOAL_MB_H", 1);
 
 interface Sample {
   t: number; // s since the phase began
@@ -32,6 +40,45 @@ interface Sample {
   heapMb: number;
   fds: number;
   sessions: number;
+  gc?: GcProbe; // what survived a forced full collection at this sample
+}
+
+interface GcProbe {
+  heapMb: number;
+  externalMb: number; // Buffers and other memory outside the V8 heap (socket backlogs live here)
+  gcMs: number;
+}
+
+/** Forced full collections in the edge through bench/lib/gc-probe.cjs (SIGUSR2 → one JSON line). */
+class GcProber {
+  private seen = 0;
+  constructor(
+    private readonly pid: number,
+    private readonly file: string,
+  ) {}
+
+  private lines(): string[] {
+    return existsSync(this.file) ? readFileSync(this.file, "utf8").split("\n").filter(Boolean) : [];
+  }
+
+  async probe(): Promise<GcProbe | undefined> {
+    this.seen = this.lines().length;
+    try {
+      process.kill(this.pid, "SIGUSR2");
+    } catch {
+      return undefined; // edge gone
+    }
+    for (let i = 0; i < 60; i++) {
+      await sleep(50);
+      const lines = this.lines();
+      if (lines.length > this.seen) {
+        const p = JSON.parse(lines[lines.length - 1]) as { heapUsed: number; external: number; gcMs: number };
+        if (p.heapUsed === undefined) continue; // the load line
+        return { heapMb: p.heapUsed / 1048576, externalMb: p.external / 1048576, gcMs: p.gcMs };
+      }
+    }
+    return undefined;
+  }
 }
 
 const openFiles = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
@@ -61,7 +108,7 @@ function fdDiff(before: Map<string, number>, after: Map<string, number>): string
   return out.length ? out.join(", ") : "none";
 }
 
-async function sample(server: Server, t0: number): Promise<Sample | undefined> {
+async function sample(server: Server, t0: number, gc?: GcProber): Promise<Sample | undefined> {
   const api = `http://127.0.0.1:${server.api!.port}`;
   const headers = { "X-BINTU-APIKEY": server.api!.key };
   try {
@@ -70,7 +117,11 @@ async function sample(server: Server, t0: number): Promise<Sample | undefined> {
     const sessions = ((await (await fetch(`${api}/v1/sessions`, { headers })).json()) as unknown[]).length;
     const proc = sampleProc(server.pid);
     if (!proc) return undefined;
-    return { t: (performance.now() - t0) / 1000, rssMb: proc.rssKb / 1024, heapMb: heap / 1048576, fds: openFiles(server.pid), sessions };
+    // The sawtooth heap first, then the collection (which would flatten it).
+    const s: Sample = { t: (performance.now() - t0) / 1000, rssMb: proc.rssKb / 1024, heapMb: heap / 1048576, fds: openFiles(server.pid), sessions };
+    const probe = await gc?.probe();
+    if (probe) s.gc = probe;
+    return s;
   } catch {
     return undefined;
   }
@@ -90,6 +141,62 @@ function slopePerHour(points: { t: number; y: number }[]): number {
   }
   return den === 0 ? NaN : (num / den) * 3600;
 }
+
+/** Two-sided 95% quantile of Student's t with `dof` degrees of freedom (Cornish-Fisher, ±0.01 for dof ≥ 3). */
+function t975(dof: number): number {
+  const z = 1.959964;
+  return z + (z ** 3 + z) / (4 * dof) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * dof ** 2);
+}
+
+interface Trend {
+  slope: number; // units per hour
+  lo: number; // 95% confidence interval of the slope, units per hour
+  hi: number;
+  n: number;
+  nEff: number; // samples after the autocorrelation correction
+  sd: number; // residual standard deviation, units
+}
+
+/**
+ * Least-squares slope with a 95% confidence interval. Successive samples of a heap are not
+ * independent (a cache filling, a batch of sessions alive across two probes), which makes the plain
+ * interval too narrow; the residuals' lag-1 autocorrelation r shrinks the sample count to
+ * n·(1−r)/(1+r), the usual AR(1) correction, before the interval is taken.
+ */
+function trend(points: { t: number; y: number }[]): Trend {
+  const n = points.length;
+  const nan = { slope: NaN, lo: NaN, hi: NaN, n, nEff: NaN, sd: NaN };
+  if (n < 4) return nan;
+  const mt = points.reduce((a, p) => a + p.t, 0) / n;
+  const my = points.reduce((a, p) => a + p.y, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (const p of points) {
+    sxy += (p.t - mt) * (p.y - my);
+    sxx += (p.t - mt) ** 2;
+  }
+  if (sxx === 0) return nan;
+  const b = sxy / sxx;
+  const res = points.map((p) => p.y - my - b * (p.t - mt));
+  const sse = res.reduce((a, e) => a + e * e, 0);
+  let lag = 0;
+  for (let i = 1; i < n; i++) lag += res[i] * res[i - 1];
+  const r = sse === 0 ? 0 : Math.min(0.95, Math.max(0, lag / sse));
+  const nEff = Math.max(3, (n * (1 - r)) / (1 + r));
+  const se = Math.sqrt(sse / (n - 2) / sxx) * Math.sqrt(n / nEff);
+  const half = t975(Math.max(1, nEff - 2)) * se;
+  return { slope: b * 3600, lo: (b - half) * 3600, hi: (b + half) * 3600, n, nEff, sd: Math.sqrt(sse / (n - 2)) };
+}
+
+function verdict(tr: Trend, goal: number): string {
+  if (!Number.isFinite(tr.hi)) return "no verdict (too few samples)";
+  if (tr.hi <= goal) return `flat: the whole 95% interval is ≤ ${goal} MB/h`;
+  if (tr.lo > goal) return `GROWING: the whole 95% interval is > ${goal} MB/h`;
+  return `inconclusive at this length: the 95% interval spans ${goal} MB/h`;
+}
+
+const fmtTrend = (tr: Trend) =>
+  `${fmt(tr.slope, 2)} MB/h (95% CI ${fmt(tr.lo, 2)} … ${fmt(tr.hi, 2)}; ${tr.n} probes, ~${fmt(tr.nEff, 0)} independent, residual sd ${fmt(tr.sd * 1024, 0)} KB)`;
 
 function publisher(server: Server, name: string): ChildProcess {
   // A small real H.264/AAC stream, as an encoder sends it; -re keeps it at real time.
@@ -170,14 +277,14 @@ function stalledReader(server: Server, name: string, stop: () => boolean, counts
   });
 }
 
-async function phase(server: Server, name: string, seconds: number, stalled: number, label: string): Promise<string[]> {
+async function phase(server: Server, gc: GcProber, name: string, seconds: number, stalled: number, label: string): Promise<string[]> {
   const t0 = performance.now();
   const until = t0 + seconds * 1000;
   const stop = () => performance.now() >= until;
   const counts: Record<string, number> = { flv: 0, rtmp: 0, refused: 0, errors: 0, stalled: 0, bytes: 0 };
   const samples: Sample[] = [];
   // One sample first: the sampler's own keep-alive connections to the API are then in the baseline.
-  await sample(server, t0);
+  const before = await sample(server, t0, gc);
   const startFds = openFiles(server.pid);
   const startKinds = fdKinds(server.pid);
   const churn = Array.from({ length: PLAYERS }, async (_, i) => {
@@ -185,14 +292,14 @@ async function phase(server: Server, name: string, seconds: number, stalled: num
   });
   const stalls = Array.from({ length: stalled }, () => stalledReader(server, name, stop, counts));
   while (!stop()) {
-    const s = await sample(server, t0);
+    const s = await sample(server, t0, gc);
     if (s) samples.push(s);
     await sleep(SAMPLE_S * 1000);
   }
   await Promise.all([...churn, ...stalls]);
   // Closes settle, and kept-alive or idle connections reach their deadline (idleTimeoutMs, 30 s).
   await sleep(SETTLE_S * 1000);
-  const after = await sample(server, t0);
+  const after = await sample(server, t0, gc);
   const afterKinds = fdKinds(server.pid);
   const steady = samples.filter((s) => s.t >= WARMUP_S);
   const heapSlope = slopePerHour(steady.map((s) => ({ t: s.t, y: s.heapMb })));
@@ -206,6 +313,13 @@ async function phase(server: Server, name: string, seconds: number, stalled: num
   }
   const floorSlope = slopePerHour(floors);
   const rssSlope = slopePerHour(steady.map((s) => ({ t: s.t, y: s.rssMb })));
+  const probed = steady.filter((s) => s.gc);
+  const gcHeap = trend(probed.map((s) => ({ t: s.t, y: s.gc!.heapMb })));
+  const gcExternal = trend(probed.map((s) => ({ t: s.t, y: s.gc!.externalMb })));
+  const gcMs = probed.map((s) => s.gc!.gcMs);
+  // The same fit over the last half alone: a warm-up still under way (JIT code, caches filling)
+  // shows as a steeper first half, a leak as the same slope in both.
+  const lateHeap = trend(probed.slice(Math.floor(probed.length / 2)).map((s) => ({ t: s.t, y: s.gc!.heapMb })));
   const first = steady[0] ?? samples[0];
   const last = samples[samples.length - 1];
   console.log(`\n${label}: ${seconds} s, ${PLAYERS} churning players${stalled ? `, ${stalled} stalled readers` : ""}`);
@@ -230,8 +344,12 @@ async function phase(server: Server, name: string, seconds: number, stalled: num
       ],
     ),
   );
+  const gcAt = (s: Sample | undefined) => (s?.gc ? fmt(s.gc.heapMb, 2) : "?");
   const lines = [
-    `${label}: heap slope ${fmt(heapSlope, 2)} MB/h (floor of ${floors.length} windows: ${fmt(floorSlope, 2)} MB/h), RSS slope ${fmt(rssSlope, 2)} MB/h over ${steady.length} samples after ${WARMUP_S} s warm-up;` +
+    `${label}: heap after forced full GC ${fmtTrend(gcHeap)} → ${verdict(gcHeap, GOAL_MB_H)}; last half alone ${fmtTrend(lateHeap)}`,
+    `${label}: post-GC heap ${gcAt(before)} MB at start → ${gcAt(first)} after warm-up → ${gcAt(last)} last → ${gcAt(after)} all gone;` +
+      ` external (Buffers) ${fmtTrend(gcExternal)}; forced GC took ${fmt(Math.max(...gcMs), 0)} ms at most`,
+    `${label}: sawtooth heap slope ${fmt(heapSlope, 2)} MB/h (floor of ${floors.length} windows: ${fmt(floorSlope, 2)} MB/h), RSS slope ${fmt(rssSlope, 2)} MB/h over ${steady.length} samples after ${WARMUP_S} s warm-up;` +
       ` open files ${startFds} → ${after?.fds ?? "?"} (start → all gone), sessions at end ${after?.sessions ?? "?"}`,
   ];
   lines.push(`${label}: open files changed by kind (start → all gone): ${fdDiff(startKinds, afterKinds)}`);
@@ -240,16 +358,27 @@ async function phase(server: Server, name: string, seconds: number, stalled: num
 }
 
 async function main(): Promise<void> {
-  const server = await startServer("edge", { EDGE_PLAYBACK_END_GRACE_MS: "2000" });
+  const gcDir = mkdtempSync(join(tmpdir(), "soak-gc-"));
+  const gcFile = join(gcDir, "probes.jsonl");
+  const probe = join(ROOT, "bench", "lib", "gc-probe.cjs");
+  const server = await startServer("edge", {
+    EDGE_PLAYBACK_END_GRACE_MS: "2000",
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require "${probe}"`.trim(),
+    SOAK_GC_FILE: gcFile,
+  });
+  const gc = new GcProber(server.pid, gcFile);
   const children: ChildProcess[] = [];
   try {
+    // SIGUSR2 without the probe's handler would end the edge: the probe writes a line when it loads.
+    if (!existsSync(gcFile)) throw new Error("soak: bench/lib/gc-probe.cjs was not preloaded into the edge");
+    if (!(await gc.probe())) throw new Error("soak: the GC probe did not answer (bench/lib/gc-probe.cjs not preloaded?)");
     const name = await server.newStreamName();
     const pub = publisher(server, name);
     children.push(pub);
     await sleep(4_000);
     const summary = [
-      ...(await phase(server, name, PHASE1_S, 0, "phase 1 (no stalled readers)")),
-      ...(await phase(server, name, PHASE2_S, STALLED, "phase 2 (with stalled readers)")),
+      ...(await phase(server, gc, name, PHASE1_S, 0, "phase 1 (no stalled readers)")),
+      ...(await phase(server, gc, name, PHASE2_S, STALLED, "phase 2 (with stalled readers)")),
     ];
     console.log("\nsummary (goal: heap ≤ 1 MB/h after warm-up, open files back to the start):");
     for (const l of summary) console.log("  " + l);
@@ -258,6 +387,7 @@ async function main(): Promise<void> {
   } finally {
     for (const c of children) c.kill("SIGKILL");
     await server.stop();
+    rmSync(gcDir, { recursive: true, force: true });
   }
 }
 
