@@ -12,14 +12,18 @@
 //      SOAK_PLAYERS (20 concurrent churning players), SOAK_STALLED (20 stalled readers in phase 2),
 //      SOAK_HOLD_MIN_S / SOAK_HOLD_MAX_S (1 / 6: how long a churning player stays),
 //      SOAK_SETTLE_S (35: wait after a phase before "all gone", past the 30 s idle deadline),
-//      SOAK_GOAL_MB_H (1: the heap growth the verdict allows).
+//      SOAK_GOAL_MB_H (1: the heap growth the verdict allows),
+//      SOAK_HEAP_SNAPSHOTS (a directory: the edge writes a heap snapshot there after each phase's
+//      warm-up and at its last sample, to name what grew; unset = none).
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RawRtmpClient } from "../test/helpers/rtmp-client.js";
 import { sampleProc } from "./lib/proc.js";
+import { heapDiff } from "./lib/heap-diff.js";
+import { fmtTrend, GcProber, quietDrift, quietHeap, slopePerHour, trend, verdict, type GcProbe } from "./lib/heap-trend.js";
 import { ROOT, startServer, type Server } from "./lib/servers.js";
 import { envNumber, fmt, sleep, table } from "./lib/stats.js";
 
@@ -33,6 +37,7 @@ const HOLD_MIN_S = envNumber("SOAK_HOLD_MIN_S", 1);
 const HOLD_MAX_S = envNumber("SOAK_HOLD_MAX_S", 6);
 const SETTLE_S = envNumber("SOAK_SETTLE_S", 35);
 const GOAL_MB_H = envNumber("SOAK_GOAL_MB_H", 1);
+const SNAPSHOTS = process.env.SOAK_HEAP_SNAPSHOTS ?? "";
 
 interface Sample {
   t: number; // s since the phase began
@@ -41,44 +46,6 @@ interface Sample {
   fds: number;
   sessions: number;
   gc?: GcProbe; // what survived a forced full collection at this sample
-}
-
-interface GcProbe {
-  heapMb: number;
-  externalMb: number; // Buffers and other memory outside the V8 heap (socket backlogs live here)
-  gcMs: number;
-}
-
-/** Forced full collections in the edge through bench/lib/gc-probe.cjs (SIGUSR2 → one JSON line). */
-class GcProber {
-  private seen = 0;
-  constructor(
-    private readonly pid: number,
-    private readonly file: string,
-  ) {}
-
-  private lines(): string[] {
-    return existsSync(this.file) ? readFileSync(this.file, "utf8").split("\n").filter(Boolean) : [];
-  }
-
-  async probe(): Promise<GcProbe | undefined> {
-    this.seen = this.lines().length;
-    try {
-      process.kill(this.pid, "SIGUSR2");
-    } catch {
-      return undefined; // edge gone
-    }
-    for (let i = 0; i < 60; i++) {
-      await sleep(50);
-      const lines = this.lines();
-      if (lines.length > this.seen) {
-        const p = JSON.parse(lines[lines.length - 1]) as { heapUsed: number; external: number; gcMs: number };
-        if (p.heapUsed === undefined) continue; // the load line
-        return { heapMb: p.heapUsed / 1048576, externalMb: p.external / 1048576, gcMs: p.gcMs };
-      }
-    }
-    return undefined;
-  }
 }
 
 const openFiles = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
@@ -108,7 +75,7 @@ function fdDiff(before: Map<string, number>, after: Map<string, number>): string
   return out.length ? out.join(", ") : "none";
 }
 
-async function sample(server: Server, t0: number, gc?: GcProber): Promise<Sample | undefined> {
+async function sample(server: Server, t0: number, gc?: GcProber, snapshot?: string): Promise<Sample | undefined> {
   const api = `http://127.0.0.1:${server.api!.port}`;
   const headers = { "X-BINTU-APIKEY": server.api!.key };
   try {
@@ -119,84 +86,13 @@ async function sample(server: Server, t0: number, gc?: GcProber): Promise<Sample
     if (!proc) return undefined;
     // The sawtooth heap first, then the collection (which would flatten it).
     const s: Sample = { t: (performance.now() - t0) / 1000, rssMb: proc.rssKb / 1024, heapMb: heap / 1048576, fds: openFiles(server.pid), sessions };
-    const probe = await gc?.probe();
+    const probe = await gc?.probe(snapshot);
     if (probe) s.gc = probe;
     return s;
   } catch {
     return undefined;
   }
 }
-
-/** Least-squares slope of y over t (s), in units per hour. */
-function slopePerHour(points: { t: number; y: number }[]): number {
-  const n = points.length;
-  if (n < 2) return NaN;
-  const mt = points.reduce((a, p) => a + p.t, 0) / n;
-  const my = points.reduce((a, p) => a + p.y, 0) / n;
-  let num = 0;
-  let den = 0;
-  for (const p of points) {
-    num += (p.t - mt) * (p.y - my);
-    den += (p.t - mt) ** 2;
-  }
-  return den === 0 ? NaN : (num / den) * 3600;
-}
-
-/** Two-sided 95% quantile of Student's t with `dof` degrees of freedom (Cornish-Fisher, ±0.01 for dof ≥ 3). */
-function t975(dof: number): number {
-  const z = 1.959964;
-  return z + (z ** 3 + z) / (4 * dof) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * dof ** 2);
-}
-
-interface Trend {
-  slope: number; // units per hour
-  lo: number; // 95% confidence interval of the slope, units per hour
-  hi: number;
-  n: number;
-  nEff: number; // samples after the autocorrelation correction
-  sd: number; // residual standard deviation, units
-}
-
-/**
- * Least-squares slope with a 95% confidence interval. Successive samples of a heap are not
- * independent (a cache filling, a batch of sessions alive across two probes), which makes the plain
- * interval too narrow; the residuals' lag-1 autocorrelation r shrinks the sample count to
- * n·(1−r)/(1+r), the usual AR(1) correction, before the interval is taken.
- */
-function trend(points: { t: number; y: number }[]): Trend {
-  const n = points.length;
-  const nan = { slope: NaN, lo: NaN, hi: NaN, n, nEff: NaN, sd: NaN };
-  if (n < 4) return nan;
-  const mt = points.reduce((a, p) => a + p.t, 0) / n;
-  const my = points.reduce((a, p) => a + p.y, 0) / n;
-  let sxy = 0;
-  let sxx = 0;
-  for (const p of points) {
-    sxy += (p.t - mt) * (p.y - my);
-    sxx += (p.t - mt) ** 2;
-  }
-  if (sxx === 0) return nan;
-  const b = sxy / sxx;
-  const res = points.map((p) => p.y - my - b * (p.t - mt));
-  const sse = res.reduce((a, e) => a + e * e, 0);
-  let lag = 0;
-  for (let i = 1; i < n; i++) lag += res[i] * res[i - 1];
-  const r = sse === 0 ? 0 : Math.min(0.95, Math.max(0, lag / sse));
-  const nEff = Math.max(3, (n * (1 - r)) / (1 + r));
-  const se = Math.sqrt(sse / (n - 2) / sxx) * Math.sqrt(n / nEff);
-  const half = t975(Math.max(1, nEff - 2)) * se;
-  return { slope: b * 3600, lo: (b - half) * 3600, hi: (b + half) * 3600, n, nEff, sd: Math.sqrt(sse / (n - 2)) };
-}
-
-function verdict(tr: Trend, goal: number): string {
-  if (!Number.isFinite(tr.hi)) return "no verdict (too few samples)";
-  if (tr.hi <= goal) return `flat: the whole 95% interval is ≤ ${goal} MB/h`;
-  if (tr.lo > goal) return `GROWING: the whole 95% interval is > ${goal} MB/h`;
-  return `inconclusive at this length: the 95% interval spans ${goal} MB/h`;
-}
-
-const fmtTrend = (tr: Trend) =>
-  `${fmt(tr.slope, 2)} MB/h (95% CI ${fmt(tr.lo, 2)} … ${fmt(tr.hi, 2)}; ${tr.n} probes, ~${fmt(tr.nEff, 0)} independent, residual sd ${fmt(tr.sd * 1024, 0)} KB)`;
 
 function publisher(server: Server, name: string): ChildProcess {
   // A small real H.264/AAC stream, as an encoder sends it; -re keeps it at real time.
@@ -285,21 +181,32 @@ async function phase(server: Server, gc: GcProber, name: string, seconds: number
   const samples: Sample[] = [];
   // One sample first: the sampler's own keep-alive connections to the API are then in the baseline.
   const before = await sample(server, t0, gc);
+  const quietStart = await quietHeap(gc);
   const startFds = openFiles(server.pid);
   const startKinds = fdKinds(server.pid);
   const churn = Array.from({ length: PLAYERS }, async (_, i) => {
     while (!stop()) await (i % 2 === 0 ? flvPlayer(server, name, counts) : rtmpPlayer(server, name, counts));
   });
   const stalls = Array.from({ length: stalled }, () => stalledReader(server, name, stop, counts));
+  const tag = label.split(" ").slice(0, 2).join("");
+  let snapped = false;
+  const snapshots: string[] = [];
   while (!stop()) {
-    const s = await sample(server, t0, gc);
+    // Heap snapshots (SOAK_HEAP_SNAPSHOTS): the first sample after warm-up and the last one.
+    const t = (performance.now() - t0) / 1000;
+    const last = t + SAMPLE_S >= seconds;
+    const snap = SNAPSHOTS && ((t >= WARMUP_S && !snapped) || last) ? join(SNAPSHOTS, `${tag}-${last ? "end" : "warm"}.heapsnapshot`) : undefined;
+    if (snap && !last) snapped = true;
+    const s = await sample(server, t0, gc, snap);
     if (s) samples.push(s);
+    if (s?.gc?.snapshot) snapshots.push(s.gc.snapshot);
     await sleep(SAMPLE_S * 1000);
   }
   await Promise.all([...churn, ...stalls]);
   // Closes settle, and kept-alive or idle connections reach their deadline (idleTimeoutMs, 30 s).
   await sleep(SETTLE_S * 1000);
   const after = await sample(server, t0, gc);
+  const quietEnd = await quietHeap(gc);
   const afterKinds = fdKinds(server.pid);
   const steady = samples.filter((s) => s.t >= WARMUP_S);
   const heapSlope = slopePerHour(steady.map((s) => ({ t: s.t, y: s.heapMb })));
@@ -316,6 +223,8 @@ async function phase(server: Server, gc: GcProber, name: string, seconds: number
   const probed = steady.filter((s) => s.gc);
   const gcHeap = trend(probed.map((s) => ({ t: s.t, y: s.gc!.heapMb })));
   const gcExternal = trend(probed.map((s) => ({ t: s.t, y: s.gc!.externalMb })));
+  const gcCode = trend(probed.map((s) => ({ t: s.t, y: s.gc!.codeMb })));
+  const gcObjects = trend(probed.map((s) => ({ t: s.t, y: s.gc!.heapMb - s.gc!.codeMb })));
   const gcMs = probed.map((s) => s.gc!.gcMs);
   // The same fit over the last half alone: a warm-up still under way (JIT code, caches filling)
   // shows as a steeper first half, a leak as the same slope in both.
@@ -349,12 +258,27 @@ async function phase(server: Server, gc: GcProber, name: string, seconds: number
     `${label}: heap after forced full GC ${fmtTrend(gcHeap)} → ${verdict(gcHeap, GOAL_MB_H)}; last half alone ${fmtTrend(lateHeap)}`,
     `${label}: post-GC heap ${gcAt(before)} MB at start → ${gcAt(first)} after warm-up → ${gcAt(last)} last → ${gcAt(after)} all gone;` +
       ` external (Buffers) ${fmtTrend(gcExternal)}; forced GC took ${fmt(Math.max(...gcMs), 0)} ms at most`,
+    quietStart && quietEnd
+      ? `${label}: post-GC heap between quiet moments (publisher only), start → all gone: ${fmt(quietStart.mean, 2)} → ${fmt(quietEnd.mean, 2)} MB over ${fmt(quietEnd.t - quietStart.t, 0)} s = ${fmtTrend(quietDrift(quietStart, quietEnd))} → ${verdict(quietDrift(quietStart, quietEnd), GOAL_MB_H)}`
+      : `${label}: quiet-moment probes missing`,
+    ...snapshotLines(label, snapshots),
+    `${label}: of the post-GC heap, compiled code ${fmtTrend(gcCode)}; objects ${fmtTrend(gcObjects)}`,
     `${label}: sawtooth heap slope ${fmt(heapSlope, 2)} MB/h (floor of ${floors.length} windows: ${fmt(floorSlope, 2)} MB/h), RSS slope ${fmt(rssSlope, 2)} MB/h over ${steady.length} samples after ${WARMUP_S} s warm-up;` +
       ` open files ${startFds} → ${after?.fds ?? "?"} (start → all gone), sessions at end ${after?.sessions ?? "?"}`,
   ];
   lines.push(`${label}: open files changed by kind (start → all gone): ${fdDiff(startKinds, afterKinds)}`);
   console.log("  " + lines.join("\n  "));
   return lines;
+}
+
+/** What grew between the phase's two heap snapshots (SOAK_HEAP_SNAPSHOTS), if both were written. */
+function snapshotLines(label: string, files: string[]): string[] {
+  if (files.length < 2) return [];
+  const d = heapDiff(files[0], files[files.length - 1]);
+  return [
+    `${label}: heap snapshots after warm-up → last sample: V8 code and metadata ${fmt(d.v8OwnKb, 0)} KB, objects ${fmt(d.objectsKb, 0)} KB;` +
+      ` objects that grew most: ${d.topObjects.join(", ")} (${files.join(", ")})`,
+  ];
 }
 
 async function main(): Promise<void> {

@@ -4,7 +4,7 @@
 // right after a forced full collection is what the edge really retains (issue 18 §7).
 // The edge's own code is unchanged: nothing here runs unless the soak sends the signal.
 "use strict";
-const { appendFileSync } = require("node:fs");
+const { appendFileSync, existsSync, readFileSync, unlinkSync } = require("node:fs");
 const v8 = require("node:v8");
 const vm = require("node:vm");
 
@@ -22,7 +22,17 @@ if (file) {
     gc();
     gc();
     const m = process.memoryUsage();
-    const line = { at: Date.now(), gcMs: performance.now() - t0, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, rss: m.rss };
+    // By space: code (JIT output, grows while the workload warms up) apart from objects (old_space).
+    const spaces = {};
+    for (const s of v8.getHeapSpaceStatistics()) if (s.space_used_size > 0) spaces[s.space_name] = s.space_used_size;
+    const line = { at: Date.now(), gcMs: performance.now() - t0, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, rss: m.rss, spaces };
+    // A heap snapshot when the soak asks for one (SOAK_HEAP_SNAPSHOTS): it names the file to write.
+    const ask = file + ".snapshot";
+    if (existsSync(ask)) {
+      const target = readFileSync(ask, "utf8").trim();
+      unlinkSync(ask);
+      line.snapshot = v8.writeHeapSnapshot(target);
+    }
     appendFileSync(file, JSON.stringify(line) + "\n");
   });
 }
