@@ -268,14 +268,28 @@ function refererRefusal(s: Snapshot, n: number, all: boolean, host: string | und
 
 /** Adds the layer's tables that apply to the request after the first `n`; returns the new count. */
 function collect(layer: Layer, isDelta: boolean, act: 0 | 1, req: DecideRequest, n: number): number {
-  const add = (t: ScopeTables | null | undefined) => {
-    if (!t) return;
+  // No closure here: decide() allocates nothing on its way to an answer.
+  let t = layer.org[act];
+  if (t !== null) {
     fromDelta[n] = isDelta;
     applicable[n++] = t;
-  };
-  add(layer.org[act]);
-  if (layer.streams.size > 0) add(layer.streams.get(req.stream)?.[act]);
-  if (layer.tags.size > 0) for (const tag of req.tags) add(layer.tags.get(tag)?.[act]);
+  }
+  if (layer.streams.size > 0) {
+    t = layer.streams.get(req.stream)?.[act] ?? null;
+    if (t !== null) {
+      fromDelta[n] = isDelta;
+      applicable[n++] = t;
+    }
+  }
+  if (layer.tags.size > 0) {
+    for (const tag of req.tags) {
+      t = layer.tags.get(tag)?.[act] ?? null;
+      if (t !== null) {
+        fromDelta[n] = isDelta;
+        applicable[n++] = t;
+      }
+    }
+  }
   return n;
 }
 
