@@ -1,7 +1,10 @@
 // Bench for issue 5: Guardian IP decisions per second from **string** addresses, at 10, 1,000
 // and 100,000 rules (mixed v4/v6: IPv4 /20-/32, IPv6 /48-/128), next to its anchors in the same
 // run — net.BlockList, cidr-matcher, and a linear ipaddr.js `match` loop — as ratios; then the
-// compile time and the heap the snapshot keeps for 100,000 rules. In-process, no server.
+// compile time and the heap the snapshot keeps for 100,000 rules; then (issue 18 §6) what one API
+// change costs the live Guardian — an add, or a delete, and the first decision after it — at 100,
+// 1,000 and 10,000 rules, next to a full compile of the same set (what a change cost before the
+// delta layer). In-process, no server.
 //
 // Every implementation gets the same address strings: half inside a random rule, half random;
 // 30% IPv6, and 10% of the IPv4 ones spelled `::ffff:a.b.c.d` (a dual-stack socket's form). Our
@@ -13,17 +16,21 @@
 // to it. Compile time is wall and CPU time; the first compile (cold JIT) is shown on its own.
 //
 // env: GUARDIAN_SIZES ("10 1000 100000"), GUARDIAN_MIN_MS (500), GUARDIAN_REPEAT (3),
-//      GUARDIAN_COMPILE_RUNS (7), QUIET_PCT (25), QUIET_MAX_S (30). Needs --expose-gc for the
+//      GUARDIAN_COMPILE_RUNS (7), GUARDIAN_CHANGE_SIZES ("100 1000 10000"), GUARDIAN_CHANGE_RUNS (12),
+//      QUIET_PCT (25), QUIET_MAX_S (30). Needs --expose-gc for the
 //      heap figure: re-runs itself with it.
 import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { BlockList } from "node:net";
 import ipaddr from "ipaddr.js";
 import { formatV4, formatV6 } from "../src/primitives/ip.js";
+import { Guardian } from "../src/guardian/guardian.js";
+import { compileLayer } from "../src/guardian/layer.js";
+import type { RuleChange } from "../src/guardian/rule-store.js";
 import type { Rule } from "../src/guardian/rules.js";
 import { compile, decide, type DecideRequest } from "../src/guardian/snapshot.js";
 import { waitQuiet } from "./lib/proc.js";
-import { envList, envNumber, fmt, percentile, prng, ratio, table } from "./lib/stats.js";
+import { envList, envNumber, fmt, percentile, prng, ratio, sleep, table } from "./lib/stats.js";
 
 if (typeof globalThis.gc !== "function") {
   const r = spawnSync(process.execPath, ["--expose-gc", ...process.argv.slice(1)], { stdio: "inherit" });
@@ -35,6 +42,8 @@ const SIZES = envList("GUARDIAN_SIZES", "10 1000 100000").map(Number);
 const MIN_MS = envNumber("GUARDIAN_MIN_MS", 500);
 const REPEAT = Math.max(1, envNumber("GUARDIAN_REPEAT", 3));
 const COMPILE_RUNS = Math.max(2, envNumber("GUARDIAN_COMPILE_RUNS", 7));
+const CHANGE_SIZES = envList("GUARDIAN_CHANGE_SIZES", "100 1000 10000").map(Number);
+const CHANGE_RUNS = Math.max(1, envNumber("GUARDIAN_CHANGE_RUNS", 12));
 const QUIET_PCT = envNumber("QUIET_PCT", 25);
 const QUIET_MAX_S = envNumber("QUIET_MAX_S", 30);
 const CROSS_CHECK = 512;
@@ -232,4 +241,87 @@ const after = mem();
 const warm = (xs: number[]) => `median ${fmt(percentile(xs.slice(1), 50), 1)}, best ${fmt(Math.min(...xs.slice(1)), 1)}`;
 console.log(`\ncompile ${big} rules (goal < 200 ms): first ${fmt(wall[0], 1)} ms wall / ${fmt(cpu[0], 1)} ms CPU (cold JIT);`);
 console.log(`  then ${COMPILE_RUNS - 1} runs: wall ${warm(wall)} ms; CPU ${warm(cpu)} ms (CPU includes GC threads)`);
+// The live Guardian's base keeps every rule behind a permanent one in its chains (a delete may
+// unmask them): the same rules compiled that way.
+gc();
+const beforeBase = mem();
+const keptBase = compileLayer(rules, NOW, true);
+gc();
+const afterBase = mem();
 console.log(`snapshot retained (goal < 10 MB): ${fmt((after - before) / 2 ** 20, 2)} MiB (heapUsed + arrayBuffers after gc; ${kept.rules.length} rules)`);
+console.log(`  as the live Guardian's maskable base: ${fmt((afterBase - beforeBase) / 2 ** 20, 2)} MiB (${keptBase.rules.length} rules)`);
+
+/**
+ * One API change on the live Guardian, timed from the store's change event to the first decision
+ * after it (the decision puts the change in force): adds of a new /32 (each undone by a delete, so
+ * every add meets a freshly folded base), and deletes of a base rule, one per fold — the Guardian
+ * folds in the background a second after a change, and the bench waits for that between runs.
+ */
+async function changeCost(size: number): Promise<string[]> {
+  const rules = toRules(makeNets(size, prng(size + 1)));
+  let emit: (c: RuleChange) => void = () => {};
+  const guardian = new Guardian({
+    apiRules: { list: () => rules, onChange: (l) => ((emit = l), () => {}) },
+    allowMissingReferer: true,
+  });
+  const play = (ip: string) => guardian.decide({ action: "play", ip, stream: "s", tags: TAGS });
+  const folded = async () => {
+    while (guardian.snapshot.delta !== null) await sleep(50);
+  };
+  const adds: number[] = [];
+  const deletes: number[] = [];
+  let wrong = 0;
+  for (let run = 0; run < CHANGE_RUNS; run++) {
+    await folded();
+    await waitQuiet(QUIET_PCT, QUIET_MAX_S);
+    for (let i = 0; i < 20; i++) {
+      const ip = `198.18.${run}.${i}`; // 198.18.0.0/15 (benchmarking): outside every generated rule
+      const rule: Rule = { ...rules[0], id: `add-${run}-${i}`, value: ip, createdAt: size + run * 20 + i };
+      const t0 = performance.now();
+      emit({ added: rule });
+      const refused = !play(ip).allow;
+      adds.push(performance.now() - t0);
+      if (!refused) wrong++;
+      emit({ removed: rule.id });
+      if (!play(ip).allow) wrong++;
+    }
+    // A delete of a base rule: the rule's first address is then decided without it.
+    const victim = rules[run % rules.length];
+    const ip = victim.value.split("/")[0];
+    const t0 = performance.now();
+    emit({ removed: victim.id });
+    const d = play(ip);
+    deletes.push(performance.now() - t0);
+    if (!d.allow && d.ruleId === victim.id) wrong++;
+  }
+  guardian.close();
+  const full: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    compile(rules, NOW);
+    full.push(performance.now() - t0);
+  }
+  const med = (xs: number[]) => percentile(xs, 50);
+  const us = (ms: number) => fmt(ms * 1000, 0);
+  return [
+    `${size}`,
+    us(med(adds)),
+    us(percentile(adds, 90)),
+    us(med(deletes)),
+    fmt(med(full.slice(1)), 2),
+    ratio(med(full.slice(1)), med(adds), 0),
+    ratio(med(full.slice(1)), med(deletes), 0),
+    String(wrong),
+  ];
+}
+
+const changeRows: string[][] = [];
+for (const size of CHANGE_SIZES) changeRows.push(await changeCost(size));
+console.log("\none API change on the live Guardian, until the first decision after it (goal: flat across sizes)\n");
+console.log(
+  table(
+    ["rules", "add+decide median (µs)", "p90 (µs)", "delete+decide median (µs)", "full compile (ms)", "compile/add", "compile/delete", "wrong"],
+    changeRows,
+  ),
+);
+console.log(`(${CHANGE_RUNS} × 20 adds, each on a freshly folded base; ${CHANGE_RUNS} deletes of a base rule; "wrong": a decision that missed the change)`);

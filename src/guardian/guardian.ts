@@ -1,17 +1,24 @@
 // The live Guardian (issue 5 §4-§7): the current snapshot of API rules ∪ rules-file rules,
 // replaced by one reference assignment whenever either changes, so a decision in progress always
-// sees one whole rule set. An API change compiles at once (the POST answers after the new rules
-// are in force); a file change within the watcher's debounce. Only when a compile is slow (a rule
-// set in the tens of thousands) are further compiles spaced — three compile times apart, at most
-// 300 ms — so a burst of API calls takes at most about a quarter of the event loop from media
-// sessions, and a change still waits at most 300 ms plus one compile: inside issue 5's 1 s.
+// sees one whole rule set.
+//
+// An API change costs the size of the change, not of the rule set (issue 18 §6): it goes into a
+// small delta layer on top of the compiled base (src/guardian/layers.ts), in force at the next
+// decision (the POST answers after the new rules are in force) or after BATCH_MS. The whole set is
+// compiled ("folded") FOLD_DELAY_MS after the first change not yet folded, off the request path,
+// and at most every ten compile times: however fast changes come, folds take at most about a
+// tenth of the event loop from media sessions. Only a burst larger than FOLD_MAX before any
+// decision folds at once (one compile for the burst). A rules-file change or an expiry folds —
+// within the watcher's debounce, or three compile times after a slow compile (at most 300 ms),
+// inside issue 5's 1 s.
 import type { ErrorCode } from "../errors.js";
 import type { Geo } from "../geo/types.js";
 import { streamRef, type Logger } from "../log.js";
 import { RulesFile } from "./rules-file.js";
 import type { RuleStore } from "./rule-store.js";
-import type { Rule, RuleAction, RuleKind } from "./rules.js";
-import { compile, decide, type Decision, type DecideRequest, type Snapshot } from "./snapshot.js";
+import type { RuleAction, RuleKind } from "./rules.js";
+import { RuleLayers } from "./layers.js";
+import { decide, type Decision, type DecideRequest, type Snapshot } from "./snapshot.js";
 
 /** The edge error of a refusal by each kind of rule (src/errors.ts). */
 export const GUARDIAN_ERRORS = {
@@ -25,9 +32,9 @@ export interface GuardianCounters {
   decision?(action: RuleAction, result: "allow" | "deny", kind: RuleKind | "none"): void;
   /** A report-mode rule that would have refused an allowed request. */
   wouldDeny?(action: RuleAction, kind: RuleKind): void;
-  /** A compile after a change: `file` errors are rejected rules files (the old rules stay). */
+  /** A change put in force (as a delta or by a compile): `file` errors are rejected rules files (the old rules stay). */
   reload?(source: "api" | "file" | "expiry", result: "ok" | "error"): void;
-  /** Rules in force after each compile, by kind and mode. */
+  /** Rules in force after each change, by kind and mode. */
   rules?(counts: Snapshot["counts"]): void;
 }
 
@@ -54,25 +61,32 @@ type Listener = (current: Snapshot, previous: Snapshot) => void;
 
 const SLOW_COMPILE_MS = 20;
 const MAX_COMPILE_GAP_MS = 300;
-/** Changes arriving within this long share one compile when no decision asks for them sooner. */
+/** Changes arriving within this long share one snapshot when no decision asks for them sooner. */
 const BATCH_MS = 50;
+/** A fold follows the first unfolded change after this long, and at least ten compile times after the last. */
+const FOLD_DELAY_MS = 1000;
+/**
+ * A burst of more unfolded changes than this before a decision is no longer a small delta: that
+ * decision folds (one compile for the whole burst, as batching did before the delta).
+ */
+const FOLD_MAX = 2048;
 
-/** Per compiled snapshot: [play, publish] has a tag-scoped rule. Snapshots are immutable. */
-const tagScoped = new WeakMap<Snapshot, [boolean, boolean]>();
+type Source = "api" | "file" | "expiry";
 
 export class Guardian {
   private current: Snapshot;
-  /** The API rules, kept current from the store's changes: a recompile never re-reads the table. */
-  private readonly apiRules: Map<string, Rule>;
-  private fileRules: readonly Rule[] = [];
+  private readonly layers = new RuleLayers();
   private readonly listeners = new Set<Listener>();
   private readonly now: () => number;
   private readonly file: RulesFile | null;
   private readonly unsubscribe: () => void;
   private pending: NodeJS.Timeout | null = null;
-  private pendingSource: "api" | "file" | "expiry" = "api";
-  /** A change not yet compiled (see changed()). */
+  private pendingSource: Source = "api";
+  /** A change not yet in force (see changed()). */
   private dirty = false;
+  /** A change only a fold puts in force (the rules file, an expiry). */
+  private foldDue = false;
+  private foldTimer: NodeJS.Timeout | null = null;
   private expiryTimer: NodeJS.Timeout | null = null;
   private lastCompileEnd = 0;
   private lastCompileMs = 0;
@@ -80,12 +94,11 @@ export class Guardian {
   /** Loads the rules file synchronously: a bad one at start throws RulesFileError. */
   constructor(private readonly opts: GuardianOptions) {
     this.now = opts.now ?? Date.now;
-    this.current = compile([], this.now());
     this.file = opts.rulesFile
       ? new RulesFile({
           path: opts.rulesFile,
           onRules: (rules) => {
-            this.fileRules = rules;
+            this.layers.setFile(rules);
             // The first load runs inside this constructor: compiled below, with the API rules.
             if (this.file) this.changed("file");
           },
@@ -96,13 +109,14 @@ export class Guardian {
           pollMs: opts.filePollMs,
         })
       : null;
-    this.apiRules = new Map(opts.apiRules.list().map((r) => [r.id, r]));
+    this.layers.replaceApi(opts.apiRules.list());
     this.unsubscribe = opts.apiRules.onChange((change) => {
-      if ("added" in change) this.apiRules.set(change.added.id, change.added);
-      else this.apiRules.delete(change.removed);
+      if ("added" in change) this.layers.add(change.added);
+      else this.layers.remove(change.removed);
       this.changed("api");
     });
-    this.recompile("api");
+    this.current = this.layers.fold(this.now());
+    this.swapped("api", this.current);
   }
 
   /** The rules in force now. */
@@ -112,14 +126,7 @@ export class Guardian {
 
   /** Whether a rule in force for the action is tag-scoped (deciding then needs the stream's tags). */
   needsTags(action: GuardianRequest["action"]): boolean {
-    const snap = this.fresh();
-    let known = tagScoped.get(snap);
-    if (!known) {
-      known = [false, false];
-      for (const tables of snap.tags.values()) for (const act of [0, 1] as const) if (tables[act]) known[act] = true;
-      tagScoped.set(snap, known);
-    }
-    return known[action === "play" ? 0 : 1];
+    return this.fresh().tagScoped[action === "play" ? 0 : 1];
   }
 
   /** A new play or publish: decided, counted, and report-mode would-denies logged. */
@@ -133,7 +140,7 @@ export class Guardian {
     }
     counters?.decision?.(req.action, "allow", "none");
     for (const id of decision.reportedRuleIds) {
-      const rule = snap.reportRules.get(id)!;
+      const rule = snap.reportRule(id)!;
       counters?.wouldDeny?.(req.action, rule.kind);
       this.opts.log?.info("guardian report-mode rule would deny", { rule: id, kind: rule.kind, action: req.action, stream: streamRef(req.stream), ip: req.ip });
     }
@@ -159,51 +166,66 @@ export class Guardian {
     this.unsubscribe();
     this.file?.close();
     if (this.pending) clearTimeout(this.pending);
+    if (this.foldTimer) clearTimeout(this.foldTimer);
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.listeners.clear();
   }
 
   /**
-   * A change is compiled lazily (issue 18 §6): by the next decision that reads the rules, or after
-   * BATCH_MS, whichever comes first. Adding a rule is then a store write, whatever the set's size,
-   * and a burst of adds costs one compile — while a decision after an add still sees it, so a
-   * change is in force for new connections when the API call returns. After a slow compile the
-   * next one waits (the gap below), and decisions meanwhile use the rules in force.
+   * A change is put in force lazily (issue 18 §6): by the next decision that reads the rules, or
+   * after BATCH_MS, whichever comes first — so a burst of changes shares one snapshot, while a
+   * decision after an add still sees it: a change is in force for new connections when the API
+   * call returns.
    */
-  private changed(source: "api" | "file" | "expiry"): void {
+  private changed(source: Source): void {
     this.pendingSource = source;
     this.dirty = true;
+    if (source !== "api") this.foldDue = true;
     if (this.pending) return;
-    const wait = Math.max(BATCH_MS, this.lastCompileEnd + this.compileGap() - performance.now());
+    const wait = Math.max(BATCH_MS, this.foldDue ? this.lastCompileEnd + this.compileGap() - performance.now() : 0);
     this.pending = setTimeout(() => {
       this.pending = null;
-      if (this.dirty) this.recompile(this.pendingSource);
+      if (this.dirty) this.apply();
+      // A fold that had to wait for the gap: try again when it is over.
+      if (this.dirty) this.changed(this.pendingSource);
     }, wait);
     this.pending.unref();
   }
 
+  /** After a slow compile, the next waits three compile times (at most 300 ms). */
   private compileGap(): number {
     return this.lastCompileMs < SLOW_COMPILE_MS ? 0 : Math.min(MAX_COMPILE_GAP_MS, 3 * this.lastCompileMs);
   }
 
-  /** The rules in force, compiled first if they changed (unless a slow compile asks to wait). */
+  /** The rules in force, with any change put in force first. */
   private fresh(): Snapshot {
-    if (this.dirty && performance.now() >= this.lastCompileEnd + this.compileGap()) {
-      if (this.pending) clearTimeout(this.pending);
-      this.pending = null;
-      this.recompile(this.pendingSource);
-    }
+    if (this.dirty) this.apply();
     return this.current;
   }
 
-  private recompile(source: "api" | "file" | "expiry"): void {
-    this.dirty = false;
+  /**
+   * Puts the changes in force: API changes as a delta on the base; what needs a fold (the rules
+   * file, an expiry, a very large burst) by a fold, unless a slow compile asks to wait — API
+   * changes are then in force through the delta meanwhile.
+   */
+  private apply(): void {
+    const canFold = performance.now() >= this.lastCompileEnd + this.compileGap();
+    if (canFold && (this.foldDue || this.layers.pending > FOLD_MAX)) return this.fold();
+    this.dirty = this.foldDue;
+    const next = this.layers.snapshot(this.now());
+    if (next !== this.current) this.swapped(this.pendingSource, next);
+    this.scheduleFold();
+  }
+
+  /** Compiles the whole rule set into a new base; decisions are the same, the delta is empty. */
+  private fold(): void {
+    const inForce = !this.dirty; // nothing waiting: the fold changes no decision, nobody is told
+    const source = this.pendingSource;
+    this.dirty = this.foldDue = false;
     const started = performance.now();
-    const previous = this.current;
-    const now = this.now();
-    for (const [id, rule] of this.apiRules) if (rule.expiresAt !== undefined && rule.expiresAt <= now) this.apiRules.delete(id);
+    let next: Snapshot;
     try {
-      this.current = compile([...this.apiRules.values(), ...this.fileRules], now);
+      next = this.layers.fold(this.now());
     } catch (err) {
       // Rules are validated on the way in; a failure here is a bug, and the old rules stay.
       this.opts.log?.error("guardian compile failed, previous rules kept", { source, error: String(err) });
@@ -212,10 +234,32 @@ export class Guardian {
     }
     this.lastCompileEnd = performance.now();
     this.lastCompileMs = this.lastCompileEnd - started;
+    if (inForce) {
+      this.current = next;
+      this.opts.counters?.rules?.(next.counts);
+      this.scheduleExpiry();
+    } else this.swapped(source, next);
+  }
+
+  /** Folds the delta in the background, FOLD_DELAY_MS after the first change not yet folded. */
+  private scheduleFold(): void {
+    if (this.foldTimer || this.layers.pending === 0) return;
+    const wait = Math.max(FOLD_DELAY_MS, this.lastCompileEnd + 10 * this.lastCompileMs - performance.now());
+    this.foldTimer = setTimeout(() => {
+      this.foldTimer = null;
+      // Changes not yet in force (dirty) go in with the fold, and are announced.
+      if (this.dirty || this.layers.pending > 0) this.fold();
+    }, wait);
+    this.foldTimer.unref();
+  }
+
+  private swapped(source: Source, next: Snapshot): void {
+    const previous = this.current;
+    this.current = next;
     this.opts.counters?.reload?.(source, "ok");
-    this.opts.counters?.rules?.(this.current.counts);
+    this.opts.counters?.rules?.(next.counts);
     this.scheduleExpiry();
-    for (const listener of this.listeners) listener(this.current, previous);
+    if (previous !== next) for (const listener of this.listeners) listener(next, previous);
   }
 
   /** Expired rules stop matching on their own (snapshot chains); this drops them and updates counts. */

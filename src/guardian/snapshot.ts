@@ -12,48 +12,40 @@
 // - Same specificity: deny beats allow (then the older rule is the one named).
 // - Report-mode rules never deny; the ones that would have denied an allowed request are listed.
 // - Expired rules never match (each table entry keeps the rules behind it; see intervals.ts).
-import { chainWinner, Chains, v4Lookup, v6Lookup } from "../primitives/intervals.js";
-import { labelCount, pageHost } from "../primitives/domain.js";
-import { networkInto, parseAddress } from "../primitives/ip.js";
-import type { Rule, RuleAction, RuleKind, RuleMode } from "./rules.js";
-import { buildMatchers, type Matchers } from "./tables.js";
+//
+// A snapshot is one compiled layer, or (issue 18 §6) a compiled base with a small layer of rules
+// added since on top and a mask of base rules removed since (src/guardian/layers.ts builds those):
+// a decision takes the best candidate of both layers by the same precedence, so it equals the
+// decision of one compile of the same rules, and a change costs a compile of the small layer only.
+import { chainWinner, chainWinnerUnmasked, v4Lookup, v6Lookup } from "../primitives/intervals.js";
+import { pageHost } from "../primitives/domain.js";
+import { parseAddress } from "../primitives/ip.js";
+import { compileLayer, precedence, type Counts, type Layer, type Refusal, type ScopeTables } from "./layer.js";
+import type { Rule, RuleAction } from "./rules.js";
+import type { Matchers } from "./tables.js";
 
-interface ScopeTables {
-  readonly enforce: Matchers;
-  /** Enforce and report rules together; null when the scope has no report rule. */
-  readonly all: Matchers | null;
-}
-
-/** [play, publish] */
-type ActionTables = readonly [ScopeTables | null, ScopeTables | null];
+export type { Layer, Refusal } from "./layer.js";
 
 export interface Snapshot {
-  /** The rules compiled in: unexpired at `builtAt`, in precedence order (deny first, then oldest). */
+  /** The rules in force, in precedence order (built on first read when there is a delta). */
   readonly rules: readonly Rule[];
   readonly builtAt: number;
   /** The earliest expiry among the rules (Infinity if none): when a recompile drops one. */
   readonly nextExpiry: number;
   /** Whether any country rule exists: only then is a geo lookup worth doing. */
   readonly needsCountry: boolean;
-  readonly counts: Readonly<Record<RuleKind, Readonly<Record<RuleMode, number>>>>;
-  // The rest is decide()'s: lookup tables per scope, and per-rule facts by precedence index.
-  readonly org: ActionTables;
-  readonly streams: ReadonlyMap<string, ActionTables>;
-  readonly tags: ReadonlyMap<string, ActionTables>;
-  readonly chains: Int32Array;
-  readonly expires: Float64Array;
-  readonly spec: Int16Array;
-  readonly deny: Uint8Array;
+  readonly counts: Counts;
+  /** [play, publish]: whether a rule in force is tag-scoped. */
+  readonly tagScoped: readonly [boolean, boolean];
   readonly hasReport: boolean;
   readonly hasReferer: boolean;
-  /** Report-mode rules by id, to name what a reported id is without a scan. */
-  readonly reportRules: ReadonlyMap<string, Rule>;
-  /**
-   * Each rule's frozen refusal, made on its first deny and reused, so a flood of refused
-   * requests allocates nothing (the one mutable part: a memo, filled lazily to keep 100k
-   * objects out of every snapshot).
-   */
-  readonly refusals: (Refusal | undefined)[];
+  /** A report-mode rule in force, by id (to name what a reported id is without a scan). */
+  reportRule(id: string): Rule | undefined;
+  // decide()'s: the layers. Candidate rules are numbered base first, then delta (base.rules.length + i).
+  readonly base: Layer;
+  readonly delta: Layer | null;
+  /** Base indexes no longer in force (removed or replaced since the base was compiled). */
+  readonly masked: ReadonlySet<number>;
 }
 
 export interface DecideRequest {
@@ -73,156 +65,166 @@ export interface DecideOptions {
   readonly allowMissingReferer: boolean;
 }
 
-export type Refusal = { readonly allow: false; readonly ruleId: string; readonly kind: RuleKind };
 export type Decision = { readonly allow: true; readonly reportedRuleIds: readonly string[] } | Refusal;
-
 const ALLOW: Decision = Object.freeze({ allow: true, reportedRuleIds: Object.freeze([]) });
-const EMPTY_ACTIONS: ActionTables = [null, null];
+const countFlags = (counts: Counts) => ({
+  needsCountry: counts.country.enforce + counts.country.report > 0,
+  hasReferer: counts.referer.enforce + counts.referer.report > 0,
+  hasReport: counts.ip.report + counts.referer.report + counts.country.report > 0,
+});
 
-/** Rules with the same specificity: deny first, then the oldest, then by id — a total order. */
-function precedence(a: Rule, b: Rule): number {
-  if (a.type !== b.type) return a.type === "deny" ? -1 : 1;
-  if (a.createdAt !== b.createdAt) return a.createdAt - b.createdAt;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-}
-
-/** Referrer and country specificity; an IP rule's is its prefix length. */
-function specificity(rule: Rule): number {
-  if (rule.value === "*") return 0;
-  if (rule.kind === "country") return 1;
-  // Exact domains beat every wildcard that matches the same host (its suffix has fewer labels).
-  return rule.value.startsWith("*.") ? 2 * labelCount(rule.value.slice(2)) : 2 * labelCount(rule.value) + 1;
+/** A snapshot of one layer. */
+export function single(layer: Layer, nowMs: number): Snapshot {
+  return Object.freeze({
+    rules: layer.rules,
+    builtAt: nowMs,
+    nextExpiry: layer.nextExpiry,
+    counts: layer.counts,
+    ...countFlags(layer.counts),
+    tagScoped: [layer.tagScoped[0] > 0, layer.tagScoped[1] > 0] as const,
+    reportRule(id: string) {
+      const i = layer.reportIndex.get(id);
+      return i === undefined ? undefined : layer.rules[i];
+    },
+    base: layer,
+    delta: null,
+    masked: new Set<number>(),
+  });
 }
 
 /** Compiles rules into an immutable snapshot. Rules already expired at `nowMs` are left out. */
 export function compile(input: readonly Rule[], nowMs: number): Snapshot {
-  const rules = input.filter((r) => r.expiresAt === undefined || r.expiresAt > nowMs).sort(precedence);
-  const n = rules.length;
-  const expires = new Float64Array(n);
-  const spec = new Int16Array(n);
-  const deny = new Uint8Array(n);
-  const family = new Uint8Array(n);
-  const words = new Uint32Array(4 * n);
-  const scratch = new Uint32Array(4);
-  const counts = { ip: { enforce: 0, report: 0 }, referer: { enforce: 0, report: 0 }, country: { enforce: 0, report: 0 } };
-  let nextExpiry = Infinity;
-  // scope key → action → [enforce rules, all rules, has report]
-  const sets = new Map<string, [number[], number[], boolean][]>();
-  rules.forEach((rule, i) => {
-    expires[i] = rule.expiresAt ?? Infinity;
-    nextExpiry = Math.min(nextExpiry, expires[i]);
-    if (rule.kind === "ip") {
-      const parsed = networkInto(rule.value, scratch);
-      if (typeof parsed === "string") throw new Error(`rule ${rule.id}: ${parsed}`); // validated on the way in
-      family[i] = parsed >> 8;
-      spec[i] = parsed & 255;
-      words.set(scratch, 4 * i);
-    } else spec[i] = specificity(rule);
-    deny[i] = rule.type === "deny" ? 1 : 0;
-    counts[rule.kind][rule.mode]++;
-    const key = rule.scope.stream !== undefined ? `s:${rule.scope.stream}` : rule.scope.tag !== undefined ? `t:${rule.scope.tag}` : "";
-    let perAction = sets.get(key);
-    if (!perAction)
-      sets.set(
-        key,
-        (perAction = [
-          [[], [], false],
-          [[], [], false],
-        ]),
-      );
-    for (const action of rule.actions) {
-      const set = perAction[action === "play" ? 0 : 1];
-      if (rule.mode === "enforce") set[0].push(i);
-      else set[2] = true;
-      set[1].push(i);
-    }
-  });
-  const facts = { kind: rules.map((r) => r.kind), value: rules.map((r) => r.value), family, words, spec, expires };
-  const chains = new Chains();
-  const build = ([enforce, all, hasReport]: [number[], number[], boolean]): ScopeTables | null =>
-    all.length === 0 ? null : { enforce: buildMatchers(enforce, facts, chains), all: hasReport ? buildMatchers(all, facts, chains) : null };
-  const streams = new Map<string, ActionTables>();
-  const tags = new Map<string, ActionTables>();
-  let org = EMPTY_ACTIONS;
-  for (const [key, perAction] of sets) {
-    const tables: ActionTables = [build(perAction[0]), build(perAction[1])];
-    if (key === "") org = tables;
-    else (key.startsWith("s:") ? streams : tags).set(key.slice(2), tables);
+  return single(compileLayer(input, nowMs), nowMs);
+}
+
+/**
+ * A base with `masked` base rules out of force and a `delta` layer on top. The cost is the size of
+ * the delta and the mask, whatever the size of the base.
+ */
+export function layered(base: Layer, delta: Layer, masked: ReadonlySet<number>, nowMs: number): Snapshot {
+  const counts = { ip: { ...delta.counts.ip }, referer: { ...delta.counts.referer }, country: { ...delta.counts.country } };
+  const tagScoped = [delta.tagScoped[0], delta.tagScoped[1]];
+  for (const kind of ["ip", "referer", "country"] as const) for (const mode of ["enforce", "report"] as const) counts[kind][mode] += base.counts[kind][mode];
+  tagScoped[0] += base.tagScoped[0];
+  tagScoped[1] += base.tagScoped[1];
+  for (const i of masked) {
+    const rule = base.rules[i];
+    counts[rule.kind][rule.mode]--;
+    if (rule.scope.tag !== undefined) for (const action of rule.actions) tagScoped[action === "play" ? 0 : 1]--;
   }
+  let rules: readonly Rule[] | undefined;
   return Object.freeze({
-    rules: Object.freeze(rules),
+    // Merged on first read (the API's listing; never a decision): both layers are in precedence order.
+    get rules() {
+      return (rules ??= mergeRules(
+        base.rules.filter((_, i) => !masked.has(i)),
+        delta.rules,
+      ));
+    },
     builtAt: nowMs,
-    nextExpiry,
-    needsCountry: counts.country.enforce + counts.country.report > 0,
+    nextExpiry: Math.min(base.nextExpiry, delta.nextExpiry),
     counts,
-    org,
-    streams,
-    tags,
-    chains: Int32Array.from(chains.data),
-    expires,
-    spec,
-    deny,
-    hasReferer: counts.referer.enforce + counts.referer.report > 0,
-    hasReport: counts.ip.report + counts.referer.report + counts.country.report > 0,
-    reportRules: new Map(rules.filter((r) => r.mode === "report").map((r) => [r.id, r])),
-    refusals: new Array<Refusal | undefined>(n),
+    ...countFlags(counts),
+    tagScoped: [tagScoped[0] > 0, tagScoped[1] > 0] as const,
+    reportRule(id: string) {
+      const d = delta.reportIndex.get(id);
+      if (d !== undefined) return delta.rules[d];
+      const b = base.reportIndex.get(id);
+      return b === undefined || masked.has(b) ? undefined : base.rules[b];
+    },
+    base,
+    delta,
+    masked,
   });
 }
 
-// Scratch for one decision (decide is synchronous and never re-entered): the tables that apply
-// and the parsed client address.
+function mergeRules(a: readonly Rule[], b: readonly Rule[]): readonly Rule[] {
+  const out: Rule[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) out.push(j >= b.length || (i < a.length && precedence(a[i], b[j]) <= 0) ? a[i++] : b[j++]);
+  return Object.freeze(out);
+}
+// Scratch for one decision (decide is synchronous and never re-entered): the tables that apply,
+// whether each is the delta's, the parsed client address, and the snapshot's layers. A candidate
+// rule is a base index, or base.rules.length + a delta index; -1 = none.
 const applicable: ScopeTables[] = [];
+const fromDelta: boolean[] = [];
 const words = new Uint32Array(4);
+let base: Layer;
+let delta: Layer | null = null;
+let nBase = 0;
+let masked: ReadonlySet<number> | null = null;
 
-/** The more specific of two rules (-1 = none); same specificity → the lower index (deny, older). */
-function better(s: Snapshot, a: number, b: number): number {
+const specOf = (c: number) => (c < nBase ? base.spec[c] : delta!.spec[c - nBase]);
+const ruleOf = (c: number) => (c < nBase ? base.rules[c] : delta!.rules[c - nBase]);
+const denies = (c: number) => (c < nBase ? base.deny[c] : delta!.deny[c - nBase]) === 1;
+
+/** Whether candidate a comes before b in precedence order (within a layer, index order is precedence order). */
+function before(a: number, b: number): boolean {
+  return a < nBase === b < nBase ? a < b : precedence(ruleOf(a), ruleOf(b)) < 0;
+}
+
+/** The more specific of two candidates (-1 = none); same specificity → the one first in precedence (deny, older). */
+function better(a: number, b: number): number {
   if (b < 0) return a;
   if (a < 0) return b;
-  if (s.spec[a] !== s.spec[b]) return s.spec[a] > s.spec[b] ? a : b;
-  return a < b ? a : b;
+  const sa = specOf(a);
+  const sb = specOf(b);
+  if (sa !== sb) return sa > sb ? a : b;
+  return before(a, b) ? a : b;
+}
+
+/** The first rule of applicable table i's chain that is unexpired and not masked, as a candidate. */
+function winner(i: number, chain: number, now: number): number {
+  if (fromDelta[i]) {
+    const r = chainWinner(delta!.chains, chain, delta!.expires, now);
+    return r < 0 ? r : nBase + r;
+  }
+  return masked === null ? chainWinner(base.chains, chain, base.expires, now) : chainWinnerUnmasked(base.chains, chain, base.expires, now, masked);
 }
 
 const pick = (t: ScopeTables, all: boolean): Matchers => (all && t.all !== null ? t.all : t.enforce);
 
-function ipWinner(s: Snapshot, n: number, all: boolean, family: 4 | 6, now: number): number {
+function ipWinner(n: number, all: boolean, family: 4 | 6, now: number): number {
   let best = -1;
   for (let i = 0; i < n; i++) {
     const m = pick(applicable[i], all);
     const table = family === 4 ? m.v4 : m.v6;
     if (table === null) continue;
     const chain = family === 4 ? v4Lookup(table, words[0]) : v6Lookup(table, words);
-    best = better(s, best, chainWinner(s.chains, chain, s.expires, now));
+    best = better(best, winner(i, chain, now));
   }
   return best;
 }
 
-function countryWinner(s: Snapshot, n: number, all: boolean, code: string | undefined, now: number): number {
+function countryWinner(n: number, all: boolean, code: string | undefined, now: number): number {
   let best = -1;
   for (let i = 0; i < n; i++) {
     const m = pick(applicable[i], all);
     const chain = code === undefined ? undefined : m.countries?.get(code);
-    let r = chain === undefined ? -1 : chainWinner(s.chains, chain, s.expires, now);
-    if (r < 0) r = chainWinner(s.chains, m.countryStar, s.expires, now);
-    best = better(s, best, r);
+    let r = chain === undefined ? -1 : winner(i, chain, now);
+    if (r < 0) r = winner(i, m.countryStar, now);
+    best = better(best, r);
   }
   return best;
 }
 
-function refererWinner(s: Snapshot, n: number, all: boolean, host: string, now: number): number {
+function refererWinner(n: number, all: boolean, host: string, now: number): number {
   let best = -1;
   for (let i = 0; i < n; i++) {
     const m = pick(applicable[i], all);
     const exact = m.refExact?.get(host);
-    let r = exact === undefined ? -1 : chainWinner(s.chains, exact, s.expires, now);
+    let r = exact === undefined ? -1 : winner(i, exact, now);
     if (r < 0 && m.refWild !== null) {
       // Longest suffix first: a.b.example.com → b.example.com → example.com → com.
       for (let dot = host.indexOf("."); dot >= 0 && r < 0; dot = host.indexOf(".", dot + 1)) {
         const chain = m.refWild.get(host.slice(dot + 1));
-        if (chain !== undefined) r = chainWinner(s.chains, chain, s.expires, now);
+        if (chain !== undefined) r = winner(i, chain, now);
       }
     }
-    if (r < 0) r = chainWinner(s.chains, m.refStar, s.expires, now);
-    best = better(s, best, r);
+    if (r < 0) r = winner(i, m.refStar, now);
+    best = better(best, r);
   }
   return best;
 }
@@ -231,13 +233,13 @@ function refererWinner(s: Snapshot, n: number, all: boolean, host: string, now: 
  * A missing referrer (allowMissingReferer off) is refused by the referrer rules that apply, if
  * any: the one named is a `*` rule if there is one, else the first in precedence order.
  */
-function missingRefererRule(s: Snapshot, n: number, all: boolean, now: number): number {
+function missingRefererRule(n: number, all: boolean, now: number): number {
   let best = -1;
   for (let i = 0; i < n; i++) {
-    const r = chainWinner(s.chains, pick(applicable[i], all).refAny, s.expires, now);
+    const r = winner(i, pick(applicable[i], all).refAny, now);
     if (r < 0) continue;
-    const star = s.spec[r] === 0; // a referrer rule of specificity 0 is `*`
-    if (best < 0 || (star && s.spec[best] !== 0) || (star === (s.spec[best] === 0) && r < best)) best = r;
+    const star = specOf(r) === 0; // a referrer rule of specificity 0 is `*`
+    if (best < 0 || (star && specOf(best) !== 0) || (star === (specOf(best) === 0) && before(r, best))) best = r;
   }
   return best;
 }
@@ -246,40 +248,67 @@ function missingRefererRule(s: Snapshot, n: number, all: boolean, now: number): 
  * The rule of one kind that refuses the request (enforce pass: `all` false) or would refuse it
  * (report pass: `all` true, report rules included); -1 = none.
  */
-function ipRefusal(s: Snapshot, n: number, all: boolean, family: 4 | 6, now: number): number {
-  const r = ipWinner(s, n, all, family, now);
-  return r >= 0 && s.deny[r] === 1 ? r : -1;
+function ipRefusal(n: number, all: boolean, family: 4 | 6, now: number): number {
+  const r = ipWinner(n, all, family, now);
+  return r >= 0 && denies(r) ? r : -1;
 }
 
 function countryRefusal(s: Snapshot, n: number, all: boolean, code: string | undefined, now: number): number {
   if (!s.needsCountry) return -1;
-  const r = countryWinner(s, n, all, code, now);
-  return r >= 0 && s.deny[r] === 1 ? r : -1;
+  const r = countryWinner(n, all, code, now);
+  return r >= 0 && denies(r) ? r : -1;
 }
 
 function refererRefusal(s: Snapshot, n: number, all: boolean, host: string | undefined, opts: DecideOptions, now: number): number {
   if (!s.hasReferer) return -1;
-  if (host === undefined) return opts.allowMissingReferer ? -1 : missingRefererRule(s, n, all, now);
-  const r = refererWinner(s, n, all, host, now);
-  return r >= 0 && s.deny[r] === 1 ? r : -1;
+  if (host === undefined) return opts.allowMissingReferer ? -1 : missingRefererRule(n, all, now);
+  const r = refererWinner(n, all, host, now);
+  return r >= 0 && denies(r) ? r : -1;
+}
+
+/** Adds the layer's tables that apply to the request after the first `n`; returns the new count. */
+function collect(layer: Layer, isDelta: boolean, act: 0 | 1, req: DecideRequest, n: number): number {
+  // No closure here: decide() allocates nothing on its way to an answer.
+  let t = layer.org[act];
+  if (t !== null) {
+    fromDelta[n] = isDelta;
+    applicable[n++] = t;
+  }
+  if (layer.streams.size > 0) {
+    t = layer.streams.get(req.stream)?.[act] ?? null;
+    if (t !== null) {
+      fromDelta[n] = isDelta;
+      applicable[n++] = t;
+    }
+  }
+  if (layer.tags.size > 0) {
+    for (const tag of req.tags) {
+      t = layer.tags.get(tag)?.[act] ?? null;
+      if (t !== null) {
+        fromDelta[n] = isDelta;
+        applicable[n++] = t;
+      }
+    }
+  }
+  return n;
+}
+
+/** The refusal of candidate r, frozen once per rule and reused. */
+function refusal(r: number): Refusal {
+  const layer = r < nBase ? base : delta!;
+  const i = r < nBase ? r : r - nBase;
+  return (layer.refusals[i] ??= Object.freeze({ allow: false, ruleId: layer.rules[i].id, kind: layer.rules[i].kind }));
 }
 
 export function decide(s: Snapshot, req: DecideRequest, opts: DecideOptions): Decision {
   const act = req.action === "play" ? 0 : 1;
-  let n = 0;
-  const org = s.org[act];
-  if (org !== null) applicable[n++] = org;
-  if (s.streams.size > 0) {
-    const t = s.streams.get(req.stream)?.[act];
-    if (t) applicable[n++] = t;
-  }
-  if (s.tags.size > 0) {
-    for (const tag of req.tags) {
-      const t = s.tags.get(tag)?.[act];
-      if (t) applicable[n++] = t;
-    }
-  }
+  let n = collect(s.base, false, act, req, 0);
+  if (s.delta !== null) n = collect(s.delta, true, act, req, n);
   if (n === 0) return ALLOW;
+  base = s.base;
+  delta = s.delta;
+  nBase = s.base.rules.length;
+  masked = s.masked.size > 0 ? s.masked : null;
   // An unparsable address is checked as 0.0.0.0: allow-lists (deny 0.0.0.0/0) refuse it,
   // block-lists ignore it. Adapters pass socket addresses, so this is a safety net.
   let family = parseAddress(req.ip, words);
@@ -289,15 +318,15 @@ export function decide(s: Snapshot, req: DecideRequest, opts: DecideOptions): De
   }
   const host = s.hasReferer ? pageHost(req.referer, req.origin) : undefined;
   const now = req.nowMs;
-  let r = ipRefusal(s, n, false, family, now);
+  let r = ipRefusal(n, false, family, now);
   if (r < 0) r = countryRefusal(s, n, false, req.country, now);
   if (r < 0) r = refererRefusal(s, n, false, host, opts, now);
-  if (r >= 0) return (s.refusals[r] ??= Object.freeze({ allow: false, ruleId: s.rules[r].id, kind: s.rules[r].kind }));
+  if (r >= 0) return refusal(r);
   if (!s.hasReport) return ALLOW;
   // Only report rules can refuse now: an enforce rule that would have has refused above.
   const reported: string[] = [];
-  if ((r = ipRefusal(s, n, true, family, now)) >= 0) reported.push(s.rules[r].id);
-  if ((r = countryRefusal(s, n, true, req.country, now)) >= 0) reported.push(s.rules[r].id);
-  if ((r = refererRefusal(s, n, true, host, opts, now)) >= 0) reported.push(s.rules[r].id);
+  if ((r = ipRefusal(n, true, family, now)) >= 0) reported.push(ruleOf(r).id);
+  if ((r = countryRefusal(s, n, true, req.country, now)) >= 0) reported.push(ruleOf(r).id);
+  if ((r = refererRefusal(s, n, true, host, opts, now)) >= 0) reported.push(ruleOf(r).id);
   return reported.length === 0 ? ALLOW : { allow: true, reportedRuleIds: reported };
 }

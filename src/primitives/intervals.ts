@@ -4,18 +4,24 @@
 // carrying a *chain*: the rules covering it, most specific first (a range's own rules ahead of
 // its parents'), in precedence order on the same range. A lookup is a binary search for the
 // segment, then the chain's first unexpired rule — usually its first entry. A chain stops at its
-// first rule without expiry: nothing behind it can ever win.
+// first rule without expiry (nothing behind it can ever win), unless its rules may be masked.
 //
 // Addresses are big-endian 32-bit words (1 for IPv4, 4 for IPv6) in typed arrays: compiling
 // 100k rules allocates no object per rule.
 
 export const NO_CHAIN = -1;
 
-/** Chains of rule indexes, flat: [length, rule, rule, …]; a chain's id is its offset. */
+/**
+ * Chains of rule indexes, flat: [length, rule, rule, …]; a chain's id is its offset. With
+ * `closeAtPermanent` off every covering rule is kept: a table whose rules may later be masked
+ * (removed without a recompile) must still hold what a masked permanent rule shadowed.
+ */
 export class Chains {
   readonly data: number[] = [];
   private open = 0;
   private closed = false;
+
+  constructor(private readonly closeAtPermanent = true) {}
 
   begin(): void {
     this.open = this.data.length;
@@ -28,7 +34,7 @@ export class Chains {
     if (this.closed) return;
     this.data.push(rule);
     this.data[this.open]++;
-    this.closed = expires[rule] === Infinity;
+    this.closed = this.closeAtPermanent && expires[rule] === Infinity;
   }
 
   /** Ends the chain, continuing it with the parent's (a containing range's) chain. */
@@ -57,6 +63,17 @@ export function chainWinner(data: Int32Array, chain: number, expires: Float64Arr
   for (let i = chain + 1; i <= end; i++) {
     const r = data[i];
     if (expires[r] > nowMs) return r;
+  }
+  return -1;
+}
+
+/** First unexpired rule of a chain that is not in `masked`, or -1. */
+export function chainWinnerUnmasked(data: Int32Array, chain: number, expires: Float64Array, nowMs: number, masked: ReadonlySet<number>): number {
+  if (chain < 0) return -1;
+  const end = chain + data[chain];
+  for (let i = chain + 1; i <= end; i++) {
+    const r = data[i];
+    if (expires[r] > nowMs && !masked.has(r)) return r;
   }
   return -1;
 }
