@@ -1,7 +1,18 @@
 // nginx-rtmp-module's notify hooks (on_connect, on_publish, on_play, on_update, on_*_done) as one
 // AccessRequest, and the decision as the status it reads (docs/hooks.md §1). Pure.
 import { errorBody } from "../errors.js";
-import { firstWins, hookRequest, JSON_TYPE, payloadStatus, refuse, type HookAnswer, type HookCall, type HookSession, type Verdict } from "./types.js";
+import {
+  firstWins,
+  formPairs,
+  hookRequest,
+  JSON_TYPE,
+  payloadStatus,
+  refuse,
+  type HookAnswer,
+  type HookCall,
+  type HookSession,
+  type Verdict,
+} from "./types.js";
 
 /**
  * Fields nginx writes itself, before the client's raw args: the first occurrence is the server's,
@@ -43,7 +54,7 @@ export function splitNginxQuery(query: string): { own: string; fields: string } 
 export function parseNginxRtmp(form: string): HookCall {
   const server = Object.create(null) as Record<string, string>;
   const args = Object.create(null) as Record<string, string>;
-  for (const [k, v] of new URLSearchParams(form)) {
+  for (const [k, v] of formPairs(form)) {
     const into = SERVER_FIELDS.has(k) ? server : args;
     if (!(k in into)) into[k] = v;
   }
