@@ -100,11 +100,18 @@ export function formPairs(raw: string): [string, string][] {
   if (SURROGATE.test(raw)) return [...new URLSearchParams(raw)];
   const pairs: [string, string][] = [];
   try {
-    // URLSearchParams drops one leading `?` of its string.
-    for (const part of (raw.startsWith("?") ? raw.slice(1) : raw).split("&")) {
-      if (part === "") continue;
-      const eq = part.indexOf("=");
-      pairs.push(eq < 0 ? [formDecode(part), ""] : [formDecode(part.slice(0, eq)), formDecode(part.slice(eq + 1))]);
+    // URLSearchParams drops one leading `?` of its string. Slices of `raw` itself, no split parts.
+    // `eq` is the next `=` at or after `start` (-1: none left), found again only once passed: a
+    // body of many parts without `=` stays one pass, not one scan to the end per part.
+    let eq = -2;
+    for (let start = raw.startsWith("?") ? 1 : 0; start < raw.length;) {
+      let end = raw.indexOf("&", start);
+      if (end < 0) end = raw.length;
+      if (end > start) {
+        if (eq !== -1 && eq < start) eq = raw.indexOf("=", start);
+        pairs.push(eq < 0 || eq > end ? [formDecode(raw.slice(start, end)), ""] : [formDecode(raw.slice(start, eq)), formDecode(raw.slice(eq + 1, end))]);
+      }
+      start = end + 1;
     }
   } catch {
     return [...new URLSearchParams(raw)];
