@@ -129,6 +129,16 @@ function rows(name: string): Row[] {
       headers: { "content-type": "application/x-www-form-urlencoded" },
       body: nginxForm,
     },
+    // Not a goal row: nginx-rtmp's `connect` is answered 204 with nothing decided, so this is the
+    // floor of a hook call — a POST body read, the caller and secret checked, the form parsed —
+    // next to /healthz, a GET with no body (issue 14 §9: what is left once the decision is cheap).
+    {
+      name: "  floor: nginx-rtmp connect (no decision)",
+      method: "POST",
+      path: `/v1/hooks/nginx-rtmp?secret=${SECRET}`,
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: nginxForm.replace("call=play", "call=connect"),
+    },
     { name: "POST /v1/hooks/srs (on_play)", method: "POST", path: `/v1/hooks/srs?secret=${SECRET}`, headers: json, body: srs },
     { name: "POST /v1/hooks/mediamtx (read)", method: "POST", path: "/v1/hooks/mediamtx", headers: { ...json, ...bearer }, body: mtx },
     {

@@ -22,7 +22,8 @@
 //      to a fastify hello route (bench/servers/fastify-hello.mjs, its own process). Both are
 //      loaded by autocannon from this process with the same connections and duration and an
 //      X-Forwarded-For header taken from a list of random public addresses (one per request, so
-//      the edge's sticky memory misses here too), alternating edge / hello; best round of each.
+//      the edge's sticky memory misses here too), alternating edge / hello / the edge's own
+//      `/healthz` (issue 14 §9's anchor: same process, same front door); best round of each.
 //      The server's CPU per request (from /proc) is printed too: on 2 shared cores the load
 //      generator competes with the server, and CPU per request is what it cannot distort.
 //
@@ -539,6 +540,9 @@ async function http(ips: string[]): Promise<void> {
         all: 0,
       },
       { name: "fastify hello", port: helloPort, path: "/hello", pid: hello.child.pid!, best: undefined as Load | undefined, non2xx: 0, errors: 0, all: 0 },
+      // Issue 14 §9 measures /v1/route against the same edge's /healthz (same process, same front
+      // door), the anchor of the hook routes in bench/hooks.ts.
+      { name: "edge GET /healthz", port: apiPort, path: "/healthz", pid: edge.pid, best: undefined as Load | undefined, non2xx: 0, errors: 0, all: 0 },
     ];
     let busyHttp = 0;
     for (let r = 0; r < HTTP_ROUNDS; r++) {
@@ -560,7 +564,7 @@ async function http(ips: string[]): Promise<void> {
         if (!s.best || m.rps > s.best.rps) s.best = m;
       }
     }
-    const [e, h] = servers;
+    const [e, h, z] = servers;
     console.log(
       `\nGET /v1/route vs fastify hello (${HTTP_CONNECTIONS} connections × ${HTTP_S} s after ${HTTP_WARMUP_S} s warm-up, best of ${HTTP_ROUNDS} alternating rounds)\n`,
     );
@@ -582,6 +586,9 @@ async function http(ips: string[]): Promise<void> {
     console.log(
       `\nedge / hello: req/s ${ratio(e.best!.rps, h.best!.rps)} (goal ≥ 0.9×), p50 ${ratio(e.best!.p50, h.best!.p50)}, p99 ${ratio(e.best!.p99, h.best!.p99)}, ` +
         `CPU per request ${ratio(e.best!.cpuPerReq, h.best!.cpuPerReq)}`,
+    );
+    console.log(
+      `edge /v1/route / edge /healthz: req/s ${ratio(e.best!.rps, z.best!.rps)} (goal ≥ 0.9×, issue 14 §9), CPU per request ${ratio(e.best!.cpuPerReq, z.best!.cpuPerReq)}`,
     );
     console.log(`(machine busy before runs: at most ${fmt(busyHttp, 0)}% of one core; client CPU is this process, autocannon)`);
     const extra = edge.logLines().filter((l) => l.trim() !== "");

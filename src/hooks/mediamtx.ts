@@ -7,13 +7,19 @@ import { hookRequest, JSON_TYPE, jsonObject, payloadStatus, refuse, str, type Ho
 /** A path `APP/NAME` names both; a bare `NAME` is in this app. */
 export const MEDIAMTX_DEFAULT_APP = "live";
 
+/** The string fields of a request, checked in this order (the first one that is not names the 400). */
+const FIELDS = ["user", "password", "token", "ip", "action", "path", "protocol", "query"] as const;
+
 export function parseMediamtx(raw: string): HookCall {
   const o = jsonObject(raw);
   if (!o) return refuse("EDGE_ERR_BAD_REQUEST", "body is not a JSON object");
-  const f = Object.fromEntries(["user", "password", "token", "ip", "action", "path", "protocol", "query"].map((k) => [k, str(o, k)]));
-  const bad = Object.entries(f).find(([, v]) => v === null);
-  if (bad) return refuse("EDGE_ERR_BAD_REQUEST", `\`${bad[0]}\` must be a string`);
-  const { token, ip, action, path } = f as Record<string, string>;
+  const f: Record<string, string> = {};
+  for (const k of FIELDS) {
+    const v = str(o, k);
+    if (v === null) return refuse("EDGE_ERR_BAD_REQUEST", `\`${k}\` must be a string`);
+    f[k] = v;
+  }
+  const { token, ip, action, path } = f;
   switch (action) {
     case "publish":
     case "read":
@@ -27,7 +33,7 @@ export function parseMediamtx(raw: string): HookCall {
     default:
       return refuse("EDGE_ERR_BAD_REQUEST", `unknown action '${action.slice(0, 32)}'`);
   }
-  const query = parseQuery(f.query as string);
+  const query = parseQuery(f.query);
   if (!query.ok) return refuse(query.error);
   const slash = path.indexOf("/");
   const [app, name] = slash < 0 ? [MEDIAMTX_DEFAULT_APP, path] : [path.slice(0, slash), path.slice(slash + 1)];
@@ -47,8 +53,9 @@ export function mediamtxWithoutCredentials(raw: string): boolean {
  * 2xx allows. 401 only when the play lacks a token and the request had no credentials at all: for
  * RTSP, HLS and WebRTC MediaMTX then asks the client, which retries with them (docs/hooks.md §3.3).
  */
-export function answerMediamtx(verdict: Verdict, withoutCredentials: boolean): HookAnswer {
+export function answerMediamtx(verdict: Verdict, withoutCredentials: () => boolean): HookAnswer {
   if (verdict.allow) return { status: 204, body: "" };
-  const ask = verdict.code === "EDGE_ERR_TOKEN_MISSING" && withoutCredentials;
+  // Asked only here: it parses the body a second time, which an allowed call never needs.
+  const ask = verdict.code === "EDGE_ERR_TOKEN_MISSING" && withoutCredentials();
   return { status: payloadStatus(verdict.code) ?? (ask ? 401 : 403), contentType: JSON_TYPE, body: JSON.stringify(errorBody(verdict.code, verdict.detail)) };
 }
