@@ -21,10 +21,13 @@ t.test(`${REPLICAS} replicas, ${CHANGES} changes from random ones: all applied e
   // Building a node-redis client costs tens of milliseconds of CPU: the 300 clients take a while.
   const creating = Date.now();
   const delays: number[] = [];
+  // A generous deadline: this simulation measures propagation, not deadlines (test/cluster/fleet-log.test.ts
+  // proves those). On a saturated CI machine a post can reach Redis late and be refused, rightly.
+  const deadlineMs = 5_000;
   const replicas = Array.from({ length: REPLICAS }, (_, i) => {
-    const link = new RedisLink({ url: redis.url, passwordFile: "", keyPrefix: "sim:", commandTimeoutMs: 500, name: `sim-${i}`, log });
+    const link = new RedisLink({ url: redis.url, passwordFile: "", keyPrefix: "sim:", commandTimeoutMs: deadlineMs, name: `sim-${i}`, log });
     const seen: number[] = [];
-    const replica = new Replica({ link, log, commandTimeoutMs: 500, events: { applied: (ms) => delays.push(ms) } });
+    const replica = new Replica({ link, log, commandTimeoutMs: deadlineMs, events: { applied: (ms) => delays.push(ms) } });
     replica.on("x", { apply: (_id, value) => seen.push((value as { n: number }).n) });
     replica.start();
     return { link, replica, seen };
