@@ -233,7 +233,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
   const guardianStore = GuardianStore.open(config.dataDir, { ipRuleTtlMs: config.guardian.ipRuleTtlMs });
   const fleetRules = replica ? new FleetRules(replica, guardianStore, { ipRuleTtlMs: config.guardian.ipRuleTtlMs }) : null;
   const fleetRevoke = replica ? fleetRevocations(replica, revocations) : null;
-  if (replica) fleetKeys(replica, config.cluster.edgeId, () => keys.keys.jwks(), keys, log);
+  if (replica) fleetKeys(replica, config.cluster.edgeId, () => keys.keys.jwks(), keys, log, () => tokens.forgetVerified());
   replica?.start();
   const guardian = new Guardian({
     apiRules: guardianStore,
