@@ -128,16 +128,20 @@ export function fleetKeys(
   log: Logger,
   forgetVerified: () => void = () => {},
 ): void {
-  replica.on("key", {
-    apply: (kid, value) => {
-      const known = follower.setFleetKey(kid, value === null ? null : (value as { jwk: unknown }).jwk);
-      if (known) forgetVerified();
-    },
-  });
   const post = (kid: string, record: unknown) =>
     replica
       .post(`key:${kid}`, record)
       .catch((err: Error) => log.warn("posting a token key to the fleet failed; retried on the next join", { kid, error: err.message }));
+  replica.on("key", {
+    apply: (kid, value) => {
+      const known = follower.setFleetKey(kid, value === null ? null : (value as { jwk: unknown }).jwk);
+      if (known) forgetVerified();
+      // Edges configured with one shared key: another edge retiring it must not take it from the
+      // fleet while this edge still has it, so this edge posts it back.
+      const mine = value === null && replica.status().connected ? local().keys.find((jwk) => jwk.kid === kid) : undefined;
+      if (mine) void post(kid, { edge, jwk: mine });
+    },
+  });
   replica.onSynced(() => {
     const mine = local().keys;
     for (const jwk of mine) {
