@@ -44,6 +44,7 @@ import { createMetrics, type Metrics } from "./metrics/metrics.js";
 import { configuredEdges, MergedEdgeFeed } from "./routing/edge-table.js";
 import { announcedEntry, EdgeRegistry } from "./cluster/edge-registry.js";
 import { StreamOwnership } from "./cluster/ownership.js";
+import { FleetPruner, isExpired } from "./cluster/prune.js";
 import { Router } from "./routing/router.js";
 import { TlsCertificates, TlsPairError, loadCaFile } from "./tls/certificates.js";
 import { trustingFetch } from "./tls/outbound.js";
@@ -182,8 +183,11 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
         file: join(config.dataDir, "cluster-replica.json"),
         commandTimeoutMs: config.cluster.commandTimeoutMs,
         events: { applied: (ms) => metrics.clusterPropagationSeconds?.observe(ms / 1000) },
+        expired: isExpired,
       })
     : null;
+  // Expired rules and revocations leave the fleet's snapshot, pruned by the lowest announcing edge.
+  const pruner = replica && registered ? new FleetPruner({ replica, edgeId: cluster.edgeId, liveIds: () => registered.liveIds(), log }) : null;
   const remoteStreams = registry
     ? null
     : remoteSource({
@@ -233,8 +237,17 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
   const guardianStore = GuardianStore.open(config.dataDir, { ipRuleTtlMs: config.guardian.ipRuleTtlMs });
   const fleetRules = replica ? new FleetRules(replica, guardianStore, { ipRuleTtlMs: config.guardian.ipRuleTtlMs }) : null;
   const fleetRevoke = replica ? fleetRevocations(replica, revocations) : null;
-  if (replica) fleetKeys(replica, config.cluster.edgeId, () => keys.keys.jwks(), keys, log);
+  if (replica)
+    fleetKeys(
+      replica,
+      config.cluster.edgeId,
+      () => keys.keys.jwks(),
+      keys,
+      log,
+      () => tokens.forgetVerified(),
+    );
   replica?.start();
+  pruner?.start();
   const guardian = new Guardian({
     apiRules: guardianStore,
     rulesFile: config.guardian.rulesFile,
@@ -376,6 +389,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     await registered?.close();
     merged?.close();
     unpostStreams?.();
+    pruner?.close();
     // The link before awaiting the replica: its blocked read then ends at once instead of at its BLOCK time.
     const replicaClosed = replica?.close();
     await fleet?.close();

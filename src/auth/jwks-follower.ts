@@ -42,10 +42,11 @@ export class JwksFollower {
 
   /**
    * A fleet edge's public key (a JWK) arrived, or went (null). A JWK this edge cannot verify with is
-   * logged and skipped. Local kids still win.
+   * logged and skipped. Local kids still win. Returns whether a fleet key of that kid was known before
+   * (then tokens verified with it may sit in a verified-token cache).
    */
-  setFleetKey(kid: string, jwk: unknown): void {
-    this.fleet.delete(kid);
+  setFleetKey(kid: string, jwk: unknown): boolean {
+    const known = this.fleet.delete(kid);
     if (jwk !== null) {
       try {
         const key = keySetFromJwks({ keys: [jwk] }).verification.get(kid);
@@ -55,6 +56,7 @@ export class JwksFollower {
       }
     }
     this.rebuild();
+    return known;
   }
 
   private async refresh(): Promise<void> {

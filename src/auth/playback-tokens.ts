@@ -140,6 +140,11 @@ export class PlaybackTokens {
     return this.opts.keys.jwks();
   }
 
+  /** Forgets every verified token: a verification key went or changed (a fleet key rotated out, issue 12). */
+  forgetVerified(): void {
+    this.cache.clear();
+  }
+
   /** Stops following the revocation list; the revocation list itself belongs to the caller. */
   close(): void {
     this.unsubscribe();

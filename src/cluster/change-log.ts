@@ -1,5 +1,5 @@
 // The fleet's change log in Redis (issue 12, docs/architecture.md §3): one counter, one stream and
-// one hash, written only by the three Lua scripts below, so a change, its sequence number and the
+// one hash, written only by the Lua scripts below, so a change, its sequence number and the
 // snapshot it leaves behind are one atomic step. Every edge's replica (src/cluster/replica.ts)
 // tails the stream and falls back to the snapshot when the stream cannot bridge a gap.
 //
@@ -50,6 +50,22 @@ if ARGV[4] == '' then
 else
   redis.call('HSET', KEYS[4], ARGV[2], '{"seq":' .. seq .. ',"v":' .. ARGV[4] .. '}')
 end
+return seq
+`;
+
+// A delete that runs only while the record is still the version the caller saw (its seq): several
+// edges may prune the same expired record, or an edge may prune while another re-adds it; only the
+// first delete of that version lands (one log entry), the others change nothing and return 0.
+const PRUNE = `
+local e = redis.call('GET', KEYS[1])
+if e ~= ARGV[1] then return redis.error_reply('EPOCH ' .. tostring(e)) end
+local cur = redis.call('HGET', KEYS[4], ARGV[2])
+if not cur or cjson.decode(cur).seq ~= tonumber(ARGV[6]) then return 0 end
+local now = redis.call('TIME')
+if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(ARGV[7]) then return redis.error_reply('LATE') end
+local seq = redis.call('INCR', KEYS[2])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], seq .. '-1', 'c', ARGV[3], 't', ARGV[4])
+redis.call('HDEL', KEYS[4], ARGV[2])
 return seq
 `;
 
@@ -109,6 +125,22 @@ export class ChangeLog {
     const args = [expectedEpoch, key, c, record, String(nowMs), String(this.maxLen), String(Math.floor(redisDeadlineMs))];
     try {
       return Number(await this.script(CHANGE, [epoch, seq, log, state], args));
+    } catch (err) {
+      if (String((err as Error).message).startsWith("EPOCH")) throw new EpochError((err as Error).message);
+      throw err;
+    }
+  }
+
+  /**
+   * Deletes one record if Redis still holds the version `recordSeq`; resolves with the delete's
+   * sequence number, or 0 when the record is gone or was changed since (nothing written).
+   */
+  async prune(expectedEpoch: string, key: string, recordSeq: number, nowMs: number, redisDeadlineMs: number): Promise<number> {
+    const { epoch, seq, log, state } = this.keys;
+    const c = JSON.stringify({ k: key, v: null });
+    const args = [expectedEpoch, key, c, String(nowMs), String(this.maxLen), String(recordSeq), String(Math.floor(redisDeadlineMs))];
+    try {
+      return Number(await this.script(PRUNE, [epoch, seq, log, state], args));
     } catch (err) {
       if (String((err as Error).message).startsWith("EPOCH")) throw new EpochError((err as Error).message);
       throw err;

@@ -112,19 +112,43 @@ export function fleetRevocations(replica: Replica, store: RevocationStore): (jti
 }
 
 /**
- * Token keys through the fleet: after every (re)join this edge posts its public signing keys as
- * `key:<kid>` records (so a rotation reaches the fleet with the restart that brings it), and every
- * edge's verifier accepts every fleet key (no auth.jwksUrls needed).
+ * Token keys through the fleet. A key is added or rotated on one edge by its `auth.keys` and the
+ * restart that loads them (there is no other way to change an edge's keys); at once after that
+ * start — on the replica's first join, and again after every re-join — the edge posts the public
+ * JWKs it has and the fleet lacks, and deletes the `key:` records it posted earlier for keys it no
+ * longer has (rotated out of `auth.keys`), so a retired key stops verifying fleet-wide too. Every
+ * edge's verifier accepts every fleet key (no auth.jwksUrls needed). `forgetVerified` is told when
+ * a fleet key goes or changes: tokens verified with it must not live on in a verified-token cache.
  */
-export function fleetKeys(replica: Replica, edge: string, local: () => Jwks, follower: Pick<JwksFollower, "setFleetKey">, log: Logger): void {
-  replica.on("key", { apply: (kid, value) => follower.setFleetKey(kid, value === null ? null : (value as { jwk: unknown }).jwk) });
+export function fleetKeys(
+  replica: Replica,
+  edge: string,
+  local: () => Jwks,
+  follower: Pick<JwksFollower, "setFleetKey">,
+  log: Logger,
+  forgetVerified: () => void = () => {},
+): void {
+  const post = (kid: string, record: unknown) =>
+    replica
+      .post(`key:${kid}`, record)
+      .catch((err: Error) => log.warn("posting a token key to the fleet failed; retried on the next join", { kid, error: err.message }));
+  replica.on("key", {
+    apply: (kid, value) => {
+      const known = follower.setFleetKey(kid, value === null ? null : (value as { jwk: unknown }).jwk);
+      if (known) forgetVerified();
+      // Edges configured with one shared key: another edge retiring it must not take it from the
+      // fleet while this edge still has it, so this edge posts it back.
+      const mine = value === null && replica.status().connected ? local().keys.find((jwk) => jwk.kid === kid) : undefined;
+      if (mine) void post(kid, { edge, jwk: mine });
+    },
+  });
   replica.onSynced(() => {
-    for (const jwk of local().keys) {
+    const mine = local().keys;
+    for (const jwk of mine) {
       const record = { edge, jwk };
-      if (JSON.stringify(replica.get(`key:${jwk.kid}`)) === JSON.stringify(record)) continue;
-      replica
-        .post(`key:${jwk.kid}`, record)
-        .catch((err: Error) => log.warn("posting a token key to the fleet failed; retried on the next join", { kid: jwk.kid, error: err.message }));
+      if (JSON.stringify(replica.get(`key:${jwk.kid}`)) !== JSON.stringify(record)) void post(jwk.kid, record);
     }
+    const kids = new Set(mine.map((jwk) => jwk.kid));
+    for (const [kid, record] of replica.entries("key")) if ((record as { edge?: string }).edge === edge && !kids.has(kid)) void post(kid, null);
   });
 }

@@ -71,6 +71,9 @@ export class RedisLink {
       client.on("end", () => this.setUp(false));
       client.connect().catch((err: Error) => opts.log.debug("redis connect failed", { role, error: err.message }));
     }
+    // A (re)connected `cmd` is PINGed at once rather than at the next tick: an edge that just started
+    // (with keys to announce, issue 12 §6) or a Redis that came back is followed without waiting a second.
+    this.cmd.on("ready", () => void this.ping());
     this.pinger = setInterval(() => void this.ping(), opts.pingIntervalMs ?? 1_000);
     this.pinger.unref();
     void this.ping();

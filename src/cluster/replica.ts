@@ -50,6 +50,11 @@ export interface ReplicaOptions {
   applyWaitMs?: number;
   events?: ReplicaEvents;
   now?: () => number;
+  /**
+   * Whether a record has expired (src/cluster/prune.ts): an expired record this replica holds and
+   * Redis lacks is not posted back after Redis lost its data; the pruner deletes the others.
+   */
+  expired?: (key: string, value: unknown, nowMs: number) => boolean;
 }
 
 export interface ReplicaStatus {
@@ -141,6 +146,27 @@ export class Replica {
       throw new ClusterUnavailableError((err as Error).message);
     }
     await this.appliedUpTo(seq);
+  }
+
+  /**
+   * Deletes a record fleet-wide, but only the version this replica holds (see ChangeLog.prune): safe
+   * when several edges prune at once or one re-adds the record meanwhile. Resolves with whether this
+   * call deleted it (after this replica applied the delete); rejects with ClusterUnavailableError.
+   */
+  async prune(key: string): Promise<boolean> {
+    const record = this.records.get(key);
+    if (record === undefined) return false;
+    if (!this.synced || this.epoch === null || !this.opts.link.up()) throw new ClusterUnavailableError("the fleet's Redis is not reachable");
+    let seq: number;
+    try {
+      seq = await this.log.prune(this.epoch, key, record.seq, this.now(), this.redisDeadline());
+    } catch (err) {
+      if (err instanceof EpochError) this.markUnsynced();
+      throw new ClusterUnavailableError((err as Error).message);
+    }
+    if (seq === 0) return false;
+    await this.appliedUpTo(seq);
+    return true;
   }
 
   status(): ReplicaStatus {
@@ -256,7 +282,8 @@ export class Replica {
   private async reload(repost: boolean): Promise<void> {
     const snap = await this.log.snapshot();
     if (snap.epoch === null) return; // emptied meanwhile: the next round seeds it
-    const lacking = repost ? [...this.records].filter(([key]) => !snap.records.has(key)) : [];
+    const now = this.now();
+    const lacking = repost ? [...this.records].filter(([key, r]) => !snap.records.has(key) && !this.opts.expired?.(key, r.value, now)) : [];
     // What Redis lacks stays here while it is re-posted: a revocation or rule never lapses locally.
     const next = new Map(snap.records);
     for (const [key, r] of lacking) next.set(key, r);

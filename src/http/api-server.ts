@@ -30,7 +30,7 @@ import type { Router } from "../routing/router.js";
 import { registerRouteRoutes } from "./route-routes.js";
 import { registerHookRoutes } from "./hook-routes.js";
 import type { ForeignSessions } from "./hook-sessions.js";
-import { registerFleetRoutes, type FleetApi } from "./fleet-routes.js";
+import { locateInApps, registerFleetRoutes, type FleetApi } from "./fleet-routes.js";
 import type { TokenHandles } from "../hooks/token-handles.js";
 import { edgeError as send, sendBintuEnvelope } from "./wire-codes.js";
 import { createHttpServer } from "../front/http-server.js";
@@ -246,7 +246,11 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
   const cluster = deps.cluster;
   if (cluster) app.get("/v1/cluster", { preHandler: requireEdgeRole("nanoReadOnly") }, async () => cluster.view());
   registerGuardianRoutes(app, { guardian: deps.guardian, store: deps.guardianStore, auth: deps.auth, maxRules: config.guardian.maxRules });
-  if (deps.registry) registerBintuRoutes(app, { registry: deps.registry, auth: deps.auth, urls: deps.bintuUrls });
+  const fleetApi = deps.fleet;
+  if (deps.registry) {
+    const locate = fleetApi && ((name: string) => locateInApps(fleetApi, config.ingest.apps, name));
+    registerBintuRoutes(app, { registry: deps.registry, auth: deps.auth, urls: deps.bintuUrls, ...(locate && { locate }) });
+  }
   registerDashboard(app, deps);
   return app;
 }

@@ -13,6 +13,11 @@ export interface BintuRoutesDeps {
   registry: StreamRegistry;
   auth: AdminAuth;
   urls: BintuUrls;
+  /**
+   * In a fleet (issue 12 §3): where the stream key is live — GET /stream/:id then carries it as an
+   * extra `location` field (bintu clients accept unknown properties, docs/nanostream.md §1.3).
+   */
+  locate?: (name: string) => Record<string, unknown>;
 }
 
 const TagList = Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { maxItems: 64 });
@@ -77,7 +82,7 @@ export function registerBintuRoutes(app: FastifyInstance, deps: BintuRoutesDeps)
   void app.register(async (scope) => bintuRoutes(scope, deps));
 }
 
-async function bintuRoutes(scope: FastifyInstance, { registry, auth, urls }: BintuRoutesDeps) {
+async function bintuRoutes(scope: FastifyInstance, { registry, auth, urls, locate }: BintuRoutesDeps) {
   scope.setValidatorCompiler(typeBoxValidator);
 
   acceptOptionalJsonBody(scope);
@@ -130,7 +135,10 @@ async function bintuRoutes(scope: FastifyInstance, { registry, auth, urls }: Bin
     async (request, reply) => {
       const rec = findVisible(request.params.id);
       if (!rec) return notFound(reply);
-      return toBintuJson(rec, urls, request.query.profile === "player" ? "player" : undefined);
+      if (request.query.profile === "player") return toBintuJson(rec, urls, "player");
+      // The playouts stay this edge's URLs (where origin pull, issue 13, will serve it); `location`
+      // tells an operator or a fleet-aware client which edge the stream is live on now.
+      return { ...toBintuJson(rec, urls), ...(locate && { location: locate(rec.name) }) };
     },
   );
 

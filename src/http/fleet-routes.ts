@@ -18,6 +18,18 @@ export interface FleetApi {
 
 const EDGE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
+/** The locator's answer as the API shows it: "here" names this edge too, so it reads the same whichever edge gave it. */
+export function locationJson(fleet: Pick<FleetApi, "edgeId" | "locate">, app: string, stream: string): Record<string, unknown> {
+  const location = fleet.locate(app, stream);
+  return location.at === "here" ? { at: "here", edge: fleet.edgeId } : { ...location };
+}
+
+/** Where a stream key is live in the fleet, in any of the ingest apps (the first app it is live in), else "nowhere". */
+export function locateInApps(fleet: Pick<FleetApi, "edgeId" | "locate">, apps: readonly string[], stream: string): Record<string, unknown> {
+  for (const app of apps) if (fleet.locate(app, stream).at !== "nowhere") return { app, ...locationJson(fleet, app, stream) };
+  return { at: "nowhere" };
+}
+
 export function registerFleetRoutes(app: FastifyInstance, deps: { fleet: FleetApi; auth: AdminAuth; apps: readonly string[] }): void {
   const { fleet } = deps;
 
@@ -28,9 +40,7 @@ export function registerFleetRoutes(app: FastifyInstance, deps: { fleet: FleetAp
       const { stream, app: application = "live" } = req.query;
       if (typeof stream !== "string" || !STREAM_NAME.test(stream)) return send(reply, "EDGE_ERR_BAD_NAME", "stream");
       if (typeof application !== "string" || !APP_NAME.test(application) || !deps.apps.includes(application)) return send(reply, "EDGE_ERR_BAD_APP");
-      const location = fleet.locate(application, stream);
-      // "here" names this edge too, so an answer reads the same whichever edge gave it.
-      return { app: application, stream, ...(location.at === "here" ? { at: "here", edge: fleet.edgeId } : location) };
+      return { app: application, stream, ...locationJson(fleet, application, stream) };
     },
   );
 

@@ -43,13 +43,24 @@ t.test("ownership, locator and a Redis outage across three edges", async (t) => 
   };
   t.teardown(() => encoders.forEach((e) => e.child.kill("SIGKILL")));
 
-  const { name } = await r.createStream();
+  const { id, name } = await r.createStream();
+  const bintuStream = async (query = "") => (await (await api("r", `/stream/${id}${query}`)).json()) as Record<string, unknown>;
+  t.match((await bintuStream()).location, { at: "nowhere" }, "GET /stream/:id in a fleet: not live anywhere yet");
   encode("b", name);
   await waitFor("B publishing, its claim confirmed", async () => (await publisherOf("b", name))?.owner === "b", 15_000);
   t.equal(await owner(name), "b", "the owner record in Redis names B");
   await waitFor("C locates the stream on B", async () => (await locate("c", name)).edge === "b", 3_000);
   t.match(await locate("c", name), { at: "edge", edge: "b", urls: { rtmp: `rtmp://127.0.0.1:${rtmp.b}`, flv: `http://127.0.0.1:${b.addresses.playback}` } });
   t.match(await locate("b", name), { at: "here", edge: "b" }, "B: here");
+  t.match(
+    await bintuStream(),
+    {
+      playout: { flv: [{ url: `http://127.0.0.1:${r.addresses.playback.port}/live/${name}.flv` }] },
+      location: { app: "live", at: "edge", edge: "b", urls: { rtmp: `rtmp://127.0.0.1:${rtmp.b}` } },
+    },
+    "GET /stream/:id on the registry's edge: its own playouts, and where the stream is live",
+  );
+  t.notOk("location" in (await bintuStream("?profile=player")), "…the anonymous player profile stays bintu's");
 
   const second = encode("c", name);
   const refused = await second.exited;
