@@ -57,7 +57,8 @@ export interface GuardianOptions {
 
 export type GuardianRequest = Omit<DecideRequest, "nowMs">;
 
-type Listener = (current: Snapshot, previous: Snapshot) => void;
+/** The rules now in force, the previous ones, and the ids of rules added since with `enforceOnActive`. */
+type Listener = (current: Snapshot, previous: Snapshot, addedOnActive: ReadonlySet<string>) => void;
 
 const SLOW_COMPILE_MS = 20;
 const MAX_COMPILE_GAP_MS = 300;
@@ -90,6 +91,8 @@ export class Guardian {
   private expiryTimer: NodeJS.Timeout | null = null;
   private lastCompileEnd = 0;
   private lastCompileMs = 0;
+  /** API rules added (or refreshed) with enforceOnActive since the last swap: told to listeners with it. */
+  private addedOnActive = new Set<string>();
 
   /** Loads the rules file synchronously: a bad one at start throws RulesFileError. */
   constructor(private readonly opts: GuardianOptions) {
@@ -111,8 +114,13 @@ export class Guardian {
       : null;
     this.layers.replaceApi(opts.apiRules.list());
     this.unsubscribe = opts.apiRules.onChange((change) => {
-      if ("added" in change) this.layers.add(change.added);
-      else this.layers.remove(change.removed);
+      if ("added" in change) {
+        this.layers.add(change.added);
+        if (change.added.enforceOnActive) this.addedOnActive.add(change.added.id);
+      } else {
+        this.layers.remove(change.removed);
+        this.addedOnActive.delete(change.removed);
+      }
       this.changed("api");
     });
     this.current = this.layers.fold(this.now());
@@ -158,7 +166,8 @@ export class Guardian {
 
   /**
    * Called after every swap with the new and the previous snapshot. With guardian.enforceOnActive
-   * the ingest re-checks its running sessions here and ends the ones now refused (issue 5 §6).
+   * the ingest re-checks its running sessions here and ends the ones now refused (issue 5 §6);
+   * without it, the ones refused by a rule added with its own enforceOnActive (issue 16 §5).
    */
   onRulesChanged(listener: Listener): () => void {
     this.listeners.add(listener);
@@ -262,7 +271,9 @@ export class Guardian {
     this.opts.counters?.reload?.(source, "ok");
     this.opts.counters?.rules?.(next.counts);
     this.scheduleExpiry();
-    if (previous !== next) for (const listener of this.listeners) listener(next, previous);
+    const addedOnActive = this.addedOnActive;
+    if (addedOnActive.size > 0) this.addedOnActive = new Set();
+    if (previous !== next) for (const listener of this.listeners) listener(next, previous, addedOnActive);
   }
 
   /** Expired rules stop matching on their own (snapshot chains); this drops them and updates counts. */

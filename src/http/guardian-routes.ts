@@ -42,6 +42,7 @@ export function ruleJson(rule: Rule) {
     actions: rule.actions,
     scope: rule.scope,
     mode: rule.mode,
+    enforceOnActive: rule.enforceOnActive === true,
     ...(rule.info !== undefined && { info: rule.info }),
     ...(rule.tag !== undefined && { tag: rule.tag }),
     createdAt: new Date(rule.createdAt).toISOString(),

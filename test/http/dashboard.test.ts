@@ -33,9 +33,9 @@ async function shoot(page: Page, name: string) {
 
 t.test("the dashboard, end to end", async (t) => {
   mkdirSync(SHOTS, { recursive: true });
-  // enforceOnActive: a new Guardian rule cuts the running preview (issue 16 §11). Tokens required:
-  // the preview must fetch one to play at all.
-  const edge = await startEdge(t, { EDGE_PUBLIC_HOST: "127.0.0.1", EDGE_GUARDIAN_ENFORCE_ON_ACTIVE: "true", EDGE_AUTH_PLAYBACK_REQUIRED: "true" });
+  // guardian.enforceOnActive stays off: the rule's own enforceOnActive, ticked in the form, cuts the
+  // running preview (issue 16 §5, §11). Tokens required: the preview must fetch one to play at all.
+  const edge = await startEdge(t, { EDGE_PUBLIC_HOST: "127.0.0.1", EDGE_AUTH_PLAYBACK_REQUIRED: "true" });
   const base = `http://127.0.0.1:${edge.addresses.api.port}`;
   const browser: Browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -96,18 +96,18 @@ t.test("the dashboard, end to end", async (t) => {
 
   // A second tab (its own sessionStorage, so its own sign-in) changes things while the first plays.
   const other = await context.newPage();
-  await t.test("a Guardian rule with enforceOnActive cuts the preview", async (t) => {
+  await t.test("a Guardian rule with its own enforceOnActive cuts the preview", async (t) => {
     await signIn(other, base, edge.apiKey);
     await other.getByRole("link", { name: "Guardian" }).click();
-    await other.getByText("New deny rules also cut running sessions").waitFor();
+    await other.getByText("New rules apply to new connections only").waitFor();
     await other.getByLabel("IP address or CIDR").fill("127.0.0.1");
     await other.getByLabel("Scope").selectOption("stream");
     await other.getByLabel("Stream name or tag").fill(name);
+    await other.getByLabel("End running sessions it refuses").check();
     await other.getByRole("button", { name: "Add rule" }).click();
-    await other
-      .getByRole("row")
-      .filter({ hasText: `stream ${name}` })
-      .waitFor();
+    const row = other.getByRole("row").filter({ hasText: `stream ${name}` });
+    await row.waitFor();
+    t.match(await row.textContent(), /enforce\s*yes/, "the rule is listed with its flag");
     await admin.getByText(/Preview ended/).waitFor({ timeout: 10_000 });
     const cut = await framesOf(admin);
     await new Promise((r) => setTimeout(r, 1000));

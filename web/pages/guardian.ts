@@ -12,6 +12,7 @@ interface RuleJson {
   actions: string[];
   scope: { stream?: string; tag?: string };
   mode: "enforce" | "report";
+  enforceOnActive: boolean;
   info?: string;
   tag?: string;
   expiresAt: string | null;
@@ -40,6 +41,7 @@ export const guardianPage: Page = async ({ info, main }) => {
         h("td", {}, r.actions.join(", ")),
         h("td", {}, scopeText(r)),
         h("td", {}, r.mode),
+        h("td", {}, r.enforceOnActive ? "yes" : "no"),
         h("td", {}, r.expiresAt ? new Date(r.expiresAt).toLocaleString() : "never"),
         h("td", {}, r.source === "file" ? "rules file" : "API"),
         writer
@@ -55,7 +57,11 @@ export const guardianPage: Page = async ({ info, main }) => {
     );
     listBox.replaceChildren(
       rows.length
-        ? table(`Rules (${rules.length})`, ["Kind", "Value", "Type", "Actions", "Scope", "Mode", "Expires", "Source", ...(writer ? ["Action"] : [])], rows)
+        ? table(
+            `Rules (${rules.length})`,
+            ["Kind", "Value", "Type", "Actions", "Scope", "Mode", "Ends running", "Expires", "Source", ...(writer ? ["Action"] : [])],
+            rows,
+          )
         : h("p", {}, "No rules."),
     );
   };
@@ -91,7 +97,7 @@ export const guardianPage: Page = async ({ info, main }) => {
       {},
       info.guardian.enforceOnActive
         ? "New deny rules also cut running sessions they match (guardian.enforceOnActive is on)."
-        : "New rules apply to new connections only (guardian.enforceOnActive is off).",
+        : "New rules apply to new connections only (guardian.enforceOnActive is off), unless added with “End running sessions it refuses”.",
     ),
     status,
     writer ? addForm(status, load, info.guardian.enforceOnActive) : "",
@@ -130,6 +136,8 @@ function addForm(status: HTMLElement, reload: () => Promise<void>, enforceOnActi
   ]);
   const scopeValue = h("input", { type: "text", name: "scopeValue", placeholder: "stream name or tag" });
   const ttl = h("input", { type: "number", name: "ttlMinutes", min: 0, step: 1, placeholder: "default" });
+  // Checked and fixed when the edge-wide flag is on: every new rule then cuts running sessions anyway.
+  const onActive = h("input", { type: "checkbox", name: "enforceOnActive", id: "rule-on-active", checked: enforceOnActive, disabled: enforceOnActive });
   const form = h(
     "form",
     { class: "grid", "aria-label": "Add a Guardian rule" },
@@ -141,6 +149,7 @@ function addForm(status: HTMLElement, reload: () => Promise<void>, enforceOnActi
     field("Scope", scopeKind),
     field("Stream name or tag", scopeValue, "for a stream or tag scope"),
     field("Expires after (minutes)", ttl, "empty: the default (IP rules 24 h), 0: never"),
+    h("label", { for: "rule-on-active", class: "check" }, onActive, " End running sessions it refuses"),
     h("button", { type: "submit" }, "Add rule"),
   );
   form.addEventListener("submit", (ev) => {
@@ -151,10 +160,12 @@ function addForm(status: HTMLElement, reload: () => Promise<void>, enforceOnActi
     if (scopeKind.value === "stream") body.stream = scopeValue.value.trim();
     if (scopeKind.value === "tag") body.tagScope = scopeValue.value.trim();
     if (ttl.value !== "") body.ttlSeconds = Math.round(Number(ttl.value) * 60);
+    if (onActive.checked && !enforceOnActive) body.enforceOnActive = true;
     api(`/guardian/${k}`, { method: "POST", json: body })
       .then(() => {
         value.value = "";
-        status.textContent = `Rule added${enforceOnActive && type.value === "deny" && mode.value === "enforce" ? "; running sessions it matches were cut" : ""}.`;
+        const cuts = onActive.checked && type.value === "deny" && mode.value === "enforce";
+        status.textContent = `Rule added${cuts ? "; running sessions it refuses were cut" : ""}.`;
         return reload();
       })
       .catch((err: Error) => (status.textContent = `Could not add the rule: ${err.message}`));
