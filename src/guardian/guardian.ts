@@ -19,6 +19,7 @@ import type { RuleStore } from "./rule-store.js";
 import type { RuleAction, RuleKind } from "./rules.js";
 import { RuleLayers } from "./layers.js";
 import { decide, type Decision, type DecideRequest, type Snapshot } from "./snapshot.js";
+import { WouldDenyLog } from "./would-deny.js";
 
 /** The edge error of a refusal by each kind of rule (src/errors.ts). */
 export const GUARDIAN_ERRORS = {
@@ -55,7 +56,8 @@ export interface GuardianOptions {
   readonly filePollMs?: number;
 }
 
-export type GuardianRequest = Omit<DecideRequest, "nowMs">;
+/** `protocol` is not decided on: it names the adapter in the would-deny log. */
+export type GuardianRequest = Omit<DecideRequest, "nowMs"> & { readonly protocol?: string };
 
 /** The rules now in force, the previous ones, and the ids of rules added since with `enforceOnActive`. */
 type Listener = (current: Snapshot, previous: Snapshot, addedOnActive: ReadonlySet<string>) => void;
@@ -76,6 +78,8 @@ type Source = "api" | "file" | "expiry";
 
 export class Guardian {
   private current: Snapshot;
+  /** The last would-deny events of report-mode rules (GET /v1/guardian/would-deny). */
+  readonly wouldDenies = new WouldDenyLog(200);
   private readonly layers = new RuleLayers();
   private readonly listeners = new Set<Listener>();
   private readonly now: () => number;
@@ -149,8 +153,20 @@ export class Guardian {
     counters?.decision?.(req.action, "allow", "none");
     for (const id of decision.reportedRuleIds) {
       const rule = snap.reportRule(id)!;
+      const stream = streamRef(req.stream);
       counters?.wouldDeny?.(req.action, rule.kind);
-      this.opts.log?.info("guardian report-mode rule would deny", { rule: id, kind: rule.kind, action: req.action, stream: streamRef(req.stream), ip: req.ip });
+      this.opts.log?.info("guardian report-mode rule would deny", { rule: id, kind: rule.kind, action: req.action, stream, ip: req.ip });
+      const { action, protocol, ip } = req;
+      this.wouldDenies.record({
+        at: this.now(),
+        ruleId: id,
+        kind: rule.kind,
+        value: rule.value,
+        action,
+        ...(protocol !== undefined && { protocol }),
+        ip,
+        stream,
+      });
     }
     return decision;
   }

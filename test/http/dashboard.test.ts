@@ -97,9 +97,17 @@ t.test("the dashboard, end to end", async (t) => {
   // A second tab (its own sessionStorage, so its own sign-in) changes things while the first plays.
   const other = await context.newPage();
   await t.test("a Guardian rule with its own enforceOnActive cuts the preview", async (t) => {
+    // A report-mode rule and one play it would have refused: the page lists the request.
+    t.equal((await edge.api("/guardian/ip", { method: "POST", json: { ip: "127.0.0.0/8", type: "deny", mode: "report" } })).status, 200);
+    await (await fetch(edge.flvUrl(name))).body?.cancel();
     await signIn(other, base, edge.apiKey);
     await other.getByRole("link", { name: "Guardian" }).click();
     await other.getByText("New rules apply to new connections only").waitFor();
+    const wouldDeny = other
+      .getByRole("region", { name: /^Latest requests report-mode rules would have refused/ })
+      .getByRole("row")
+      .nth(1);
+    t.match(await wouldDeny.textContent(), /ip 127\.0\.0\.0\/8playflv127\.0\.0\.1ref:[0-9a-f]{12}$/, "the would-deny, by stream reference");
     await other.getByLabel("IP address or CIDR").fill("127.0.0.1");
     await other.getByLabel("Scope").selectOption("stream");
     await other.getByLabel("Stream name or tag").fill(name);
@@ -115,6 +123,7 @@ t.test("the dashboard, end to end", async (t) => {
     t.equal(publisher.child.exitCode, null, "the publisher (a play-only rule) keeps going");
     await shoot(other, "guardian");
     await other.getByRole("button", { name: `Delete rule ip 127.0.0.1` }).click();
+    await other.getByRole("button", { name: `Delete rule ip 127.0.0.0/8` }).click();
     await other.getByText("No rules.").waitFor();
   });
 

@@ -106,6 +106,21 @@ t.test("a rule's own enforceOnActive cuts running sessions within 1 s with the e
   t.equal(((await (await edge.api("/v1/sessions")).json()) as unknown[]).length, 1, "the publisher is not covered by a play rule");
 });
 
+t.test("what report-mode rules would have refused: kept with protocol and stream reference, never the key", async (t) => {
+  const edge = await startEdge(t);
+  const { name } = await edge.createStream();
+  const id = await rule(edge, "ip", { ip: "127.0.0.0/8", type: "deny", mode: "report" });
+  t.equal(await flvCode(edge.flvUrl(name)), "EDGE_ERR_STREAM_NOT_LIVE", "report mode: the Guardian let the play through");
+  const res = await edge.api("/v1/guardian/would-deny");
+  const text = await res.text();
+  t.match(JSON.parse(text), {
+    capacity: 200,
+    recorded: 1,
+    events: [{ at: String, ruleId: id, kind: "ip", value: "127.0.0.0/8", action: "play", protocol: "flv", ip: /127\.0\.0\.1$/, stream: /^ref:[0-9a-f]{12}$/ }],
+  });
+  t.notMatch(text, name, "the stream key (a publish credential) is not shown");
+});
+
 t.test("a publish rule is an ingest allow-list", async (t) => {
   const edge = await startEdge(t);
   const { name } = await edge.createStream();

@@ -1,5 +1,6 @@
 // Guardian (issue 16 §5): the rules with kind, value, scope, mode and expiry; add and delete; what
-// report-mode rules would have refused; whether new rules cut running sessions (enforceOnActive).
+// report-mode rules would have refused (counts, and the latest requests); whether new rules cut
+// running sessions (guardian.enforceOnActive, or the rule's own).
 import { api, can } from "../api.js";
 import { field, h, select, table } from "../dom.js";
 import type { Page } from "./ctx.js";
@@ -17,6 +18,17 @@ interface RuleJson {
   tag?: string;
   expiresAt: string | null;
   source: "api" | "file";
+}
+
+interface WouldDenyJson {
+  at: string;
+  ruleId: string;
+  kind: string;
+  value: string;
+  action: string;
+  protocol?: string;
+  ip: string;
+  stream: string;
 }
 
 const VALUE_FIELD = { ip: "ip", referer: "domain", country: "country" } as const;
@@ -76,6 +88,31 @@ export const guardianPage: Page = async ({ info, main }) => {
   };
 
   const wouldDeny = info.guardian.wouldDeny.filter((w) => w.count > 0);
+  const recentBox = h("div");
+  // The last would-denies (GET /v1/guardian/would-deny): whom a report-mode rule would hit if enforced.
+  const loadRecent = async () => {
+    const { capacity, recorded, events } = await api<{ capacity: number; recorded: number; events: WouldDenyJson[] }>("/v1/guardian/would-deny");
+    recentBox.replaceChildren(
+      events.length
+        ? table(
+            `Latest requests report-mode rules would have refused (${events.length} of ${recorded}; the edge keeps the last ${capacity})`,
+            ["Time", "Rule", "Action", "Protocol", "Address", "Stream"],
+            events.map((e) =>
+              h(
+                "tr",
+                {},
+                h("td", {}, new Date(e.at).toLocaleTimeString()),
+                h("td", { title: e.ruleId }, `${e.kind} ${e.value}`),
+                h("td", {}, e.action),
+                h("td", {}, e.protocol ?? "—"),
+                h("td", {}, e.ip),
+                h("td", {}, e.stream),
+              ),
+            ),
+          )
+        : h("p", {}, "No request would have been refused by a report-mode rule since the edge started."),
+    );
+  };
   const report = h(
     "section",
     { "aria-labelledby": "report-title" },
@@ -86,10 +123,13 @@ export const guardianPage: Page = async ({ info, main }) => {
           ["Action", "Kind", "Count"],
           wouldDeny.map((w) => h("tr", {}, h("td", {}, w.action), h("td", {}, w.kind), h("td", {}, w.count))),
         )
-      : h("p", {}, "No request would have been refused by a report-mode rule since the edge started."),
+      : "",
+    h("p", {}, "Streams are shown by their log reference (ref:…), never by the stream key."),
+    h("button", { type: "button", onclick: () => void loadRecent() }, "Refresh would-denies"),
+    recentBox,
   );
 
-  await load();
+  await Promise.all([load(), loadRecent()]);
   main.replaceChildren(
     h("h1", {}, "Guardian"),
     h(
