@@ -145,6 +145,8 @@ t.test("the dashboard, end to end", async (t) => {
       await other.getByRole("heading", { name: heading, level: 1 }).waitFor();
       await shoot(other, shot);
     }
+    // A single edge: no fleet registry, no drain control (dashboard-fleet.test.ts has the fleet).
+    t.equal(await other.getByRole("button", { name: /^(Drain|Undrain) / }).count(), 0, "no drain control on a single edge");
     await other.getByRole("link", { name: "Tokens" }).click();
     await other.getByLabel("Streams or group").fill(name);
     await other.getByRole("button", { name: "Issue token" }).click();
