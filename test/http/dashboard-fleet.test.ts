@@ -2,7 +2,7 @@
 // redis-server, this edge in-process and a second as a child process, both announcing themselves.
 // The Edges page lists the fleet (the router's table merges the registry), an admin drains and
 // undrains the other edge from it, a read-only key gets no drain control; the Sessions page shows
-// a publisher's key owner. The single-edge page (no fleet columns, no drain) is in dashboard.test.ts.
+// a publisher's key owner; a rule's enforceOnActive reaches the other edge. The single-edge page (no fleet columns, no drain) is in dashboard.test.ts.
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import t from "tap";
@@ -29,7 +29,7 @@ t.test("the fleet on the Edges and Sessions pages", async (t) => {
     EDGE_PUBLIC_HOST: "127.0.0.1",
     EDGE_BINTU_APIKEY: KEY,
   });
-  const [a] = await Promise.all([startEdge(t, fleet("fra-1", "eu-central", 50.1, 8.7)), spawnEdge(t, fleet("nyc-1", "us-east", 40.7, -74))]);
+  const [a, b] = await Promise.all([startEdge(t, fleet("fra-1", "eu-central", 50.1, 8.7)), spawnEdge(t, fleet("nyc-1", "us-east", 40.7, -74))]);
   const edges = async () => (await (await a.api("/v1/edges")).json()) as EdgeRow[];
   await waitFor("both edges announced", async () => (await edges()).filter((e) => e.announced).length === 2, 10_000);
   t.match(await (await a.api("/v1/dashboard/info")).json(), { fleet: { edgeId: "fra-1" } });
@@ -37,6 +37,18 @@ t.test("the fleet on the Edges and Sessions pages", async (t) => {
     (await edges()).find((e) => e.id === "nyc-1"),
     { region: "us-east", drain: false, announced: true, load: { sessions: 0 } },
     "/v1/edges carries the registry's edges",
+  );
+
+  // A rule's own enforceOnActive rides in the fleet's rule record: the other edge lists it too.
+  const rule = await a.api("/guardian/ip", { method: "POST", json: { ip: "192.0.2.0/24", type: "deny", enforceOnActive: true } });
+  const { id } = (await rule.json()) as { id: string };
+  await waitFor(
+    "the rule on nyc-1, flag included",
+    async () => {
+      const res = await fetch(`http://127.0.0.1:${b.addresses.api}/guardian/ip`, { headers: { "X-BINTU-APIKEY": KEY } });
+      return ((await res.json()) as { id: string; enforceOnActive: boolean }[]).some((r) => r.id === id && r.enforceOnActive);
+    },
+    3_000,
   );
 
   const { name } = await a.createStream();
