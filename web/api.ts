@@ -7,6 +7,8 @@ export interface Info {
   keyId: string;
   embedded: boolean;
   playback: { tokenRequired: boolean };
+  /** In a fleet (issue 12): this edge's id. */
+  fleet: { edgeId: string } | null;
   guardian: { enforceOnActive: boolean; wouldDeny: { action: string; kind: string; count: number }[] };
 }
 
@@ -30,6 +32,8 @@ export interface SessionJson {
   startedAt: string;
   bytesIn: number;
   bytesOut: number;
+  /** In a fleet, a publisher's key owner: this edge's id, or null while the fleet has not confirmed it. */
+  owner?: string | null;
 }
 
 const RANK: Record<Role, number> = { nanoAdmin: 3, nanoUser: 2, nanoReadOnly: 1 };

@@ -15,7 +15,8 @@ const deny = (code: ErrorCode): Decision => ({ allow: false, code });
 
 /** What Guardian rules look at; also used to re-check running sessions when rules change. */
 export function guardianRequest(req: AccessRequest, allowed: Pick<Allowed, "stream"> | null): GuardianRequest {
-  return { action: req.action, ip: req.ip, referer: req.referer, origin: req.origin, stream: req.name, tags: allowed?.stream.tags ?? [] };
+  const { action, ip, referer, origin, protocol } = req; // protocol: named in the would-deny log only
+  return { action, ip, referer, origin, stream: req.name, tags: allowed?.stream.tags ?? [], protocol };
 }
 
 /** The code a known stream's state refuses (or ends) a session with; null while it may be live. */

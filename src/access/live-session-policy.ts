@@ -6,7 +6,8 @@
 // - a forceDisconnect token ends its sessions at `exp`, by one timer per session (nanoStream's
 //   semantics; without it an expired token only blocks new plays);
 // - with guardian.enforceOnActive a rule change ends the running sessions the new rules refuse
-//   (nanoStream only ever refuses new connections, which stays the default);
+//   (nanoStream only ever refuses new connections, which stays the default); without it, a rule
+//   added with its own `enforceOnActive` ends the running sessions it refuses (issue 16 §5);
 // - a stream locked or deleted loses its publisher at once, its players after the end grace;
 // - every publisher is re-checked against bintu (remote mode has no push) and the webhook gets its
 //   update_publish there; a refusal of either ends it;
@@ -69,7 +70,7 @@ export class LiveSessionPolicy {
     });
     this.unsubscribe = [
       opts.revocations.onRevoke((jti) => this.onRevoked(jti)),
-      opts.rules.onRulesChanged((current) => this.onRulesChanged(current)),
+      opts.rules.onRulesChanged((current, _previous, addedOnActive) => this.onRulesChanged(current, addedOnActive)),
       streams.onChange((stream) => {
         const code = streamVerdict(stream);
         if (!code) return;
@@ -129,12 +130,18 @@ export class LiveSessionPolicy {
     if (sessions) for (const s of [...sessions]) s.end("EDGE_ERR_TOKEN_REVOKED");
   }
 
-  private onRulesChanged(current: unknown): void {
-    if (!this.opts.enforceRulesOnActive) return;
+  /**
+   * Edge-wide, every session the rules now refuse ends; otherwise only those refused by a rule this
+   * change added with its own enforceOnActive (the rule the refusal names: a session an older rule
+   * was left running against stays, as that rule's author chose).
+   */
+  private onRulesChanged(current: unknown, addedOnActive?: ReadonlySet<string>): void {
+    const all = this.opts.enforceRulesOnActive;
+    if (!all && !addedOnActive?.size) return;
     const { rules, table } = this.opts;
     for (const s of table.all()) {
       const verdict = rules.check(guardianRequest(s.request, s.decision), current);
-      if (!verdict.allow) s.end(GUARDIAN_ERRORS[verdict.kind]);
+      if (!verdict.allow && (all || addedOnActive!.has(verdict.ruleId))) s.end(GUARDIAN_ERRORS[verdict.kind]);
     }
   }
 

@@ -55,7 +55,12 @@ export interface RuleCheck<Rules = unknown> {
   needsTags(action: GuardianRequest["action"]): boolean;
   /** A running session against a given rule set, not counted. */
   check(req: GuardianRequest, rules: Rules): RuleVerdict;
-  onRulesChanged(listener: (current: Rules) => void): () => void;
+  /**
+   * After every change: the rules now in force, the previous ones, and the ids of the rules the
+   * change added with `enforceOnActive` (issue 16 §5) — running sessions those refuse end even
+   * without guardian.enforceOnActive.
+   */
+  onRulesChanged(listener: (current: Rules, previous?: Rules, addedOnActive?: ReadonlySet<string>) => void): () => void;
 }
 
 /** Playback token verification (signature, claims, time, revocation). */

@@ -74,6 +74,7 @@ export class FleetRules implements RuleStore {
       ...(draft.info !== undefined && { info: draft.info }),
       ...(draft.tag !== undefined && { tag: draft.tag }),
       mode: draft.mode,
+      ...(draft.enforceOnActive && { enforceOnActive: true }),
       createdAt: same?.createdAt ?? now,
       source: "api",
     };

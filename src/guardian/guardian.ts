@@ -19,6 +19,7 @@ import type { RuleStore } from "./rule-store.js";
 import type { RuleAction, RuleKind } from "./rules.js";
 import { RuleLayers } from "./layers.js";
 import { decide, type Decision, type DecideRequest, type Snapshot } from "./snapshot.js";
+import { WouldDenyLog } from "./would-deny.js";
 
 /** The edge error of a refusal by each kind of rule (src/errors.ts). */
 export const GUARDIAN_ERRORS = {
@@ -55,9 +56,11 @@ export interface GuardianOptions {
   readonly filePollMs?: number;
 }
 
-export type GuardianRequest = Omit<DecideRequest, "nowMs">;
+/** `protocol` is not decided on: it names the adapter in the would-deny log. */
+export type GuardianRequest = Omit<DecideRequest, "nowMs"> & { readonly protocol?: string };
 
-type Listener = (current: Snapshot, previous: Snapshot) => void;
+/** The rules now in force, the previous ones, and the ids of rules added since with `enforceOnActive`. */
+type Listener = (current: Snapshot, previous: Snapshot, addedOnActive: ReadonlySet<string>) => void;
 
 const SLOW_COMPILE_MS = 20;
 const MAX_COMPILE_GAP_MS = 300;
@@ -75,6 +78,8 @@ type Source = "api" | "file" | "expiry";
 
 export class Guardian {
   private current: Snapshot;
+  /** The last would-deny events of report-mode rules (GET /v1/guardian/would-deny). */
+  readonly wouldDenies = new WouldDenyLog(200);
   private readonly layers = new RuleLayers();
   private readonly listeners = new Set<Listener>();
   private readonly now: () => number;
@@ -90,6 +95,8 @@ export class Guardian {
   private expiryTimer: NodeJS.Timeout | null = null;
   private lastCompileEnd = 0;
   private lastCompileMs = 0;
+  /** API rules added (or refreshed) with enforceOnActive since the last swap: told to listeners with it. */
+  private addedOnActive = new Set<string>();
 
   /** Loads the rules file synchronously: a bad one at start throws RulesFileError. */
   constructor(private readonly opts: GuardianOptions) {
@@ -111,8 +118,13 @@ export class Guardian {
       : null;
     this.layers.replaceApi(opts.apiRules.list());
     this.unsubscribe = opts.apiRules.onChange((change) => {
-      if ("added" in change) this.layers.add(change.added);
-      else this.layers.remove(change.removed);
+      if ("added" in change) {
+        this.layers.add(change.added);
+        if (change.added.enforceOnActive) this.addedOnActive.add(change.added.id);
+      } else {
+        this.layers.remove(change.removed);
+        this.addedOnActive.delete(change.removed);
+      }
       this.changed("api");
     });
     this.current = this.layers.fold(this.now());
@@ -141,8 +153,20 @@ export class Guardian {
     counters?.decision?.(req.action, "allow", "none");
     for (const id of decision.reportedRuleIds) {
       const rule = snap.reportRule(id)!;
+      const stream = streamRef(req.stream);
       counters?.wouldDeny?.(req.action, rule.kind);
-      this.opts.log?.info("guardian report-mode rule would deny", { rule: id, kind: rule.kind, action: req.action, stream: streamRef(req.stream), ip: req.ip });
+      this.opts.log?.info("guardian report-mode rule would deny", { rule: id, kind: rule.kind, action: req.action, stream, ip: req.ip });
+      const { action, protocol, ip } = req;
+      this.wouldDenies.record({
+        at: this.now(),
+        ruleId: id,
+        kind: rule.kind,
+        value: rule.value,
+        action,
+        ...(protocol !== undefined && { protocol }),
+        ip,
+        stream,
+      });
     }
     return decision;
   }
@@ -158,7 +182,8 @@ export class Guardian {
 
   /**
    * Called after every swap with the new and the previous snapshot. With guardian.enforceOnActive
-   * the ingest re-checks its running sessions here and ends the ones now refused (issue 5 §6).
+   * the ingest re-checks its running sessions here and ends the ones now refused (issue 5 §6);
+   * without it, the ones refused by a rule added with its own enforceOnActive (issue 16 §5).
    */
   onRulesChanged(listener: Listener): () => void {
     this.listeners.add(listener);
@@ -262,7 +287,9 @@ export class Guardian {
     this.opts.counters?.reload?.(source, "ok");
     this.opts.counters?.rules?.(next.counts);
     this.scheduleExpiry();
-    if (previous !== next) for (const listener of this.listeners) listener(next, previous);
+    const addedOnActive = this.addedOnActive;
+    if (addedOnActive.size > 0) this.addedOnActive = new Set();
+    if (previous !== next) for (const listener of this.listeners) listener(next, previous, addedOnActive);
   }
 
   /** Expired rules stop matching on their own (snapshot chains); this drops them and updates counts. */

@@ -35,6 +35,8 @@ export interface Rule {
   /** nanoStream's free-text label on IP rules (e.g. the reason); not a scope. */
   readonly tag?: string;
   readonly mode: RuleMode;
+  /** Adding it also ends the running sessions it refuses, even without guardian.enforceOnActive (issue 16 §5). */
+  readonly enforceOnActive?: boolean;
   readonly createdAt: number;
   readonly source: RuleSource;
 }
@@ -53,6 +55,7 @@ export interface RuleDraft {
   readonly info?: string;
   readonly tag?: string;
   readonly mode: RuleMode;
+  readonly enforceOnActive?: boolean;
   /** Rules file only: a stable id chosen by the file's author. */
   readonly id?: string;
 }
@@ -76,6 +79,8 @@ export class RuleValidationError extends Error {
 export const VALUE_FIELD: Record<RuleKind, string> = { ip: "ip", referer: "domain", country: "country" };
 
 const COMMON_FIELDS = ["type", "info", "tag", "actions", "stream", "tagScope", "scope", "expiresAt", "ttlSeconds", "mode"];
+/** API only: the rules file is reloaded whole, so which of its rules an edit "added" is not known. */
+const API_FIELDS = ["enforceOnActive"];
 const FILE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const MAX_TTL_SECONDS = 10 * 365 * 86_400;
 const MAX_TEXT = 1024;
@@ -177,12 +182,13 @@ function oneOf<T extends string>(body: Body, field: string, allowed: readonly T[
 export function parseRule(kind: RuleKind, input: unknown, ctx: ParseContext): RuleDraft {
   if (typeof input !== "object" || input === null || Array.isArray(input)) throw wrong("body", "a JSON object");
   const body = input as Body;
-  const allowed = new Set([VALUE_FIELD[kind], ...COMMON_FIELDS, ...(ctx.source === "file" ? ["id"] : [])]);
+  const allowed = new Set([VALUE_FIELD[kind], ...COMMON_FIELDS, ...(ctx.source === "file" ? ["id"] : API_FIELDS)]);
   for (const key of Object.keys(body)) if (!allowed.has(key)) throw wrong(key, "unknown field");
   const value = parseValue(kind, requiredString(body, VALUE_FIELD[kind]));
   const id = optionalString(body, "id", 64);
   if (id !== undefined && !FILE_ID.test(id)) throw wrong("id", "1-64 of A-Z a-z 0-9 . _ -");
   const expiresAt = parseExpiry(body, ctx);
+  if (body.enforceOnActive !== undefined && typeof body.enforceOnActive !== "boolean") throw wrong("enforceOnActive", "true or false");
   return {
     kind,
     value,
@@ -194,6 +200,7 @@ export function parseRule(kind: RuleKind, input: unknown, ctx: ParseContext): Ru
     ...(body.info !== undefined && { info: optionalString(body, "info", MAX_TEXT) }),
     ...(body.tag !== undefined && { tag: optionalString(body, "tag", MAX_TEXT) }),
     ...(id !== undefined && { id }),
+    ...(body.enforceOnActive === true && { enforceOnActive: true }),
   };
 }
 

@@ -2,7 +2,7 @@
 // IP rules without an expiry end after `ipRuleTtlMs` (nanoStream: IP blocks expire after 24 h;
 // 0 = never). Posting a rule that already exists — same kind, value, type, actions, scope and
 // mode — refreshes it (expiry, info, tag) and keeps its id, so a script that re-blocks an address
-// every hour does not pile up duplicates.
+// every hour does not pile up duplicates; a refresh also sets its enforceOnActive.
 import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -30,7 +30,8 @@ const SCHEMA = `
     info         TEXT,
     tag          TEXT,
     mode         TEXT NOT NULL,
-    created_at   INTEGER NOT NULL
+    created_at   INTEGER NOT NULL,
+    enforce_on_active INTEGER NOT NULL DEFAULT 0  -- 1: adding it ends the running sessions it refuses
   );
   CREATE INDEX IF NOT EXISTS rules_expiry ON rules (expires_at) WHERE expires_at IS NOT NULL;
 `;
@@ -48,6 +49,7 @@ interface Row {
   tag: string | null;
   mode: Rule["mode"];
   created_at: number;
+  enforce_on_active: number;
 }
 
 function toRule(row: Row): Rule {
@@ -62,6 +64,7 @@ function toRule(row: Row): Rule {
     ...(row.info !== null && { info: row.info }),
     ...(row.tag !== null && { tag: row.tag }),
     mode: row.mode,
+    ...(row.enforce_on_active === 1 && { enforceOnActive: true }),
     createdAt: row.created_at,
     source: "api",
   };
@@ -83,9 +86,10 @@ export class GuardianStore implements RuleStore {
   ) {
     this.now = options.now ?? Date.now;
     this.upsert = db.prepare(
-      `INSERT INTO rules (id, identity, kind, value, type, actions, scope_stream, scope_tag, expires_at, info, tag, mode, created_at)
-       VALUES (@id, @identity, @kind, @value, @type, @actions, @stream, @scopeTag, @expiresAt, @info, @tag, @mode, @now)
-       ON CONFLICT (identity) DO UPDATE SET expires_at = excluded.expires_at, info = excluded.info, tag = excluded.tag
+      `INSERT INTO rules (id, identity, kind, value, type, actions, scope_stream, scope_tag, expires_at, info, tag, mode, created_at, enforce_on_active)
+       VALUES (@id, @identity, @kind, @value, @type, @actions, @stream, @scopeTag, @expiresAt, @info, @tag, @mode, @now, @onActive)
+       ON CONFLICT (identity) DO UPDATE SET expires_at = excluded.expires_at, info = excluded.info, tag = excluded.tag,
+         enforce_on_active = excluded.enforce_on_active
        RETURNING *`,
     );
     this.deleteOne = db.prepare("DELETE FROM rules WHERE id = ? AND (? IS NULL OR kind = ?)");
@@ -103,6 +107,9 @@ export class GuardianStore implements RuleStore {
     const db = new Database(join(dataDir, "guardian.sqlite"));
     db.pragma("journal_mode = WAL");
     db.exec(SCHEMA);
+    // A data dir from before enforceOnActive (issue 16 §5): the column is added, existing rules keep 0.
+    const columns = db.prepare("PRAGMA table_info(rules)").all() as { name: string }[];
+    if (!columns.some((c) => c.name === "enforce_on_active")) db.exec("ALTER TABLE rules ADD COLUMN enforce_on_active INTEGER NOT NULL DEFAULT 0");
     return new GuardianStore(db, options);
   }
 
@@ -129,6 +136,7 @@ export class GuardianStore implements RuleStore {
       tag: draft.tag ?? null,
       mode: draft.mode,
       now,
+      onActive: draft.enforceOnActive ? 1 : 0,
     }) as Row;
     const rule = toRule(row);
     this.changed({ added: rule });
@@ -152,8 +160,8 @@ export class GuardianStore implements RuleStore {
     for (const { id } of displaced) this.changed({ removed: id });
     this.db
       .prepare(
-        `INSERT OR REPLACE INTO rules (id, identity, kind, value, type, actions, scope_stream, scope_tag, expires_at, info, tag, mode, created_at)
-         VALUES (@id, @identity, @kind, @value, @type, @actions, @stream, @scopeTag, @expiresAt, @info, @tag, @mode, @createdAt)`,
+        `INSERT OR REPLACE INTO rules (id, identity, kind, value, type, actions, scope_stream, scope_tag, expires_at, info, tag, mode, created_at, enforce_on_active)
+         VALUES (@id, @identity, @kind, @value, @type, @actions, @stream, @scopeTag, @expiresAt, @info, @tag, @mode, @createdAt, @onActive)`,
       )
       .run({
         id: rule.id,
@@ -169,6 +177,7 @@ export class GuardianStore implements RuleStore {
         tag: rule.tag ?? null,
         mode: rule.mode,
         createdAt: rule.createdAt,
+        onActive: rule.enforceOnActive ? 1 : 0,
       });
     this.changed({ added: { ...rule, source: "api" } });
   }

@@ -269,6 +269,7 @@ function registerDashboard(app: FastifyInstance, deps: ApiDeps): void {
     people: deps.people,
     config: deps.config,
     embedded: registry !== null,
+    fleetEdgeId: deps.fleet?.edgeId ?? null,
     flvPlayBase: () => deps.bintuUrls.flvPlayBase,
     edges: () => ({ table: route.router.edges, health: route.router.edgeSnapshot() }),
     wouldDeny: async () => {

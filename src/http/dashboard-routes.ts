@@ -1,5 +1,6 @@
 // The web dashboard (issue 16): its static files under /dashboard/, and the few API routes only it
-// needs — who the key is, people's keys (§8), the edge table (§7). Everything else the dashboard
+// needs — who the key is, people's keys (§8), the edge table (§7: in a fleet, the router's table
+// already merges the edges announced in the registry, src/routing/edge-table.ts MergedEdgeFeed). Everything else the dashboard
 // does goes through the public API (bintu /stream, /guardian, /api/v1/splay, /v1/sessions), so a
 // role refused there is refused here too. The files are built by `npm run build` into
 // dist/dashboard/ (scripts/build-dashboard.mjs) and read once at start: nothing is fetched from
@@ -22,6 +23,8 @@ export interface DashboardRoutesDeps {
   /** False in remote mode: streams live in the remote bintu, not behind this edge's /stream. */
   embedded: boolean;
   edges: () => { table: readonly EdgeEntry[]; health: readonly EdgeSnapshot[] };
+  /** This edge's id in a fleet (issue 12, cluster.redisUrl); null on a single edge. */
+  fleetEdgeId: string | null;
   /** Report-mode Guardian rules' would-deny counts, by action and kind (issue 16 §5). */
   wouldDeny: () => Promise<{ action: string; kind: string; count: number }[]>;
   /** Each live stream's recent ingest bitrate and viewers, for the stream page's chart. */
@@ -112,6 +115,8 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: DashboardRou
       keyId: who?.keyId,
       embedded: deps.embedded,
       playback: { tokenRequired: config.auth.playback.required },
+      // The Edges page shows the fleet's registry, and drain buttons, only in a fleet.
+      fleet: deps.fleetEdgeId === null ? null : { edgeId: deps.fleetEdgeId },
       guardian: { enforceOnActive: config.guardian.enforceOnActive, wouldDeny: await deps.wouldDeny() },
     };
   });
@@ -130,6 +135,7 @@ export function registerDashboardRoutes(app: FastifyInstance, deps: DashboardRou
         up: h?.up ?? null,
         load: h?.load ?? null,
         loadRatio: h?.loadRatio ?? null,
+        announced: h?.announced ?? false,
       };
     });
   });

@@ -42,6 +42,7 @@ export function ruleJson(rule: Rule) {
     actions: rule.actions,
     scope: rule.scope,
     mode: rule.mode,
+    enforceOnActive: rule.enforceOnActive === true,
     ...(rule.info !== undefined && { info: rule.info }),
     ...(rule.tag !== undefined && { tag: rule.tag }),
     createdAt: new Date(rule.createdAt).toISOString(),
@@ -56,6 +57,16 @@ const fleetDown = (err: unknown) => err instanceof EdgeError && err.code === "ED
 export function registerGuardianRoutes(app: FastifyInstance, deps: GuardianRoutesDeps): void {
   // Its own scope: the JSON parser and error handler below apply to these routes only.
   void app.register(async (scope) => guardianRoutes(scope, deps));
+  // Ours, not nanoStream's: under /v1 with the edge's error envelope. Newest first; `recorded`
+  // counts every would-deny since start, so a reader sees how many the ring no longer holds.
+  app.get("/v1/guardian/would-deny", { onRequest: requireRole(deps.auth, "nanoReadOnly", "edge") }, async () => {
+    const log = deps.guardian.wouldDenies;
+    return {
+      capacity: log.capacity,
+      recorded: log.recorded,
+      events: log.recent().map((e) => ({ ...e, at: new Date(e.at).toISOString() })),
+    };
+  });
 }
 
 async function guardianRoutes(scope: FastifyInstance, { guardian, store, auth, maxRules, now = Date.now }: GuardianRoutesDeps) {

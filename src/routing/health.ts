@@ -149,8 +149,8 @@ export class HealthChecker {
     this.status.load[index] = this.ratioOf(p);
   }
 
-  snapshot(): { id: string; up: boolean; load: EdgeLoad; loadRatio: number; lastError: string }[] {
-    return this.probed.map((p) => ({ id: p.entry.id, up: p.up, load: p.load, loadRatio: this.ratioOf(p), lastError: p.lastError }));
+  snapshot(): { id: string; up: boolean; load: EdgeLoad; loadRatio: number; lastError: string; announced: boolean }[] {
+    return this.probed.map((p) => ({ id: p.entry.id, up: p.up, load: p.load, loadRatio: this.ratioOf(p), lastError: p.lastError, announced: p.announced }));
   }
 
   /** Load as a fraction of the edge's capacity (the larger of sessions and egress); 0 without one. */

@@ -38,6 +38,8 @@ export interface EdgeSnapshot {
   readonly up: boolean;
   readonly load: EdgeLoad;
   readonly loadRatio: number;
+  /** Alive by its fleet registry announcement (load announced, not probed). */
+  readonly announced: boolean;
 }
 
 /**

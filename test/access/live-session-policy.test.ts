@@ -46,7 +46,7 @@ function setup(over: Partial<LiveSessionPolicyOptions> = {}) {
   const clock = new FakeClock();
   const table = new SessionTable();
   const revokeListeners = new Set<(jti: string) => void>();
-  const ruleListeners = new Set<(rules: unknown) => void>();
+  const ruleListeners = new Set<(rules: unknown, previous?: unknown, addedOnActive?: ReadonlySet<string>) => void>();
   const streamListeners = new Set<(s: StreamInfo) => void>();
   const reports: string[] = [];
   const webhookCalls: string[] = [];
@@ -84,7 +84,7 @@ function setup(over: Partial<LiveSessionPolicyOptions> = {}) {
     reports,
     webhookCalls,
     revoke: (jti: string) => revokeListeners.forEach((l) => l(jti)),
-    rulesChanged: (rules: (ip: string) => RuleVerdict) => ruleListeners.forEach((l) => l(rules)),
+    rulesChanged: (rules: (ip: string) => RuleVerdict, addedOnActive?: ReadonlySet<string>) => ruleListeners.forEach((l) => l(rules, undefined, addedOnActive)),
     streamChanged: (s: StreamInfo) => streamListeners.forEach((l) => l(s)),
     setLookup: (f: () => Promise<Lookup>) => (lookup = f),
     setWebhook: (a: "allow" | "deny") => (webhookAnswer = a),
@@ -178,6 +178,27 @@ t.test("Guardian changes end the sessions the new rules refuse, only with enforc
   off.rulesChanged(blockOne);
   t.same(kept.ended, [], "default: rules refuse new sessions only");
   off.policy.close();
+});
+
+t.test("without the edge-wide flag, a rule added with its own enforceOnActive ends the sessions it refuses", async (t) => {
+  const w = setup({ enforceRulesOnActive: false });
+  const byOld = session("player", w.clock, { ip: "198.51.100.1" });
+  const byNew = session("player", w.clock, { ip: "198.51.100.2" });
+  const fine = session("player", w.clock, { ip: "198.51.100.3" });
+  for (const s of [byOld, byNew, fine]) w.policy.started(s);
+  const rules = (ip: string): RuleVerdict =>
+    ip === "198.51.100.1"
+      ? { allow: false, ruleId: "old", kind: "ip" }
+      : ip === "198.51.100.2"
+        ? { allow: false, ruleId: "new", kind: "country" }
+        : { allow: true, reportedRuleIds: [] };
+  w.rulesChanged(rules, new Set());
+  t.same(byNew.ended, [], "a change adding no flagged rule ends nothing");
+  w.rulesChanged(rules, new Set(["new"]));
+  t.same(byNew.ended, ["EDGE_ERR_GUARDIAN_COUNTRY"], "refused by the flagged rule: ended");
+  t.same(byOld.ended, [], "refused by an older rule without the flag: left running, as before");
+  t.same(fine.ended, []);
+  w.policy.close();
 });
 
 t.test("a locked or deleted stream loses its publisher at once, its players after the grace", async (t) => {

@@ -86,3 +86,25 @@ t.test("delete, by kind; change listeners get what changed", async (t) => {
   await store.add(draft("referer", { domain: "bad.com", type: "deny" }));
   t.equal(changes.length, 2);
 });
+
+t.test("enforceOnActive is stored, set by a refresh, and added to a data dir from before it", async (t) => {
+  const dir = t.testdir();
+  const Database = (await import("better-sqlite3")).default;
+  // A table as it was before the column (the schema of issue 5).
+  const old = new Database(join(dir, "guardian.sqlite"));
+  old.exec(`CREATE TABLE rules (id TEXT PRIMARY KEY, identity TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, value TEXT NOT NULL, type TEXT NOT NULL,
+    actions TEXT NOT NULL, scope_stream TEXT, scope_tag TEXT, expires_at INTEGER, info TEXT, tag TEXT, mode TEXT NOT NULL, created_at INTEGER NOT NULL)`);
+  old.prepare("INSERT INTO rules VALUES ('r0', 'x', 'ip', '192.0.2.1', 'deny', '[\"play\"]', NULL, NULL, NULL, NULL, NULL, 'enforce', 1)").run();
+  old.close();
+  const store = GuardianStore.open(dir, { ipRuleTtlMs: 0, now: () => NOW });
+  t.teardown(() => store.close());
+  t.equal(store.get("r0")?.enforceOnActive, undefined, "an old rule has no flag");
+  const ctx = { source: "api" as const, nowMs: NOW };
+  const plain = await store.add(parseRule("ip", { ip: "192.0.2.2", type: "deny" }, ctx));
+  t.equal(plain.enforceOnActive, undefined);
+  const flagged = await store.add(parseRule("ip", { ip: "192.0.2.2", type: "deny", enforceOnActive: true }, ctx));
+  t.equal(flagged.id, plain.id, "the same rule, refreshed");
+  t.equal(store.get(plain.id)?.enforceOnActive, true, "the refresh set the flag");
+  t.throws(() => parseRule("ip", { ip: "192.0.2.3", type: "deny", enforceOnActive: "yes" }, ctx), /enforceOnActive/);
+  t.throws(() => parseRule("ip", { ip: "192.0.2.3", type: "deny", enforceOnActive: true }, { source: "file", nowMs: NOW }), /unknown field/);
+});

@@ -33,9 +33,9 @@ async function shoot(page: Page, name: string) {
 
 t.test("the dashboard, end to end", async (t) => {
   mkdirSync(SHOTS, { recursive: true });
-  // enforceOnActive: a new Guardian rule cuts the running preview (issue 16 §11). Tokens required:
-  // the preview must fetch one to play at all.
-  const edge = await startEdge(t, { EDGE_PUBLIC_HOST: "127.0.0.1", EDGE_GUARDIAN_ENFORCE_ON_ACTIVE: "true", EDGE_AUTH_PLAYBACK_REQUIRED: "true" });
+  // guardian.enforceOnActive stays off: the rule's own enforceOnActive, ticked in the form, cuts the
+  // running preview (issue 16 §5, §11). Tokens required: the preview must fetch one to play at all.
+  const edge = await startEdge(t, { EDGE_PUBLIC_HOST: "127.0.0.1", EDGE_AUTH_PLAYBACK_REQUIRED: "true" });
   const base = `http://127.0.0.1:${edge.addresses.api.port}`;
   const browser: Browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -96,18 +96,26 @@ t.test("the dashboard, end to end", async (t) => {
 
   // A second tab (its own sessionStorage, so its own sign-in) changes things while the first plays.
   const other = await context.newPage();
-  await t.test("a Guardian rule with enforceOnActive cuts the preview", async (t) => {
+  await t.test("a Guardian rule with its own enforceOnActive cuts the preview", async (t) => {
+    // A report-mode rule and one play it would have refused: the page lists the request.
+    t.equal((await edge.api("/guardian/ip", { method: "POST", json: { ip: "127.0.0.0/8", type: "deny", mode: "report" } })).status, 200);
+    await (await fetch(edge.flvUrl(name))).body?.cancel();
     await signIn(other, base, edge.apiKey);
     await other.getByRole("link", { name: "Guardian" }).click();
-    await other.getByText("New deny rules also cut running sessions").waitFor();
+    await other.getByText("New rules apply to new connections only").waitFor();
+    const wouldDeny = other
+      .getByRole("region", { name: /^Latest requests report-mode rules would have refused/ })
+      .getByRole("row")
+      .nth(1);
+    t.match(await wouldDeny.textContent(), /ip 127\.0\.0\.0\/8playflv127\.0\.0\.1ref:[0-9a-f]{12}$/, "the would-deny, by stream reference");
     await other.getByLabel("IP address or CIDR").fill("127.0.0.1");
     await other.getByLabel("Scope").selectOption("stream");
     await other.getByLabel("Stream name or tag").fill(name);
+    await other.getByLabel("End running sessions it refuses").check();
     await other.getByRole("button", { name: "Add rule" }).click();
-    await other
-      .getByRole("row")
-      .filter({ hasText: `stream ${name}` })
-      .waitFor();
+    const row = other.getByRole("row").filter({ hasText: `stream ${name}` });
+    await row.waitFor();
+    t.match(await row.textContent(), /enforce\s*yes/, "the rule is listed with its flag");
     await admin.getByText(/Preview ended/).waitFor({ timeout: 10_000 });
     const cut = await framesOf(admin);
     await new Promise((r) => setTimeout(r, 1000));
@@ -115,6 +123,7 @@ t.test("the dashboard, end to end", async (t) => {
     t.equal(publisher.child.exitCode, null, "the publisher (a play-only rule) keeps going");
     await shoot(other, "guardian");
     await other.getByRole("button", { name: `Delete rule ip 127.0.0.1` }).click();
+    await other.getByRole("button", { name: `Delete rule ip 127.0.0.0/8` }).click();
     await other.getByText("No rules.").waitFor();
   });
 
@@ -136,6 +145,8 @@ t.test("the dashboard, end to end", async (t) => {
       await other.getByRole("heading", { name: heading, level: 1 }).waitFor();
       await shoot(other, shot);
     }
+    // A single edge: no fleet registry, no drain control (dashboard-fleet.test.ts has the fleet).
+    t.equal(await other.getByRole("button", { name: /^(Drain|Undrain) / }).count(), 0, "no drain control on a single edge");
     await other.getByRole("link", { name: "Tokens" }).click();
     await other.getByLabel("Streams or group").fill(name);
     await other.getByRole("button", { name: "Issue token" }).click();

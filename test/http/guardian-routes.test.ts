@@ -181,3 +181,29 @@ t.test("guardian.maxRules: past it an add is a 409 in bintu's envelope; deleting
   t.equal((await call("DELETE", `/guardian/ip/${ids[0]}`)).status, 204);
   t.equal((await call("POST", "/guardian/ip", { ip: "198.51.100.9", type: "deny" })).status, 200, "room again");
 });
+
+t.test("GET /v1/guardian/would-deny: the last 200 would-denies of report-mode rules, newest first; read-only may read", async (t) => {
+  const { call, guardian } = await start(t, roleAuth({ [API_KEY]: "nanoAdmin", reader: "nanoReadOnly" }));
+  t.equal((await call("GET", "/v1/guardian/would-deny", undefined, null)).status, 401);
+  const id = ((await (await call("POST", "/guardian/ip", { ip: "198.51.100.0/24", type: "deny", mode: "report" })).json()) as { id: string }).id;
+  for (let i = 0; i < 205; i++) {
+    guardian.decide({ action: "play", ip: `198.51.100.${i % 250}`, stream: "secret-key", tags: [], protocol: "rtmp" });
+  }
+  guardian.decide({ action: "play", ip: "192.0.2.1", stream: "secret-key", tags: [] }); // no rule meets it
+  const res = await call("GET", "/v1/guardian/would-deny", undefined, "reader");
+  t.equal(res.status, 200);
+  const body = (await res.json()) as { capacity: number; recorded: number; events: { ip: string; ruleId: string; protocol: string; stream: string }[] };
+  t.equal(body.capacity, 200);
+  t.equal(body.recorded, 205, "every would-deny counted");
+  t.equal(body.events.length, 200, "the ring keeps the last 200");
+  t.same(
+    body.events.slice(0, 2).map((e) => e.ip),
+    ["198.51.100.204", "198.51.100.203"],
+    "newest first",
+  );
+  t.equal(body.events[199].ip, "198.51.100.5", "the oldest kept");
+  t.ok(
+    body.events.every((e) => e.ruleId === id && e.protocol === "rtmp" && /^ref:/.test(e.stream)),
+    "rule, protocol and stream reference",
+  );
+});

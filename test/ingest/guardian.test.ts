@@ -76,6 +76,51 @@ t.test("with guardian.enforceOnActive a new deny rule cuts running sessions with
   t.equal(((await (await edge.api("/v1/sessions")).json()) as unknown[]).length, 1, "the publisher is not covered by a play rule");
 });
 
+t.test("a rule's own enforceOnActive cuts running sessions within 1 s with the edge-wide flag off", async (t) => {
+  const edge = await startEdge(t);
+  const { name } = await edge.createStream();
+  const encoder = publish(edge.rtmpUrl(name), { seconds: 40 });
+  t.teardown(() => encoder.child.kill("SIGKILL"));
+  await waitFor("live", async () => ((await (await edge.api("/v1/sessions")).json()) as unknown[]).length === 1);
+  const flv = play(edge.flvUrl(name), { frames: 1_000_000, timeoutMs: 30_000 });
+  t.teardown(() => flv.child.kill("SIGKILL"));
+  await waitFor("player", async () => (await players(edge)) === 1);
+  // The same address by a rule without the flag: refused for new plays only (the default stays).
+  await rule(edge, "ip", { ip: "127.0.0.0/8", type: "deny", stream: name });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.equal(await players(edge), 1, "a rule without enforceOnActive leaves the running player");
+  const at = Date.now();
+  const id = await rule(edge, "ip", { ip: "127.0.0.1", type: "deny", stream: name, enforceOnActive: true });
+  await waitFor("player cut", async () => (await players(edge)) === 0, 1_000);
+  t.pass(`the player was cut ${Date.now() - at} ms after the rule`);
+  t.not((await flv.exited).code, null);
+  const listed = (await (await edge.api(`/guardian/ip?stream=${name}`)).json()) as { id: string; enforceOnActive: boolean }[];
+  t.same(
+    listed.map((r) => [r.id === id, r.enforceOnActive]),
+    [
+      [false, false],
+      [true, true],
+    ],
+    "the flag is stored and listed per rule",
+  );
+  t.equal(((await (await edge.api("/v1/sessions")).json()) as unknown[]).length, 1, "the publisher is not covered by a play rule");
+});
+
+t.test("what report-mode rules would have refused: kept with protocol and stream reference, never the key", async (t) => {
+  const edge = await startEdge(t);
+  const { name } = await edge.createStream();
+  const id = await rule(edge, "ip", { ip: "127.0.0.0/8", type: "deny", mode: "report" });
+  t.equal(await flvCode(edge.flvUrl(name)), "EDGE_ERR_STREAM_NOT_LIVE", "report mode: the Guardian let the play through");
+  const res = await edge.api("/v1/guardian/would-deny");
+  const text = await res.text();
+  t.match(JSON.parse(text), {
+    capacity: 200,
+    recorded: 1,
+    events: [{ at: String, ruleId: id, kind: "ip", value: "127.0.0.0/8", action: "play", protocol: "flv", ip: /127\.0\.0\.1$/, stream: /^ref:[0-9a-f]{12}$/ }],
+  });
+  t.notMatch(text, name, "the stream key (a publish credential) is not shown");
+});
+
 t.test("a publish rule is an ingest allow-list", async (t) => {
   const edge = await startEdge(t);
   const { name } = await edge.createStream();

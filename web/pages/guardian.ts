@@ -1,5 +1,6 @@
 // Guardian (issue 16 §5): the rules with kind, value, scope, mode and expiry; add and delete; what
-// report-mode rules would have refused; whether new rules cut running sessions (enforceOnActive).
+// report-mode rules would have refused (counts, and the latest requests); whether new rules cut
+// running sessions (guardian.enforceOnActive, or the rule's own).
 import { api, can } from "../api.js";
 import { field, h, select, table } from "../dom.js";
 import type { Page } from "./ctx.js";
@@ -12,10 +13,22 @@ interface RuleJson {
   actions: string[];
   scope: { stream?: string; tag?: string };
   mode: "enforce" | "report";
+  enforceOnActive: boolean;
   info?: string;
   tag?: string;
   expiresAt: string | null;
   source: "api" | "file";
+}
+
+interface WouldDenyJson {
+  at: string;
+  ruleId: string;
+  kind: string;
+  value: string;
+  action: string;
+  protocol?: string;
+  ip: string;
+  stream: string;
 }
 
 const VALUE_FIELD = { ip: "ip", referer: "domain", country: "country" } as const;
@@ -40,6 +53,7 @@ export const guardianPage: Page = async ({ info, main }) => {
         h("td", {}, r.actions.join(", ")),
         h("td", {}, scopeText(r)),
         h("td", {}, r.mode),
+        h("td", {}, r.enforceOnActive ? "yes" : "no"),
         h("td", {}, r.expiresAt ? new Date(r.expiresAt).toLocaleString() : "never"),
         h("td", {}, r.source === "file" ? "rules file" : "API"),
         writer
@@ -55,7 +69,11 @@ export const guardianPage: Page = async ({ info, main }) => {
     );
     listBox.replaceChildren(
       rows.length
-        ? table(`Rules (${rules.length})`, ["Kind", "Value", "Type", "Actions", "Scope", "Mode", "Expires", "Source", ...(writer ? ["Action"] : [])], rows)
+        ? table(
+            `Rules (${rules.length})`,
+            ["Kind", "Value", "Type", "Actions", "Scope", "Mode", "Ends running", "Expires", "Source", ...(writer ? ["Action"] : [])],
+            rows,
+          )
         : h("p", {}, "No rules."),
     );
   };
@@ -70,6 +88,31 @@ export const guardianPage: Page = async ({ info, main }) => {
   };
 
   const wouldDeny = info.guardian.wouldDeny.filter((w) => w.count > 0);
+  const recentBox = h("div");
+  // The last would-denies (GET /v1/guardian/would-deny): whom a report-mode rule would hit if enforced.
+  const loadRecent = async () => {
+    const { capacity, recorded, events } = await api<{ capacity: number; recorded: number; events: WouldDenyJson[] }>("/v1/guardian/would-deny");
+    recentBox.replaceChildren(
+      events.length
+        ? table(
+            `Latest requests report-mode rules would have refused (${events.length} of ${recorded}; the edge keeps the last ${capacity})`,
+            ["Time", "Rule", "Action", "Protocol", "Address", "Stream"],
+            events.map((e) =>
+              h(
+                "tr",
+                {},
+                h("td", {}, new Date(e.at).toLocaleTimeString()),
+                h("td", { title: e.ruleId }, `${e.kind} ${e.value}`),
+                h("td", {}, e.action),
+                h("td", {}, e.protocol ?? "—"),
+                h("td", {}, e.ip),
+                h("td", {}, e.stream),
+              ),
+            ),
+          )
+        : h("p", {}, "No request would have been refused by a report-mode rule since the edge started."),
+    );
+  };
   const report = h(
     "section",
     { "aria-labelledby": "report-title" },
@@ -80,10 +123,13 @@ export const guardianPage: Page = async ({ info, main }) => {
           ["Action", "Kind", "Count"],
           wouldDeny.map((w) => h("tr", {}, h("td", {}, w.action), h("td", {}, w.kind), h("td", {}, w.count))),
         )
-      : h("p", {}, "No request would have been refused by a report-mode rule since the edge started."),
+      : "",
+    h("p", {}, "Streams are shown by their log reference (ref:…), never by the stream key."),
+    h("button", { type: "button", onclick: () => void loadRecent() }, "Refresh would-denies"),
+    recentBox,
   );
 
-  await load();
+  await Promise.all([load(), loadRecent()]);
   main.replaceChildren(
     h("h1", {}, "Guardian"),
     h(
@@ -91,7 +137,7 @@ export const guardianPage: Page = async ({ info, main }) => {
       {},
       info.guardian.enforceOnActive
         ? "New deny rules also cut running sessions they match (guardian.enforceOnActive is on)."
-        : "New rules apply to new connections only (guardian.enforceOnActive is off).",
+        : "New rules apply to new connections only (guardian.enforceOnActive is off), unless added with “End running sessions it refuses”.",
     ),
     status,
     writer ? addForm(status, load, info.guardian.enforceOnActive) : "",
@@ -130,6 +176,8 @@ function addForm(status: HTMLElement, reload: () => Promise<void>, enforceOnActi
   ]);
   const scopeValue = h("input", { type: "text", name: "scopeValue", placeholder: "stream name or tag" });
   const ttl = h("input", { type: "number", name: "ttlMinutes", min: 0, step: 1, placeholder: "default" });
+  // Checked and fixed when the edge-wide flag is on: every new rule then cuts running sessions anyway.
+  const onActive = h("input", { type: "checkbox", name: "enforceOnActive", id: "rule-on-active", checked: enforceOnActive, disabled: enforceOnActive });
   const form = h(
     "form",
     { class: "grid", "aria-label": "Add a Guardian rule" },
@@ -141,6 +189,7 @@ function addForm(status: HTMLElement, reload: () => Promise<void>, enforceOnActi
     field("Scope", scopeKind),
     field("Stream name or tag", scopeValue, "for a stream or tag scope"),
     field("Expires after (minutes)", ttl, "empty: the default (IP rules 24 h), 0: never"),
+    h("label", { for: "rule-on-active", class: "check" }, onActive, " End running sessions it refuses"),
     h("button", { type: "submit" }, "Add rule"),
   );
   form.addEventListener("submit", (ev) => {
@@ -151,10 +200,12 @@ function addForm(status: HTMLElement, reload: () => Promise<void>, enforceOnActi
     if (scopeKind.value === "stream") body.stream = scopeValue.value.trim();
     if (scopeKind.value === "tag") body.tagScope = scopeValue.value.trim();
     if (ttl.value !== "") body.ttlSeconds = Math.round(Number(ttl.value) * 60);
+    if (onActive.checked && !enforceOnActive) body.enforceOnActive = true;
     api(`/guardian/${k}`, { method: "POST", json: body })
       .then(() => {
         value.value = "";
-        status.textContent = `Rule added${enforceOnActive && type.value === "deny" && mode.value === "enforce" ? "; running sessions it matches were cut" : ""}.`;
+        const cuts = onActive.checked && type.value === "deny" && mode.value === "enforce";
+        status.textContent = `Rule added${cuts ? "; running sessions it refuses were cut" : ""}.`;
         return reload();
       })
       .catch((err: Error) => (status.textContent = `Could not add the rule: ${err.message}`));

@@ -1,5 +1,5 @@
 // Sessions (issue 16 §4): publishers, players and relays with address, protocol, duration and
-// bytes, refreshed by the live updates; an admin can kick one.
+// bytes (and, in a fleet, a publisher's key owner), refreshed by the live updates; an admin can kick one.
 import { api, can, type Role, type SessionJson } from "../api.js";
 import { formatBytes, formatDuration, h, table } from "../dom.js";
 import { latest, onSnapshot } from "../live.js";
@@ -13,6 +13,8 @@ export function sessionsTable(caption: string, sessions: SessionJson[], role: Ro
       .then(() => report(`Session ${s.id} (${s.role} of ${s.stream}) kicked.`))
       .catch((err: Error) => report(`Could not kick ${s.id}: ${err.message}`));
   const admin = can(role, "nanoAdmin");
+  // In a fleet a publisher names its key's owner (issue 12); on one edge the column is left out.
+  const fleet = sessions.some((s) => s.owner !== undefined);
   // Sessions name their stream; the live updates know which id that is (embedded mode).
   const ids = new Map((latest()?.streams ?? []).map((x) => [x.name, x.id]));
   const rows = sessions.map((s) =>
@@ -26,10 +28,15 @@ export function sessionsTable(caption: string, sessions: SessionJson[], role: Ro
       h("td", {}, formatDuration(s.startedAt)),
       h("td", {}, formatBytes(s.bytesIn)),
       h("td", {}, formatBytes(s.bytesOut)),
+      fleet ? h("td", {}, s.owner === undefined ? "" : (s.owner ?? "not confirmed yet")) : null,
       admin ? h("td", {}, h("button", { type: "button", class: "danger", "aria-label": `Kick ${s.role} ${s.id}`, onclick: () => void kick(s) }, "Kick")) : null,
     ),
   );
-  return table(caption, ["Role", "Stream", "Protocol", "Address", "Duration", "Bytes in", "Bytes out", ...(admin ? ["Action"] : [])], rows);
+  return table(
+    caption,
+    ["Role", "Stream", "Protocol", "Address", "Duration", "Bytes in", "Bytes out", ...(fleet ? ["Owner"] : []), ...(admin ? ["Action"] : [])],
+    rows,
+  );
 }
 
 export const sessionsPage: Page = async ({ info, main }) => {
