@@ -133,6 +133,8 @@ export class LiveSessionPolicy {
     if (!this.opts.enforceRulesOnActive) return;
     const { rules, table } = this.opts;
     for (const s of table.all()) {
+      // A relay's viewers are checked at their own edge, by that edge's copy of the rules (issue 13).
+      if (s.role === "relay") continue;
       const verdict = rules.check(guardianRequest(s.request, s.decision), current);
       if (!verdict.allow) s.end(GUARDIAN_ERRORS[verdict.kind]);
     }
@@ -161,7 +163,8 @@ export class LiveSessionPolicy {
       this.graceTimers.delete(timer);
       if (table.publisherOf(publisher.app, publisher.name)) return;
       for (const s of table.ofStream(publisher.name)) {
-        if (s.role === "player" && s.app === publisher.app) s.end("EDGE_ERR_PUBLISHER_GONE");
+        // A relay ends too: its edge looks for the publisher again, wherever it came back (issue 13).
+        if (s.role !== "publisher" && s.app === publisher.app) s.end("EDGE_ERR_PUBLISHER_GONE");
       }
     }, endGraceMs);
     this.graceTimers.add(timer);
