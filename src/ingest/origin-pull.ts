@@ -226,8 +226,12 @@ class Pull {
     if (this.over || this.connecting) return;
     this.connecting = true;
     const path = this.source.streamPath;
+    // Origins that answered "not here" (a status, not a failure to connect): when every one did on
+    // a pull that has not started, the viewers are told at once instead of at the start deadline.
+    let refusals = 0;
+    const origins = this.opts.origins(this.app, this.name);
     try {
-      for (const origin of this.opts.origins(this.app, this.name)) {
+      for (const origin of origins) {
         if (this.over) return;
         const abort = new AbortController();
         const url = `${origin}${path}.flv?edgeauth=${encodeURIComponent(this.opts.credential(path))}`;
@@ -243,6 +247,7 @@ class Pull {
         }
         if (res.status !== 200 || !res.body) {
           this.opts.log.info("origin pull refused", { stream: streamRef(this.name), origin, status: res.status });
+          refusals++;
           await res.body?.cancel().catch(() => {});
           continue;
         }
@@ -260,6 +265,7 @@ class Pull {
     } finally {
       this.connecting = false;
     }
+    if (this.state === "starting" && refusals === origins.length) return this.end("no origin has it", "EDGE_ERR_STREAM_NOT_LIVE");
     this.retryLater();
   }
 
