@@ -20,7 +20,11 @@ interface TestSession extends EdgeSession {
 }
 
 let ids = 0;
-function session(role: "publisher" | "player", clock: FakeClock, over: { name?: string; app?: string; token?: SessionToken; ip?: string } = {}): TestSession {
+function session(
+  role: "publisher" | "player" | "relay",
+  clock: FakeClock,
+  over: { name?: string; app?: string; token?: SessionToken; ip?: string } = {},
+): TestSession {
   const name = over.name ?? STREAM.name;
   const app = over.app ?? "live";
   const ended: ErrorCode[] = [];
@@ -178,6 +182,20 @@ t.test("Guardian changes end the sessions the new rules refuse, only with enforc
   off.rulesChanged(blockOne);
   t.same(kept.ended, [], "default: rules refuse new sessions only");
   off.policy.close();
+});
+
+t.test("a relay (another edge pulling, issue 13): no viewer rule re-checks it; it ends with the players after its publisher left", async (t) => {
+  const w = setup();
+  const pub = session("publisher", w.clock);
+  const relay = session("relay", w.clock, { ip: "198.51.100.9" });
+  w.policy.started(pub);
+  w.policy.started(relay);
+  w.rulesChanged(() => ({ allow: false, ruleId: "r", kind: "ip" }));
+  t.same(relay.ended, [], "a rule refusing the pulling edge's address leaves the relay running");
+  w.policy.ended(pub);
+  w.clock.advance(5_000);
+  t.same(relay.ended, ["EDGE_ERR_PUBLISHER_GONE"], "after playback.endGraceMs: its edge looks for the publisher again");
+  w.policy.close();
 });
 
 t.test("a locked or deleted stream loses its publisher at once, its players after the grace", async (t) => {
