@@ -7,7 +7,8 @@
 //   semantics; without it an expired token only blocks new plays);
 // - with guardian.enforceOnActive a rule change ends the running sessions the new rules refuse
 //   (nanoStream only ever refuses new connections, which stays the default);
-// - a stream locked or deleted loses its publisher at once, its players after the end grace;
+// - a stream locked or deleted loses its publisher at once, its players after the end grace
+//   (players of a stream pulled from another edge at once, issue 13);
 // - every publisher is re-checked against bintu (remote mode has no push) and the webhook gets its
 //   update_publish there; a refusal of either ends it;
 // - a publish end reports the stream `ended`, calls the webhook's publish_done and, after
@@ -73,7 +74,9 @@ export class LiveSessionPolicy {
       streams.onChange((stream) => {
         const code = streamVerdict(stream);
         if (!code) return;
-        for (const s of opts.table.ofStream(stream.name)) if (s.role === "publisher") s.end(code);
+        // Viewers of a pulled stream (issue 13) end at once: the publisher this edge would wait for
+        // is on another edge, which ends it now, and a locked or deleted stream cannot come back.
+        for (const s of opts.table.ofStream(stream.name)) if (s.role === "publisher" || s.decision.pull) s.end(code);
       }),
     ];
   }

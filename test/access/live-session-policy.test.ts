@@ -203,7 +203,9 @@ t.test("a locked or deleted stream loses its publisher at once, its players afte
   const pub = session("publisher", w.clock);
   const player = session("player", w.clock);
   const other = session("publisher", w.clock, { name: "s2" });
-  for (const s of [pub, player, other]) w.policy.started(s);
+  // A viewer of a stream pulled from another edge (issue 13) on an edge without the publisher.
+  const pulled = { ...session("player", w.clock, { name: "s3" }), decision: { allow: true as const, stream: { ...STREAM, name: "s3" }, pull: true as const } };
+  for (const s of [pub, player, other, pulled]) w.policy.started(s);
   w.streamChanged({ ...STREAM, state: "live" });
   t.same(pub.ended, [], "a change that is no refusal ends nothing");
   w.streamChanged({ ...STREAM, state: "locked" });
@@ -215,6 +217,8 @@ t.test("a locked or deleted stream loses its publisher at once, its players afte
   t.same(player.ended, ["EDGE_ERR_PUBLISHER_GONE"], "players follow after playback.endGraceMs");
   w.streamChanged({ ...STREAM, name: "s2", state: "deleted" });
   t.same(other.ended, ["EDGE_ERR_STREAM_DELETED"]);
+  w.streamChanged({ ...STREAM, name: "s3", state: "locked" });
+  t.same(pulled.ended, ["EDGE_ERR_STREAM_LOCKED"], "a pulled stream's viewer at once: its publisher is on another edge");
   w.policy.close();
 });
 

@@ -160,6 +160,19 @@ t.test("the publisher moves from A to R: B's viewers keep reading", async (t) =>
   viewer.stop();
 });
 
+t.test("a lock on the registry's edge ends a pulled viewer on B within 1 s", async (t) => {
+  const { id, name: locked } = await r.createStream();
+  const run = encode(A.addresses.rtmp, locked);
+  t.teardown(() => run.child.kill("SIGKILL"));
+  await waitFor("B locates it on A", async () => ((await (await api("b", `/v1/locate?stream=${locked}`)).json()) as { edge?: string }).edge === "a", 20_000);
+  const viewer = flvReader(`http://127.0.0.1:${B.addresses.playback}/live/${locked}.flv?jwtoken=${await token({ streams: [locked] })}`);
+  await waitFor("playing on B", () => viewer.videoTags > 0, 10_000);
+  const at = Date.now();
+  t.equal((await api("r", `/stream/${id}/lock`, { method: "PUT" })).status, 200, "R locks the stream");
+  await viewer.ended;
+  t.ok(Date.now() - at < 1_000, `the pulled viewer ended ${Date.now() - at} ms after the lock`);
+});
+
 t.test("kill -9 of A: B's viewers end within the deadlines", async (t) => {
   const { name: second } = await r.createStream();
   encode(A.addresses.rtmp, second);
