@@ -15,6 +15,7 @@ import { StreamRegistry } from "./bintu/registry/registry.js";
 import { registrySource } from "./bintu/registry-source.js";
 import { remoteSource } from "./bintu/remote-source.js";
 import { timedSource } from "./bintu/timed-source.js";
+import { issueEdgeCredential, verifyEdgeCredential } from "./auth/edge-credential.js";
 import { JwksFollower } from "./auth/jwks-follower.js";
 import { loadKeySet } from "./auth/keys.js";
 import { PlaybackTokens } from "./auth/playback-tokens.js";
@@ -279,10 +280,21 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
       : null;
   const org = registry?.orgHash ?? config.bintu.orgHash;
   const clock = systemClock;
+  // Origin pull (issue 13): the fleet's locator names the origin edge; static cluster.origins are
+  // asked after it (or alone, without Redis).
+  const staticOrigins = config.cluster.origins;
+  const pulls = staticOrigins.length > 0 ? "any" : ownership ? "located" : "none";
+  const pullOrigins = (app: string, name: string): string[] => {
+    const at = ownership?.locate(app, name);
+    const located = at?.at === "edge" && at.urls?.flv ? [at.urls.flv] : [];
+    return [...located, ...staticOrigins.filter((o) => !located.includes(o))];
+  };
+  const nowSec = () => Math.floor(clock.now() / 1000);
   const access = new AccessControl({
     streams: directory,
     locator: ownership ?? table,
     claim: ownership,
+    pulls,
     apps: config.ingest.apps,
     limiter,
     webhook,
@@ -317,7 +329,25 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     },
   });
   const tlsServed = certificates ? { secureContext: () => certificates.current.context, options: () => certificates.current.options } : undefined;
-  const ingest = new Ingest({ config, access, sessions, metrics, log, now: () => clock.now(), tls: tlsServed });
+  const ingest = new Ingest({
+    config,
+    access,
+    sessions,
+    metrics,
+    log,
+    now: () => clock.now(),
+    tls: tlsServed,
+    pull: {
+      origins: pullOrigins,
+      // Signed with this edge's key; the fleet announces it (fleetKeys), so the origin verifies it.
+      credential: (path) => issueEdgeCredential(keys.keys.signing!, config.cluster.edgeId || config.publicHost, path, nowSec()),
+      fetch: outbound?.fetch ?? fetch,
+      relays: {
+        verify: (token, path) => verifyEdgeCredential(token, keys.keys.verification, path, nowSec()),
+        publisherOf: (app, name) => table.publisherOf(app, name),
+      },
+    },
+  });
   // Encoders are handed RTMPS when it is served, even while plain RTMP stays on for old encoders.
   const rtmpUrl = () =>
     certificates

@@ -262,7 +262,8 @@ export async function startServer(kind: ServerKind, env: Record<string, string> 
     }
     const [rtmpPort, httpPort, apiPort] = [Number(m[1]), Number(m[2]), Number(m[3])];
     const rtmpsPort = m[4] ? Number(m[4]) : undefined;
-    const apiKey = readFileSync(join(dir, "data", "bintu-apikey"), "utf8").trim();
+    // A remote-mode edge writes no key file: its admin key is the remote bintu's, given in env.
+    const apiKey = env.EDGE_BINTU_APIKEY ?? readFileSync(join(dir, "data", "bintu-apikey"), "utf8").trim();
     const create = async () => {
       const headers = { "X-BINTU-APIKEY": apiKey, "content-type": "application/json" };
       let res: { status: number; text: string };

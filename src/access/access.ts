@@ -27,18 +27,27 @@ export function streamVerdict(stream: StreamInfo): ErrorCode | null {
 }
 
 /**
+ * Which plays of a stream not live here this edge serves by pulling it (issue 13): none (a single
+ * edge), those the fleet locates on another edge, or any (static `cluster.origins` are asked).
+ */
+export type PullMode = "none" | "located" | "any";
+
+/**
  * The stream part of a decision, pure: application, the stream's state, and — when this edge
  * carries the media — where the stream is live. A publish is busy wherever the key is live (here
- * or on another edge of the fleet); a play here needs the publisher here.
+ * or on another edge of the fleet); a play here needs the publisher here, or a pull (`pulls`).
  */
-export function decide(req: AccessRequest, apps: readonly string[], stream: StreamInfo | null, location: StreamLocation): Decision {
+export function decide(req: AccessRequest, apps: readonly string[], stream: StreamInfo | null, location: StreamLocation, pulls: PullMode = "none"): Decision {
   if (!apps.includes(req.app)) return deny("EDGE_ERR_BAD_APP");
   if (!stream) return deny("EDGE_ERR_STREAM_UNKNOWN");
   const refused = streamVerdict(stream);
   if (refused) return deny(refused);
   if (req.media === "elsewhere") return { allow: true, stream };
   if (req.action === "publish") return location.at === "nowhere" ? { allow: true, stream } : deny("EDGE_ERR_STREAM_BUSY");
-  return location.at === "here" ? { allow: true, stream } : deny("EDGE_ERR_STREAM_NOT_LIVE");
+  if (location.at === "here") return { allow: true, stream };
+  // A foreign server's stream (a hook's session, no URLs) cannot be pulled: only an edge's can.
+  const pullable = pulls === "any" || (pulls === "located" && location.at === "edge" && location.urls?.flv !== undefined);
+  return pullable ? { allow: true, stream, pull: true } : deny("EDGE_ERR_STREAM_NOT_LIVE");
 }
 
 export interface AccessControlOptions {
@@ -47,6 +56,8 @@ export interface AccessControlOptions {
   apps: readonly string[];
   limiter: FailedPublishBudget;
   webhook: Pick<PublishWebhook, "publish"> | null;
+  /** Plays of streams live elsewhere that this edge pulls (issue 13); default none. */
+  pulls?: PullMode;
   /** A fleet's ownership of stream keys (issue 12 §2); absent on a single edge. */
   claim?: PublishClaim | null;
   /** IP / CIDR / referrer / country rules (issue 5). */
@@ -148,7 +159,7 @@ export class AccessControl {
       origin: req.origin,
     });
     if (refused) return deny(refused);
-    return { allow: true, stream: allowed.stream, token: { jti: claims.jti, exp: claims.exp, forceDisconnect: claims.forceDisconnect === true } };
+    return { ...allowed, token: { jti: claims.jti, exp: claims.exp, forceDisconnect: claims.forceDisconnect === true } };
   }
 
   /** A name the client may be asked about again, with failures counted for publishes. */
@@ -174,6 +185,6 @@ export class AccessControl {
     const late = rulesFirst ? null : this.refusedByRules(req, stream);
     if (late) return late;
     // Located after the lookup's await: a publisher that arrived meanwhile is seen.
-    return decide(req, apps, stream, req.media === "here" ? locator.locate(req.app, req.name) : NOT_ASKED);
+    return decide(req, apps, stream, req.media === "here" ? locator.locate(req.app, req.name) : NOT_ASKED, this.opts.pulls);
   }
 }

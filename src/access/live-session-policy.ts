@@ -8,7 +8,8 @@
 // - with guardian.enforceOnActive a rule change ends the running sessions the new rules refuse
 //   (nanoStream only ever refuses new connections, which stays the default); without it, a rule
 //   added with its own `enforceOnActive` ends the running sessions it refuses (issue 16 §5);
-// - a stream locked or deleted loses its publisher at once, its players after the end grace;
+// - a stream locked or deleted loses its publisher at once, its players after the end grace
+//   (players of a stream pulled from another edge at once, issue 13);
 // - every publisher is re-checked against bintu (remote mode has no push) and the webhook gets its
 //   update_publish there; a refusal of either ends it;
 // - a publish end reports the stream `ended`, calls the webhook's publish_done and, after
@@ -74,7 +75,9 @@ export class LiveSessionPolicy {
       streams.onChange((stream) => {
         const code = streamVerdict(stream);
         if (!code) return;
-        for (const s of opts.table.ofStream(stream.name)) if (s.role === "publisher") s.end(code);
+        // Viewers of a pulled stream (issue 13) end at once: the publisher this edge would wait for
+        // is on another edge, which ends it now, and a locked or deleted stream cannot come back.
+        for (const s of opts.table.ofStream(stream.name)) if (s.role === "publisher" || s.decision.pull) s.end(code);
       }),
     ];
   }
@@ -140,6 +143,8 @@ export class LiveSessionPolicy {
     if (!all && !addedOnActive?.size) return;
     const { rules, table } = this.opts;
     for (const s of table.all()) {
+      // A relay's viewers are checked at their own edge, by that edge's copy of the rules (issue 13).
+      if (s.role === "relay") continue;
       const verdict = rules.check(guardianRequest(s.request, s.decision), current);
       if (!verdict.allow && (all || addedOnActive!.has(verdict.ruleId))) s.end(GUARDIAN_ERRORS[verdict.kind]);
     }
@@ -168,7 +173,8 @@ export class LiveSessionPolicy {
       this.graceTimers.delete(timer);
       if (table.publisherOf(publisher.app, publisher.name)) return;
       for (const s of table.ofStream(publisher.name)) {
-        if (s.role === "player" && s.app === publisher.app) s.end("EDGE_ERR_PUBLISHER_GONE");
+        // A relay ends too: its edge looks for the publisher again, wherever it came back (issue 13).
+        if (s.role !== "publisher" && s.app === publisher.app) s.end("EDGE_ERR_PUBLISHER_GONE");
       }
     }, endGraceMs);
     this.graceTimers.add(timer);

@@ -88,6 +88,12 @@ export class SessionTable {
     return n;
   }
 
+  relays(): number {
+    let n = 0;
+    for (const s of this.sessions.values()) if (s.role === "relay") n++;
+    return n;
+  }
+
   bytes(direction: "in" | "out", protocol?: "rtmp" | "flv"): number {
     const closed = this.closedBytes[direction];
     let total = protocol ? closed[protocol] : closed.rtmp + closed.flv;

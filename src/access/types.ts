@@ -34,7 +34,11 @@ export interface SessionToken {
   readonly forceDisconnect: boolean;
 }
 
-export type Allowed = { readonly allow: true; readonly stream: StreamInfo; readonly token?: SessionToken };
+/**
+ * `pull`: the stream is not live on this edge but may be pulled from the edge that carries it (issue 13);
+ * the adapter starts or joins the pull and refuses with EDGE_ERR_STREAM_NOT_LIVE when none starts in time.
+ */
+export type Allowed = { readonly allow: true; readonly stream: StreamInfo; readonly token?: SessionToken; readonly pull?: true };
 export type Denied = { readonly allow: false; readonly code: ErrorCode };
 export type Decision = Allowed | Denied;
 
@@ -50,7 +54,13 @@ export type StreamLocation = { readonly at: "here" } | { readonly at: "edge"; re
 /** A running session as the policy sees it; the adapter that carries it fills `end`. */
 export interface EdgeSession {
   readonly id: string;
-  readonly role: "publisher" | "player";
+  /**
+   * "relay": another edge of the fleet pulling a stream published here (issue 13). It is counted
+   * apart from players, and no viewer rule applies to it: its viewers were checked at their own edge.
+   */
+  readonly role: "publisher" | "player" | "relay";
+  /** A relay: the id of the edge that pulls (from its credential). */
+  readonly peer?: string;
   /** This edge's media protocol; a foreign session keeps its own in `foreign` and counts in no metric of this edge's media. */
   readonly protocol: "rtmp" | "flv";
   /**

@@ -309,6 +309,19 @@ export const ConfigSchema = Type.Object(
         keyPrefix: Type.String({ default: "bintu-edge:", pattern: "^[A-Za-z0-9_.:{}-]{0,64}$" }),
         /** Deadline of every Redis command a request waits on; past it the request is answered without Redis. */
         commandTimeoutMs: Millis(150, 10),
+        /**
+         * Origin pull (issue 13): playback base URLs (`http(s)://host:port`) of origin edges asked in order
+         * for a stream not live here — for two tiers without Redis; with Redis the fleet's locator names the origin first.
+         */
+        origins: Type.Array(Type.String({ pattern: "^https?://[^/?#]+$" }), { default: [], maxItems: 32 }),
+        /** A pull stays this long after its last viewer left; a returning viewer keeps it. */
+        pullLingerMs: Millis(10_000, 0),
+        /** No keyframe from the origin within this → the waiting viewers are refused as "not live". */
+        pullStartTimeoutMs: Millis(5_000, 100),
+        /** An origin silent this long is dropped and the stream looked for again. */
+        pullStallMs: Millis(3_000, 100),
+        /** Viewers of a pull with no media this long (no origin found) are ended; never sooner than playback.endGraceMs. */
+        pullGiveUpMs: Millis(5_000, 100),
         /** How other edges and routers reach this edge: a routing table entry (id = edgeId); empty URLs come from publicHost and the bound ports. */
         announce: Type.Object(
           {

@@ -153,6 +153,8 @@ function sessionsJson(deps: Pick<ApiDeps, "sessions" | "fleet">) {
     protocol: s.foreign?.protocol ?? s.protocol,
     // Where the media runs: this edge, or the foreign server whose hook asked (issue 14).
     server: s.foreign?.server ?? "edge",
+    // A relay names the edge that pulls the stream from this one (issue 13).
+    ...(s.role === "relay" ? { edge: s.peer ?? null } : {}),
     app: s.app,
     stream: s.name,
     ip: s.ip,

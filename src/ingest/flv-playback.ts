@@ -18,7 +18,18 @@ import { streamRef, type Logger } from "../log.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { createHttpServer, rawErrorAnswer, type HttpLimits } from "../front/http-server.js";
 import { listen } from "./listen.js";
-import { nms, type NmsSubscriber } from "./nms.js";
+import { nms, type NmsBroadcast, type NmsSubscriber } from "./nms.js";
+import type { OriginPulls } from "./origin-pull.js";
+
+/**
+ * What this edge needs to serve another edge's pull (issue 13 §2), declared here by its user: the
+ * credential check (src/auth/edge-credential.ts through the fleet's keys) and the local publisher.
+ */
+export interface RelayGate {
+  verify(token: string, path: string): { ok: true; edge: string } | { ok: false; code: ErrorCode };
+  /** The publisher of this path on this edge itself; never a pulled stream, so pulls take one hop. */
+  publisherOf(app: string, name: string): EdgeSession | undefined;
+}
 
 export interface FlvPlaybackOptions {
   maxPendingBytes: number;
@@ -34,6 +45,10 @@ export interface FlvPlaybackOptions {
   now: () => number;
   /** HTTPS with this certificate (issue 15); absent = plain HTTP. */
   tls?: { options: tls.SecureContextOptions; handshakeTimeoutMs: number };
+  /** Pulls of streams live on another edge (issue 13); absent = none. */
+  pulls?: OriginPulls | null;
+  /** Serving other edges' pulls (issue 13); absent = a pull is refused as not found. */
+  relays?: RelayGate | null;
 }
 
 export class FlvPlayback {
@@ -77,6 +92,8 @@ export class FlvPlayback {
     if (!target) return this.reply(res, "EDGE_ERR_NOT_FOUND");
     if (!target.ok) return this.reply(res, target.error);
     const { app, name, query } = target.value;
+    // Another edge pulling (issue 13): its credential instead of a viewer's checks.
+    if (query.edgeauth !== undefined) return this.serveRelay(req, res, app, name, query.edgeauth);
 
     const ip = httpClientIp(req.socket.remoteAddress, req.headers["x-forwarded-for"], this.opts.trustedProxies);
     const { referer, origin } = req.headers;
@@ -90,24 +107,67 @@ export class FlvPlayback {
       reason: code ? ERRORS[code].reason : "ok",
     });
     if (!decision.allow) return this.reply(res, decision.code);
+    // Live on another edge: join (or start) this edge's pull and wait for its first keyframe.
+    const lease = decision.pull && this.opts.pulls ? this.opts.pulls.acquire(app, name) : null;
+    if (lease) {
+      const left = () => lease.release();
+      res.once("close", left);
+      const ready = await lease.ready;
+      res.off("close", left);
+      if (!ready || res.destroyed) {
+        lease.release();
+        return this.reply(res, "EDGE_ERR_STREAM_NOT_LIVE");
+      }
+    }
     const broadcast = nms.broadcastOf(`/${app}/${name}`);
-    if (!broadcast || res.destroyed) return this.reply(res, "EDGE_ERR_STREAM_NOT_LIVE");
+    if (!broadcast || res.destroyed) {
+      lease?.release();
+      return this.reply(res, "EDGE_ERR_STREAM_NOT_LIVE");
+    }
 
     res.writeHead(200, {
       "Content-Type": "video/x-flv",
       "Cache-Control": "no-store",
       "Access-Control-Allow-Origin": "*",
     });
-    if (req.method === "HEAD") return void res.end();
+    if (req.method === "HEAD") {
+      lease?.release();
+      return void res.end();
+    }
     const player = new FlvPlayer(res, request, decision, this.opts);
+    lease?.adopt(player.session);
+    this.attach(res, broadcast, player, () => lease?.release());
+    this.opts.log.info("flv player started", { session: player.id, app, stream: streamRef(name), pulled: lease !== null });
+    this.opts.log.debug("flv player key", { session: player.id, stream: name });
+  }
+
+  /** Another edge pulls a stream published here: one hop, its credential checked, no viewer rules. */
+  private serveRelay(req: http.IncomingMessage, res: http.ServerResponse, app: string, name: string, token: string): void {
+    const { relays } = this.opts;
+    if (!relays) return this.reply(res, "EDGE_ERR_NOT_FOUND");
+    const path = `/${app}/${name}`;
+    const check = relays.verify(token, path);
+    if (!check.ok) return this.reply(res, check.code);
+    const publisher = relays.publisherOf(app, name);
+    const broadcast = nms.broadcastOf(path);
+    if (!publisher || publisher.foreign || !broadcast) return this.reply(res, "EDGE_ERR_STREAM_NOT_LIVE");
+    res.writeHead(200, { "Content-Type": "video/x-flv", "Cache-Control": "no-store" });
+    if (req.method === "HEAD") return void res.end();
+    const ip = httpClientIp(req.socket.remoteAddress, undefined, this.opts.trustedProxies);
+    const request: AccessRequest = { action: "play", protocol: "flv", media: "here", app, name, query: {}, ip };
+    const relay = new FlvPlayer(res, request, { allow: true, stream: publisher.decision.stream }, this.opts, check.edge);
+    this.attach(res, broadcast, relay, () => {});
+    this.opts.log.info("relay started", { session: relay.id, app, stream: streamRef(name), edge: check.edge });
+  }
+
+  private attach(res: http.ServerResponse, broadcast: NmsBroadcast, player: FlvPlayer, released: () => void): void {
     this.opts.sessions.started(player.session);
     res.on("close", () => {
       broadcast.donePlay(player);
       this.opts.sessions.ended(player.session);
+      released();
     });
     broadcast.postPlay(player);
-    this.opts.log.info("flv player started", { session: player.id, app, stream: streamRef(name) });
-    this.opts.log.debug("flv player key", { session: player.id, stream: name });
   }
 
   private reply(res: http.ServerResponse, code: ErrorCode, detail?: string): void {
@@ -134,13 +194,16 @@ class FlvPlayer implements NmsSubscriber {
     request: AccessRequest,
     decision: Allowed,
     private readonly opts: FlvPlaybackOptions,
+    /** Set for a relay: the edge that pulls. */
+    peer?: string,
   ) {
     const { app, name, ip } = request;
     this.ip = ip;
     this.streamPath = `/${app}/${name}`;
     this.session = {
       id: this.id,
-      role: "player",
+      role: peer === undefined ? "player" : "relay",
+      ...(peer === undefined ? {} : { peer }),
       protocol: "flv",
       app,
       name,

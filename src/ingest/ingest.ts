@@ -9,7 +9,8 @@ import { trustedProxies } from "../primitives/client-ip.js";
 import type { Config } from "../config/schema.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/metrics.js";
-import { FlvPlayback } from "./flv-playback.js";
+import { FlvPlayback, type RelayGate } from "./flv-playback.js";
+import { OriginPulls, type OriginPullOptions } from "./origin-pull.js";
 import { RtmpIngest } from "./rtmp-ingest.js";
 
 export interface IngestOptions {
@@ -22,14 +23,33 @@ export interface IngestOptions {
   now: () => number;
   /** The certificate in force (issue 15): RTMPS and HTTPS playback; absent = plain text only. */
   tls?: { secureContext: () => tls.SecureContext; options: () => tls.SecureContextOptions };
+  /** Origin pull (issue 13): how this edge pulls streams live elsewhere, and serves other edges' pulls. */
+  pull?: { origins: OriginPullOptions["origins"]; credential: OriginPullOptions["credential"]; fetch: typeof fetch; relays: RelayGate } | null;
 }
 
 export class Ingest {
   private readonly rtmp: RtmpIngest;
   private readonly flv: FlvPlayback;
+  private readonly pulls: OriginPulls | null;
 
   constructor(private readonly opts: IngestOptions) {
-    const { config, access, sessions, metrics, log, now, tls } = opts;
+    const { config, access, sessions, metrics, log, now, tls, pull } = opts;
+    const { pullLingerMs, pullStartTimeoutMs, pullStallMs, pullGiveUpMs } = config.cluster;
+    this.pulls = pull
+      ? new OriginPulls({
+          origins: pull.origins,
+          credential: pull.credential,
+          fetch: pull.fetch,
+          lingerMs: pullLingerMs,
+          startTimeoutMs: pullStartTimeoutMs,
+          stallMs: pullStallMs,
+          // Viewers of a pulled stream never end sooner than local ones after their publisher left.
+          giveUpMs: Math.max(pullGiveUpMs, config.playback.endGraceMs),
+          maxGopCacheBytes: config.playback.maxGopCacheBytes,
+          log,
+          events: { connected: () => metrics.originPullConnects.inc() },
+        })
+      : null;
     this.rtmp = new RtmpIngest({
       limits: config.rtmp.limits,
       maxPendingBytes: config.playback.maxPendingBytes,
@@ -40,6 +60,7 @@ export class Ingest {
       log,
       now,
       ...(tls ? { secureContext: tls.secureContext } : {}),
+      pulls: this.pulls,
     });
     this.flv = new FlvPlayback({
       maxPendingBytes: config.playback.maxPendingBytes,
@@ -51,6 +72,8 @@ export class Ingest {
       log,
       now,
       ...(tls ? { tls: { options: tls.options(), handshakeTimeoutMs: config.rtmp.limits.handshakeTimeoutMs } } : {}),
+      pulls: this.pulls,
+      relays: pull?.relays ?? null,
     });
   }
 
@@ -72,6 +95,7 @@ export class Ingest {
   }
 
   async close(): Promise<void> {
+    this.pulls?.close();
     await Promise.all([this.rtmp.close(), this.flv.close()]);
   }
 }

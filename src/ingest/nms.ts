@@ -60,6 +60,28 @@ export interface NmsSubscriber {
   close: () => void;
 }
 
+/** An FLV tag as NMS's parser hands it (`data` aliases the parser's buffer until the callback returns). */
+export interface NmsAvPacket extends NmsPacket {
+  dts: number;
+  pts: number;
+}
+
+/** NMS's FLV demuxer (protocol/flv.js): bytes in, one packet per complete tag out. */
+export interface NmsFlvParser {
+  onPacketCallback: (pkt: NmsAvPacket) => void;
+  /** An error text when the stream is not FLV (a tag's trailing size does not match). */
+  parserData(buf: Buffer): string | null;
+}
+
+/** What BroadcastServer reads of the session it is given as a publisher. */
+export interface NmsPublisher {
+  id: string;
+  ip: string;
+  protocol: "rtmp" | "flv";
+  streamPath: string;
+  playCount: number;
+}
+
 export interface NmsBroadcast {
   publisher: unknown;
   subscribers: Map<string, NmsSubscriber>;
@@ -69,6 +91,12 @@ export interface NmsBroadcast {
   flvGopCache: Set<Buffer> | null;
   postPlay(session: NmsSubscriber): string | null;
   donePlay(session: NmsSubscriber): void;
+  /** Null when the session became the publisher, else why not (another publisher holds the path). */
+  postPublish(session: NmsPublisher): string | null;
+  donePublish(session: NmsPublisher): void;
+  /** Ends the publish now (what the grace timer runs): caches cleared, the hub unregistered when nobody watches. */
+  _finishPublish(): void;
+  broadcastMessage(packet: NmsAvPacket): void;
 }
 
 export interface NmsRtmpSession extends NmsSubscriber {
@@ -94,6 +122,8 @@ interface NmsContext {
 
 const Context = require("node-media-server/src/core/context.js") as NmsContext;
 const RtmpSessionClass = require("node-media-server/src/session/rtmp_session.js") as new (socket: Socket) => NmsRtmpSession;
+const BroadcastServerClass = require("node-media-server/src/server/broadcast_server.js") as new (path: string) => NmsBroadcast;
+const FlvClass = require("node-media-server/src/protocol/flv.js") as new () => NmsFlvParser;
 const nmsLogger = require("node-media-server/src/core/logger.js") as { log: (message: string, level?: string) => void };
 
 // NMS's own logger writes through console.log — every connection at info level, and an error line
@@ -106,6 +136,13 @@ Context.config = {};
 export const nms = {
   createRtmpSession: (socket: Socket): NmsRtmpSession => new RtmpSessionClass(socket),
   broadcastOf: (streamPath: string): NmsBroadcast | undefined => Context.broadcasts.get(streamPath),
+  /** The path's broadcast hub, created and registered when there is none (what a publishing session does). */
+  openBroadcast: (streamPath: string): NmsBroadcast => {
+    const broadcast = Context.broadcasts.get(streamPath) ?? new BroadcastServerClass(streamPath);
+    Context.broadcasts.set(streamPath, broadcast);
+    return broadcast;
+  },
+  createFlvParser: (): NmsFlvParser => new FlvClass(),
   /** Live broadcast hubs in this process; a test checks it drains to zero. */
   broadcastCount: (): number => Context.broadcasts.size,
 };

@@ -22,6 +22,7 @@ import { streamRef, type Logger } from "../log.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { listen } from "./listen.js";
 import { nms, type NmsCommand, type NmsRtmpSession } from "./nms.js";
+import type { OriginPulls, PullLease } from "./origin-pull.js";
 
 /** A refused client gets this long to read its status before the socket is destroyed. */
 const REFUSAL_LINGER_MS = 1_000;
@@ -38,6 +39,8 @@ interface Connection {
   tcUrl: string;
   deadline?: NodeJS.Timeout;
   edgeSession?: EdgeSession;
+  /** A play of a stream pulled from another edge (issue 13): released when the connection closes. */
+  lease?: PullLease;
 }
 
 export interface RtmpIngestOptions {
@@ -53,6 +56,8 @@ export interface RtmpIngestOptions {
   now: () => number;
   /** The certificate in force for new RTMPS connections; absent = no RTMPS. */
   secureContext?: () => tls.SecureContext;
+  /** Pulls of streams live on another edge (issue 13); absent = none. */
+  pulls?: OriginPulls | null;
 }
 
 const NMS_ERROR_CODES: Record<string, ErrorCode> = {
@@ -239,6 +244,8 @@ export class RtmpIngest {
     rtmp.streamName = name;
     rtmp.streamQuery = { ...query };
     rtmp.respondPublish();
+    // This edge may be pulling the stream (its publisher moved here): the encoder takes the path.
+    this.opts.pulls?.yieldTo(conn.app, name);
     session.onConnect({ app: conn.app, name, host: "", query: rtmp.streamQuery });
     session.onPush();
     if (!session.isPublisher) return this.closeConnection(conn, "EDGE_ERR_INTERNAL");
@@ -264,6 +271,13 @@ export class RtmpIngest {
     if (conn.state !== "deciding") return;
     this.countDecision("play", decision.allow ? null : decision.code);
     if (!decision.allow) return this.refuse(conn, "play", decision.code);
+    // Live on another edge: join (or start) this edge's pull and wait for its first keyframe.
+    if (decision.pull && this.opts.pulls) {
+      conn.lease = this.opts.pulls.acquire(conn.app, name);
+      const ready = await conn.lease.ready;
+      if (conn.state !== "deciding") return; // left while waiting: the close released the lease
+      if (!ready) return this.refuse(conn, "play", "EDGE_ERR_STREAM_NOT_LIVE");
+    }
 
     session.rtmp.streamName = name;
     session.rtmp.streamQuery = { ...query };
@@ -287,6 +301,7 @@ export class RtmpIngest {
     };
     session.onPlay();
     this.enterSession(conn, "player", request, decision);
+    if (conn.edgeSession) conn.lease?.adopt(conn.edgeSession);
   }
 
   private enterSession(conn: Connection, role: "publisher" | "player", request: AccessRequest, decision: Allowed): void {
@@ -346,6 +361,7 @@ export class RtmpIngest {
     if (left > 0) this.connectionsPerIp.set(conn.ip, left);
     else this.connectionsPerIp.delete(conn.ip);
     conn.session.onClose();
+    conn.lease?.release();
     const edgeSession = conn.edgeSession;
     if (!edgeSession) return;
     this.opts.log.info(`rtmp ${edgeSession.role} ended`, { session: edgeSession.id, stream: streamRef(edgeSession.name) });

@@ -8,6 +8,8 @@ export interface LoadReport {
   sessions: number;
   publishers: number;
   players: number;
+  /** Other edges pulling streams published here (issue 13): a relay is not a viewer of this edge. */
+  relays: number;
   egressMbps: number;
   ingressMbps: number;
   /** CPU time of this process per second of wall time (1 = one core busy). */
@@ -51,10 +53,12 @@ export class LoadMeter {
     const seconds = (now.atMs - from.atMs) / 1000;
     const rate = (a: number, b: number) => (seconds > 0 ? (a - b) / seconds : 0);
     const publishers = this.sessions.publishers("rtmp");
+    const relays = this.sessions.relays();
     return {
       sessions: this.sessions.size,
       publishers,
-      players: this.sessions.size - publishers,
+      players: this.sessions.size - publishers - relays,
+      relays,
       egressMbps: round((rate(now.bytesOut, from.bytesOut) * 8) / 1e6, 3),
       ingressMbps: round((rate(now.bytesIn, from.bytesIn) * 8) / 1e6, 3),
       cpu: round(rate(now.cpuMicros, from.cpuMicros) / 1e6, 3),

@@ -13,6 +13,8 @@ export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0
 export interface SessionCounts {
   publishers(protocol: "rtmp"): number;
   players(protocol: "rtmp" | "flv"): number;
+  /** Other edges pulling streams published here (issue 13): counted apart from players. */
+  relays(): number;
   /** Media bytes so far (ended sessions included); every protocol when `protocol` is absent. */
   bytes(direction: "in" | "out", protocol?: "rtmp" | "flv"): number;
 }
@@ -70,6 +72,7 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, r
       this.set({ role: "publisher", protocol: "rtmp" }, sessions.publishers("rtmp"));
       this.set({ role: "player", protocol: "rtmp" }, sessions.players("rtmp"));
       this.set({ role: "player", protocol: "flv" }, sessions.players("flv"));
+      this.set({ role: "relay", protocol: "flv" }, sessions.relays());
     },
   });
   new Counter({
@@ -294,6 +297,11 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, r
         registers: [registry],
       })
     : null;
+  const originPullConnects = new Counter({
+    name: "bintu_edge_origin_pull_connects_total",
+    help: "Upstream connections this edge opened to pull a stream live on another edge (issue 13): one per pull, plus reconnects",
+    registers: [registry],
+  });
   const ownershipRefusals = new Counter({
     name: "bintu_edge_cluster_ownership_refusals_total",
     help: "Publishers refused (stage publish) or ended (stage refresh) because another edge of the fleet holds the stream key",
@@ -329,6 +337,7 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, r
   return {
     clusterPropagationSeconds,
     ownershipRefusals,
+    originPullConnects,
     decisionSeconds,
     bintuLookupSeconds,
     breakerChanged,

@@ -369,6 +369,19 @@ t.test("decide() and streamVerdict() are pure answers of their inputs", async (t
   t.same(decide(req, ["live"], STREAM, { at: "here" }), { allow: true, stream: STREAM });
   t.same(decide(req, ["live"], { ...STREAM, state: "live" }, { at: "nowhere" }), { allow: false, code: "EDGE_ERR_STREAM_NOT_LIVE" });
   t.same(decide({ ...req, app: "x" }, ["live"], null, { at: "here" }), { allow: false, code: "EDGE_ERR_BAD_APP" }, "app before stream");
+  // Origin pull (issue 13): a play of a stream live elsewhere is allowed with `pull` by the mode.
+  const onA = { at: "edge", edge: "a", urls: { flv: "http://a:8000" } } as const;
+  t.same(decide(req, ["live"], STREAM, onA), { allow: false, code: "EDGE_ERR_STREAM_NOT_LIVE" }, "no pulls: refused");
+  t.same(decide(req, ["live"], STREAM, onA, "located"), { allow: true, stream: STREAM, pull: true }, "located on an edge: pulled");
+  t.same(
+    decide(req, ["live"], STREAM, { at: "edge", edge: "nginx" }, "located"),
+    { allow: false, code: "EDGE_ERR_STREAM_NOT_LIVE" },
+    "no URL (a foreign server): refused",
+  );
+  t.same(decide(req, ["live"], STREAM, { at: "nowhere" }, "located"), { allow: false, code: "EDGE_ERR_STREAM_NOT_LIVE" }, "no owner: refused");
+  t.same(decide(req, ["live"], STREAM, { at: "nowhere" }, "any"), { allow: true, stream: STREAM, pull: true }, "static origins: asked");
+  t.same(decide(req, ["live"], STREAM, { at: "here" }, "any"), { allow: true, stream: STREAM }, "live here: never pulled");
+  t.same(decide({ ...req, action: "publish" }, ["live"], STREAM, onA, "any"), { allow: false, code: "EDGE_ERR_STREAM_BUSY" }, "publish: busy as before");
   for (const state of ["created", "live", "ended"] as const) t.equal(streamVerdict({ ...STREAM, state }), null, `${state} may be live`);
   t.equal(streamVerdict({ ...STREAM, state: "locked" }), "EDGE_ERR_STREAM_LOCKED");
   t.equal(streamVerdict({ ...STREAM, state: "deleted" }), "EDGE_ERR_STREAM_DELETED");

@@ -20,7 +20,11 @@ interface TestSession extends EdgeSession {
 }
 
 let ids = 0;
-function session(role: "publisher" | "player", clock: FakeClock, over: { name?: string; app?: string; token?: SessionToken; ip?: string } = {}): TestSession {
+function session(
+  role: "publisher" | "player" | "relay",
+  clock: FakeClock,
+  over: { name?: string; app?: string; token?: SessionToken; ip?: string } = {},
+): TestSession {
   const name = over.name ?? STREAM.name;
   const app = over.app ?? "live";
   const ended: ErrorCode[] = [];
@@ -201,12 +205,28 @@ t.test("without the edge-wide flag, a rule added with its own enforceOnActive en
   w.policy.close();
 });
 
+t.test("a relay (another edge pulling, issue 13): no viewer rule re-checks it; it ends with the players after its publisher left", async (t) => {
+  const w = setup();
+  const pub = session("publisher", w.clock);
+  const relay = session("relay", w.clock, { ip: "198.51.100.9" });
+  w.policy.started(pub);
+  w.policy.started(relay);
+  w.rulesChanged(() => ({ allow: false, ruleId: "r", kind: "ip" }));
+  t.same(relay.ended, [], "a rule refusing the pulling edge's address leaves the relay running");
+  w.policy.ended(pub);
+  w.clock.advance(5_000);
+  t.same(relay.ended, ["EDGE_ERR_PUBLISHER_GONE"], "after playback.endGraceMs: its edge looks for the publisher again");
+  w.policy.close();
+});
+
 t.test("a locked or deleted stream loses its publisher at once, its players after the grace", async (t) => {
   const w = setup();
   const pub = session("publisher", w.clock);
   const player = session("player", w.clock);
   const other = session("publisher", w.clock, { name: "s2" });
-  for (const s of [pub, player, other]) w.policy.started(s);
+  // A viewer of a stream pulled from another edge (issue 13) on an edge without the publisher.
+  const pulled = { ...session("player", w.clock, { name: "s3" }), decision: { allow: true as const, stream: { ...STREAM, name: "s3" }, pull: true as const } };
+  for (const s of [pub, player, other, pulled]) w.policy.started(s);
   w.streamChanged({ ...STREAM, state: "live" });
   t.same(pub.ended, [], "a change that is no refusal ends nothing");
   w.streamChanged({ ...STREAM, state: "locked" });
@@ -218,6 +238,8 @@ t.test("a locked or deleted stream loses its publisher at once, its players afte
   t.same(player.ended, ["EDGE_ERR_PUBLISHER_GONE"], "players follow after playback.endGraceMs");
   w.streamChanged({ ...STREAM, name: "s2", state: "deleted" });
   t.same(other.ended, ["EDGE_ERR_STREAM_DELETED"]);
+  w.streamChanged({ ...STREAM, name: "s3", state: "locked" });
+  t.same(pulled.ended, ["EDGE_ERR_STREAM_LOCKED"], "a pulled stream's viewer at once: its publisher is on another edge");
   w.policy.close();
 });
 

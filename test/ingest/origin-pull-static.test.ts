@@ -1,0 +1,47 @@
+// Origin pull without Redis (issue 13 §4): edge B names edge A in `cluster.origins`, the two-tier
+// set-up of SRS and nginx-rtmp. Both carry one shared `auth.keys` entry, so A verifies B's edge
+// credential with no fleet to announce keys. A stream published on A plays on B; a stream live
+// nowhere is refused on B at once (A answers 404), not at the start deadline.
+import t from "tap";
+import { startEdge, spawnEdge } from "../helpers/edge.js";
+import { probeFrames, publish } from "../helpers/ffmpeg.js";
+import { flvReader } from "../helpers/flv-reader.js";
+import { waitFor } from "../helpers/wait.js";
+
+const keys = JSON.stringify([{ kid: "two-tier", alg: "HS256", secret: "two-tier-shared-secret-0123456789abcdef" }]);
+const a = await startEdge(t, { EDGE_AUTH_KEYS: keys });
+const b = await spawnEdge(t, {
+  EDGE_AUTH_KEYS: keys,
+  EDGE_BINTU_MODE: "remote",
+  EDGE_BINTU_URL: `http://127.0.0.1:${a.addresses.api.port}`,
+  EDGE_BINTU_APIKEY: a.apiKey,
+  EDGE_CLUSTER_ORIGINS: `http://127.0.0.1:${a.addresses.playback.port}`,
+  EDGE_CLUSTER_PULL_LINGER_MS: "0",
+});
+const flvOnB = (name: string) => `http://127.0.0.1:${b.addresses.playback}/live/${name}.flv`;
+const relays = async () => ((await (await a.api("/v1/sessions")).json()) as { role: string; edge?: string }[]).filter((s) => s.role === "relay");
+
+t.test("B pulls from its configured origin", async (t) => {
+  const { name } = await a.createStream();
+  const encoder = publish(a.rtmpUrl(name), { seconds: 60, size: "160x120" });
+  t.teardown(() => encoder.child.kill("SIGKILL"));
+  await waitFor("live on A", async () => ((await (await a.api("/v1/sessions")).json()) as unknown[]).length === 1, 15_000);
+  const flv = await probeFrames(flvOnB(name), 10);
+  t.equal(flv.frames, 10, `ffprobe read 10 video frames through B ${flv.stderr}`);
+  const rtmp = await probeFrames(`rtmp://127.0.0.1:${b.addresses.rtmp}/live/${name}`, 10);
+  t.equal(rtmp.frames, 10, `…and over RTMP ${rtmp.stderr}`);
+  const viewer = flvReader(flvOnB(name));
+  await waitFor("a viewer on B", () => viewer.videoTags > 0, 5_000);
+  t.equal((await relays()).length, 1, "A serves one relay");
+  viewer.stop();
+  await waitFor("no linger (0): the pull ends with its last viewer", async () => (await relays()).length === 0, 2_000);
+});
+
+t.test("a stream live nowhere is refused on B as not live, without waiting for the start deadline", async (t) => {
+  const { name } = await a.createStream();
+  const asked = Date.now();
+  const res = await fetch(flvOnB(name));
+  t.equal(res.status, 404);
+  t.equal(((await res.json()) as { code: string }).code, "EDGE_ERR_STREAM_NOT_LIVE");
+  t.ok(Date.now() - asked < 2_000, `answered in ${Date.now() - asked} ms`);
+});
