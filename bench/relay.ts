@@ -9,7 +9,7 @@
 // decides which origin URL is asked; the media path is the same). Loopback, one machine.
 //
 // env: TTFF_RUNS (15), VIEWERS (200), EDGES (4), SETTLE_S (4), WINDOW_S (5), RELAY_LIMIT_S (240).
-import { spawn } from "node:child_process";
+import { publish } from "../test/helpers/ffmpeg.js";
 import { boundBench, startServer, type Server } from "./lib/servers.js";
 import { envNumber, fmt, percentile, ratio, sleep, table } from "./lib/stats.js";
 
@@ -18,7 +18,8 @@ const VIEWERS = envNumber("VIEWERS", 200);
 const EDGES = envNumber("EDGES", 4);
 const SETTLE_S = envNumber("SETTLE_S", 4);
 const WINDOW_S = envNumber("WINDOW_S", 5);
-boundBench("bench:relay", envNumber("RELAY_LIMIT_S", 240));
+const LIMIT_S = envNumber("RELAY_LIMIT_S", 240);
+boundBench("bench:relay", LIMIT_S);
 
 const KEYS = JSON.stringify([{ kid: "bench-relay", alg: "HS256", secret: "bench-relay-shared-secret-0123456789abcdef" }]);
 
@@ -85,44 +86,9 @@ async function main(): Promise<void> {
     });
   const b = await edge("0");
   const name = await a.newStreamName();
-  // The encoder: 640x360 25 fps H.264 + AAC, keyframe every second, in real time.
-  const ffmpeg = spawn(
-    "ffmpeg",
-    [
-      "-hide_banner",
-      "-loglevel",
-      "error",
-      "-re",
-      "-f",
-      "lavfi",
-      "-i",
-      "testsrc=size=640x360:rate=25",
-      "-f",
-      "lavfi",
-      "-i",
-      "sine=frequency=440:sample_rate=44100",
-    ]
-      .concat([
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-tune",
-        "zerolatency",
-        "-g",
-        "25",
-        "-b:v",
-        "1000k",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        "-b:a",
-        "64k",
-      ])
-      .concat(["-f", "flv", `rtmp://127.0.0.1:${a.rtmpPort}/live/${name}`]),
-    { stdio: "ignore" },
-  );
+  // The encoder: 640x360 25 fps H.264 + AAC at 1 Mbit/s, keyframe every second, in real time
+  // (the tests' publisher, test/helpers/ffmpeg.ts), for as long as the bench may run.
+  const ffmpeg = publish(`rtmp://127.0.0.1:${a.rtmpPort}/live/${name}`, { seconds: LIMIT_S, size: "640x360", videoBitrate: "1000k" }).child;
   process.on("exit", () => ffmpeg.kill("SIGKILL"));
   for (let i = 0; i < 50; i++) {
     const v = viewer(flv(a, name));

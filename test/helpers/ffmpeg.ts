@@ -24,8 +24,8 @@ function run(cmd: string, args: string[], timeoutMs: number): Run {
 }
 
 /** A synthetic H.264 + AAC stream pushed in real time, like OBS would, until `seconds` or killed. */
-export function publish(url: string, opts: { seconds?: number; size?: string } = {}): Run {
-  const { seconds = 30, size = "320x240" } = opts;
+export function publish(url: string, opts: { seconds?: number; size?: string; videoBitrate?: string } = {}): Run {
+  const { seconds = 30, size = "320x240", videoBitrate } = opts;
   return run(
     "ffmpeg",
     [
@@ -51,6 +51,7 @@ export function publish(url: string, opts: { seconds?: number; size?: string } =
       "zerolatency",
       "-g",
       "25",
+      ...(videoBitrate ? ["-b:v", videoBitrate] : []),
       "-pix_fmt",
       "yuv420p",
       "-c:a",
