@@ -52,6 +52,8 @@ t.test("ownership, locator and a Redis outage across three edges", async (t) => 
   await waitFor("C locates the stream on B", async () => (await locate("c", name)).edge === "b", 3_000);
   t.match(await locate("c", name), { at: "edge", edge: "b", urls: { rtmp: `rtmp://127.0.0.1:${rtmp.b}`, flv: `http://127.0.0.1:${b.addresses.playback}` } });
   t.match(await locate("b", name), { at: "here", edge: "b" }, "B: here");
+  // Every edge learns of the claim on its own (pub/sub, else the next rescan): R's copy may come a moment after C's.
+  await waitFor("R locates the stream on B", async () => (await locate("r", name)).edge === "b", 6_000);
   t.match(
     await bintuStream(),
     {
