@@ -17,10 +17,10 @@
 // env: CLUSTER_CHANGES (200), CLUSTER_RATE (20), CLUSTER_REPLICAS (100), CLUSTER_SIM_CHANGES (200),
 //      CLUSTER_SIM_RATE (40), CLUSTER_CONNECTIONS (10), CLUSTER_S (5, after 1 s of warm-up), CLUSTER_ROUNDS (3),
 //      CLUSTER_LIMIT_S (300), QUIET_PCT (25), QUIET_MAX_S (10).
-import autocannon from "autocannon";
 import { startRedis, type RedisServer } from "../test/helpers/redis.js";
 import { replicaSim } from "../test/helpers/replica-sim.js";
-import { sampleProc, waitQuiet } from "./lib/proc.js";
+import { loadOnce, type Load } from "./lib/load.js";
+import { waitQuiet } from "./lib/proc.js";
 import { boundBench, startServer, type Server } from "./lib/servers.js";
 import { envNumber, fmt, percentile, ratio, table } from "./lib/stats.js";
 
@@ -144,37 +144,14 @@ async function propagationAtReplicas(redis: RedisServer): Promise<string[]> {
   }
 }
 
-interface Load {
-  rps: number;
-  p99: number;
-  non2xx: number;
-  cpuPerReq: number;
-}
-
-async function decisions(edge: Server, stream: string, seconds = SECONDS): Promise<Load> {
-  const s0 = sampleProc(edge.pid);
-  const latencies: number[] = [];
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const inst = autocannon(
-      {
-        url: `http://127.0.0.1:${edge.api!.port}`,
-        connections: CONNECTIONS,
-        duration: seconds,
-        timeout: 5,
-        requests: [{ method: "GET", path: `/v1/authorize/play?stream=${stream}` }],
-      },
-      (err, res) => (err ? reject(err as Error) : resolve(res)),
-    );
-    inst.on("response", (_c: unknown, _s: number, _b: number, ms: number) => latencies.push(ms));
+function decisions(edge: Server, stream: string, seconds = SECONDS): Promise<Load> {
+  return loadOnce({
+    port: edge.api!.port,
+    pid: edge.pid,
+    connections: CONNECTIONS,
+    seconds,
+    requests: [{ method: "GET", path: `/v1/authorize/play?stream=${stream}` }],
   });
-  const s1 = sampleProc(edge.pid);
-  const answered = result["2xx"] + result.non2xx;
-  return {
-    rps: result.requests.average,
-    p99: percentile(latencies, 99),
-    non2xx: result.non2xx + result.errors + result.timeouts,
-    cpuPerReq: s0 && s1 ? ((s1.cpuS - s0.cpuS) / Math.max(1, answered)) * 1e6 : NaN,
-  };
 }
 
 async function main(): Promise<void> {
@@ -212,7 +189,7 @@ async function main(): Promise<void> {
     for (const side of round % 2 === 0 ? (["off", "on"] as const) : (["on", "off"] as const)) {
       const load = await decisions(side === "on" ? edges[0] : alone, side === "on" ? onStream : offStream);
       process.stderr.write(`  round ${round + 1} ${side}: ${fmt(load.rps, 0)}/s\n`);
-      if (load.non2xx > 0) throw new Error(`${side}: ${load.non2xx} decisions were not 204`);
+      if (load.non2xx + load.errors > 0) throw new Error(`${side}: ${load.non2xx + load.errors} decisions were not 204`);
       if (!best[side] || load.rps > best[side].rps) best[side] = load;
       rps[side] = load.rps;
     }

@@ -11,11 +11,11 @@
 //
 // env: HOOKS_CONNECTIONS (10), HOOKS_S (5), HOOKS_WARMUP_S (1), HOOKS_ROUNDS (2), HOOKS_LIMIT_S
 //      (300), QUIET_PCT (25), QUIET_MAX_S (10).
-import autocannon from "autocannon";
 import { omeSignature } from "../src/hooks/ome.js";
-import { sampleProc, waitQuiet } from "./lib/proc.js";
+import { loadOnce, type Load } from "./lib/load.js";
+import { waitQuiet } from "./lib/proc.js";
 import { boundBench, killChildren, startServer, type Server } from "./lib/servers.js";
-import { envNumber, fmt, percentile, ratio, table } from "./lib/stats.js";
+import { envNumber, fmt, ratio, table } from "./lib/stats.js";
 
 const CONNECTIONS = Math.max(1, envNumber("HOOKS_CONNECTIONS", 10));
 const SECONDS = Math.max(1, envNumber("HOOKS_S", 5));
@@ -40,50 +40,9 @@ interface Row {
   all: number;
 }
 
-interface Load {
-  rps: number;
-  p50: number;
-  p99: number;
-  requests: number;
-  non2xx: number;
-  errors: number;
-  cpuPerReq: number;
-  serverCpu: number;
-}
-
-async function loadOnce(port: number, row: Row, seconds: number, pid: number): Promise<Load> {
-  const s0 = sampleProc(pid);
-  const t0 = performance.now();
-  const latencies: number[] = [];
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const inst = autocannon(
-      {
-        url: `http://127.0.0.1:${port}`,
-        connections: CONNECTIONS,
-        duration: seconds,
-        timeout: 5,
-        requests: [{ method: row.method, path: row.path, headers: row.headers, body: row.body }],
-      },
-      (err, res) => (err ? reject(err as Error) : resolve(res)),
-    );
-    inst.on("response", (_client: unknown, _status: number, _bytes: number, ms: number) => latencies.push(ms));
-    const guard = setTimeout(() => inst.stop(), (seconds + 15) * 1000);
-    inst.once("done", () => clearTimeout(guard));
-  });
-  const wall = (performance.now() - t0) / 1000;
-  const s1 = sampleProc(pid);
-  const cpuS = s0 && s1 ? s1.cpuS - s0.cpuS : NaN;
-  const answered = result["2xx"] + result.non2xx;
-  return {
-    rps: result.requests.average,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    requests: answered,
-    non2xx: result.non2xx,
-    errors: result.errors + result.timeouts,
-    cpuPerReq: (cpuS / Math.max(1, answered)) * 1e6,
-    serverCpu: (cpuS / wall) * 100,
-  };
+/** One load run of a row against the edge's API port. */
+function loadRow(port: number, row: Row, seconds: number, pid: number): Promise<Load> {
+  return loadOnce({ port, pid, connections: CONNECTIONS, seconds, requests: [{ method: row.method, path: row.path, headers: row.headers, body: row.body }] });
 }
 
 function rows(name: string): Row[] {
@@ -168,8 +127,8 @@ try {
   for (let round = 0; round < ROUNDS; round++) {
     for (const r of all) {
       busy = Math.max(busy, (await waitQuiet(QUIET_PCT, QUIET_MAX_S)).busy);
-      if (WARMUP_S > 0) await loadOnce(port, r, WARMUP_S, edge.pid);
-      const m = await loadOnce(port, r, SECONDS, edge.pid);
+      if (WARMUP_S > 0) await loadRow(port, r, WARMUP_S, edge.pid);
+      const m = await loadRow(port, r, SECONDS, edge.pid);
       r.non2xx += m.non2xx;
       r.errors += m.errors;
       r.all += m.requests;

@@ -44,7 +44,6 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import autocannon from "autocannon";
 import { around, distance } from "geokdbush";
 import KDBush from "kdbush";
 import maxmind, { Reader } from "maxmind";
@@ -54,9 +53,10 @@ import { openGeo } from "../src/geo/geo.js";
 import { configuredEdges } from "../src/routing/edge-table.js";
 import { Router, type RouteRequest } from "../src/routing/router.js";
 import { compileTable, select, type SelectPolicy } from "../src/routing/select.js";
-import { sampleProc, waitQuiet } from "./lib/proc.js";
+import { loadOnce, type Load } from "./lib/load.js";
+import { waitQuiet } from "./lib/proc.js";
 import { boundBench, killChildren, ROOT, startChild, startServer, type Child, type Server } from "./lib/servers.js";
-import { envList, envNumber, fmt, percentile, prng, ratio, table } from "./lib/stats.js";
+import { envList, envNumber, fmt, prng, ratio, table } from "./lib/stats.js";
 
 const SIZES = envList("ROUTING_SIZES", "10 100 1000").map(Number);
 const MIN_MS = envNumber("ROUTING_MIN_MS", 400);
@@ -438,70 +438,25 @@ async function inProcess(ips: string[]): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Part 2: HTTP.
 
-interface Load {
-  rps: number;
-  p50: number;
-  p99: number;
-  requests: number;
-  non2xx: number;
-  /** Connection errors and timeouts. */
-  errors: number;
-  /** Server CPU, % of one core, over the run. */
-  serverCpu: number;
-  /** Server CPU µs per answered request. */
-  cpuPerReq: number;
-  /** This process (autocannon), % of one core. */
-  clientCpu: number;
-}
-
-async function loadOnce(port: number, path: string, seconds: number, nextIp: () => string, pid: number): Promise<Load> {
-  const s0 = sampleProc(pid);
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  const latencies: number[] = [];
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const inst = autocannon(
+/** One load run of GET `path`, each request from the next address of `nextIp` (X-Forwarded-For). */
+function loadPath(port: number, path: string, seconds: number, nextIp: () => string, pid: number): Promise<Load> {
+  return loadOnce({
+    port,
+    pid,
+    connections: HTTP_CONNECTIONS,
+    seconds,
+    requests: [
       {
-        url: `http://127.0.0.1:${port}`,
-        connections: HTTP_CONNECTIONS,
-        duration: seconds,
-        timeout: 5,
-        requests: [
-          {
-            method: "GET",
-            path,
-            setupRequest: (req) => {
-              // buildRequest hands over a fresh headers object each time.
-              req.headers = { ...req.headers, "x-forwarded-for": nextIp() };
-              return req;
-            },
-          },
-        ],
+        method: "GET",
+        path,
+        setupRequest: (req) => {
+          // buildRequest hands over a fresh headers object each time.
+          req.headers = { ...req.headers, "x-forwarded-for": nextIp() };
+          return req;
+        },
       },
-      (err, res) => (err ? reject(err as Error) : resolve(res)),
-    );
-    // autocannon's own histogram keeps whole milliseconds; the response event has the fraction.
-    inst.on("response", (_client: unknown, _status: number, _bytes: number, ms: number) => latencies.push(ms));
-    // Bound in time even if the server stops answering.
-    const guard = setTimeout(() => inst.stop(), (seconds + 15) * 1000);
-    inst.once("done", () => clearTimeout(guard));
+    ],
   });
-  const wall = (performance.now() - t0) / 1000;
-  const s1 = sampleProc(pid);
-  const c = process.cpuUsage(c0);
-  const cpuS = s0 && s1 ? s1.cpuS - s0.cpuS : NaN;
-  const answered = result["2xx"] + result.non2xx;
-  return {
-    rps: result.requests.average,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    requests: answered,
-    non2xx: result.non2xx,
-    errors: result.errors + result.timeouts,
-    serverCpu: (cpuS / wall) * 100,
-    cpuPerReq: (cpuS / Math.max(1, answered)) * 1e6,
-    clientCpu: ((c.user + c.system) / 1e6 / wall) * 100,
-  };
 }
 
 async function http(ips: string[]): Promise<void> {
@@ -549,12 +504,12 @@ async function http(ips: string[]): Promise<void> {
       for (const s of servers) {
         busyHttp = Math.max(busyHttp, (await waitQuiet(QUIET_PCT, QUIET_MAX_S)).busy);
         if (HTTP_WARMUP_S > 0) {
-          const w = await loadOnce(s.port, s.path, HTTP_WARMUP_S, nextIp, s.pid);
+          const w = await loadPath(s.port, s.path, HTTP_WARMUP_S, nextIp, s.pid);
           s.non2xx += w.non2xx;
           s.errors += w.errors;
           s.all += w.requests;
         }
-        const m = await loadOnce(s.port, s.path, HTTP_S, nextIp, s.pid);
+        const m = await loadPath(s.port, s.path, HTTP_S, nextIp, s.pid);
         s.non2xx += m.non2xx;
         s.errors += m.errors;
         s.all += m.requests;
