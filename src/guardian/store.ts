@@ -121,7 +121,7 @@ export class GuardianStore implements RuleStore {
   async add(draft: RuleDraft): Promise<Rule> {
     const now = this.now();
     const ttl = draft.kind === "ip" && draft.expiresAt === undefined && this.options.ipRuleTtlMs > 0 ? now + this.options.ipRuleTtlMs : null;
-    const identity = JSON.stringify([draft.kind, draft.value, draft.type, draft.actions, draft.scope.stream ?? null, draft.scope.tag ?? null, draft.mode]);
+    const identity = identityOf(draft);
     const row = this.upsert.get({
       id: randomUUID(),
       identity,
@@ -155,7 +155,7 @@ export class GuardianStore implements RuleStore {
    * place of any rule of the same id or identity (two edges adding the same rule at once), and told.
    */
   put(rule: Rule): void {
-    const identity = JSON.stringify([rule.kind, rule.value, rule.type, rule.actions, rule.scope.stream ?? null, rule.scope.tag ?? null, rule.mode]);
+    const identity = identityOf(rule);
     const displaced = this.db.prepare("DELETE FROM rules WHERE (identity = ? AND id != ?) RETURNING id").all(identity, rule.id) as { id: string }[];
     for (const { id } of displaced) this.changed({ removed: id });
     this.db
@@ -220,4 +220,9 @@ export class GuardianStore implements RuleStore {
   private changed(change: RuleChange): void {
     for (const listener of this.listeners) listener(change);
   }
+}
+
+/** What makes two rules the same rule (one row per identity): everything but id, expiry and notes. */
+function identityOf(r: Pick<RuleDraft, "kind" | "value" | "type" | "actions" | "scope" | "mode">): string {
+  return JSON.stringify([r.kind, r.value, r.type, r.actions, r.scope.stream ?? null, r.scope.tag ?? null, r.mode]);
 }
