@@ -1,12 +1,14 @@
 // Outbound TLS with tls.caFile (issue 15 §4): another edge whose certificate comes from a private
 // CA is probed over https:// with verification on — trusted through tls.caFile, refused without it;
-// a remote bintu served over https:// is verified the same way.
+// a remote bintu, the organisation webhook and followed JWKS URLs served over https:// are verified
+// the same way.
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { readFileSync } from "node:fs";
 import t from "tap";
 import { trustingFetch } from "../../src/tls/outbound.js";
 import { spawnEdge, startEdge } from "../helpers/edge.js";
+import { publish } from "../helpers/ffmpeg.js";
 import { parsePrometheus, valueOf } from "../helpers/prometheus.js";
 import { httpsRequest } from "../helpers/tls-clients.js";
 import { waitFor } from "../helpers/wait.js";
@@ -72,4 +74,42 @@ t.test("a remote bintu over https:// is verified against tls.caFile; without it 
   t.equal(await authorize(plain.addresses.api), 503, "without it: the upstream's certificate is refused, bintu unavailable, fail closed");
   t.ok((await requests(plain.addresses.api, "network")) >= 1, "counted as a network failure");
   t.equal(await requests(plain.addresses.api, "ok"), 0, "never an answer from an unverified upstream");
+});
+
+t.test("the webhook and followed JWKS over https:// are called once tls.caFile trusts them; without it no request leaves", async (t) => {
+  const seen: string[] = [];
+  let refusedHandshakes = 0;
+  const server = https.createServer({ cert: readFileSync(leaf.cert), key: readFileSync(leaf.key) }, (req, res) => {
+    let body = "";
+    req.on("data", (d: Buffer) => (body += d.toString()));
+    req.on("end", () => {
+      seen.push(req.method === "POST" ? `POST ${req.url} ${new URLSearchParams(body).get("call")}` : `${req.method} ${req.url}`);
+      if (req.url === "/jwks.json") res.setHeader("content-type", "application/json");
+      res.end(req.url === "/jwks.json" ? JSON.stringify({ keys: [] }) : "");
+    });
+  });
+  // A client that does not trust the certificate aborts the handshake: the server sees it here.
+  server.on("tlsClientError", () => refusedHandshakes++);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const apiKey = "outbound-tls-key-0123456789abcdef";
+  const env = { EDGE_AUTH_JWKS_URLS: `${base}/jwks.json`, EDGE_INGEST_WEBHOOK_URL: `${base}/hook`, EDGE_BINTU_APIKEY: apiKey };
+
+  await spawnEdge(t, env);
+  await waitFor("the untrusting edge's JWKS handshake refused", () => refusedHandshakes >= 1, 10_000);
+  t.same(seen, [], "without tls.caFile: no request reached the server");
+
+  const edge = await spawnEdge(t, { ...env, EDGE_TLS_CA_FILE: pki.caFile });
+  await waitFor("the JWKS fetched", () => seen.includes("GET /jwks.json"), 10_000);
+  const created = await fetch(`http://127.0.0.1:${edge.addresses.api}/stream`, {
+    method: "POST",
+    headers: { "X-BINTU-APIKEY": apiKey, "content-type": "application/json" },
+    body: "{}",
+  });
+  const name = ((await created.json()) as { ingest: { rtmp: { streamname: string } } }).ingest.rtmp.streamname;
+  const published = await publish(`rtmp://127.0.0.1:${edge.addresses.rtmp}/live/${name}`, { seconds: 2 }).exited;
+  t.equal(published.code, 0, "the webhook allowed the publish");
+  await waitFor("publish and publish_done", () => seen.includes("POST /hook publish_done"), 10_000);
+  t.ok(seen.includes("POST /hook publish"), `with tls.caFile: the webhook was asked over HTTPS (${seen.join(", ")})`);
 });
