@@ -6,7 +6,7 @@
 //  2. HTTP-FLV fan-out: N players of one ~1 Mbit/s stream (ffmpeg -re -c copy of bench/.vendor/
 //     media.flv, published over plain RTMP) over HTTPS vs HTTP, each on a freshly started edge
 //     (the playback port speaks one or the other), server CPU averaged over the window.
-// Certificates: a CA and a P-256 leaf made with openssl for this run (test/tls/pki.ts); clients
+// Certificates: a CA and a P-256 leaf made with openssl for this run (test/helpers/pki.ts); clients
 // verify the edge against that CA.
 //
 // env: TLS_CONNECT_N (200) measured connections per protocol, TLS_CONNECT_WARMUP (20),

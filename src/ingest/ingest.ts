@@ -47,7 +47,7 @@ export class Ingest {
           giveUpMs: Math.max(pullGiveUpMs, config.playback.endGraceMs),
           maxGopCacheBytes: config.playback.maxGopCacheBytes,
           log,
-          events: { connected: () => metrics.originPullConnects.inc() },
+          events: { connected: () => metrics.originPullConnects.inc(), failed: (_origin, result) => metrics.originPullFailures.inc({ result }) },
         })
       : null;
     this.rtmp = new RtmpIngest({

@@ -38,8 +38,15 @@ export interface OriginPullOptions {
   giveUpMs: number;
   maxGopCacheBytes: number;
   log: Logger;
-  /** Told when a pull starts (an upstream connection opens) and ends, for the gauge and the tests. */
-  events?: { connected?(app: string, name: string, origin: string): void; ended?(app: string, name: string, reason: string): void };
+  /**
+   * Told when a pull starts (an upstream connection opens), when an attempt fails — no answer
+   * (`error`) or a status other than 200 and 404 "not here" (`refused`) — and when it ends.
+   */
+  events?: {
+    connected?(app: string, name: string, origin: string): void;
+    failed?(origin: string, result: "error" | "refused"): void;
+    ended?(app: string, name: string, reason: string): void;
+  };
 }
 
 /** A viewer's hold on a pull: ready once media arrived (false: none in time), released when the viewer leaves. */
@@ -241,12 +248,15 @@ class Pull {
           res = await this.opts.fetch(url, { signal: abort.signal, headers: { "user-agent": "bintu-edge-pull" } });
         } catch (err) {
           this.opts.log.debug("origin pull connect failed", { origin, detail: (err as Error).message });
+          this.opts.events?.failed?.(origin, "error");
           continue;
         } finally {
           clearTimeout(connectTimer);
         }
         if (res.status !== 200 || !res.body) {
           this.opts.log.info("origin pull refused", { stream: streamRef(this.name), origin, status: res.status });
+          // 404 is the origin saying "not live here" (the stream ended or moved), not a failure.
+          if (res.status !== 404) this.opts.events?.failed?.(origin, "refused");
           refusals++;
           await res.body?.cancel().catch(() => {});
           continue;

@@ -142,8 +142,9 @@ export class RtmpIngest {
   private wrapTls(raw: net.Socket): tls.TLSSocket {
     raw.on("error", MUTED); // the TLS socket reports the connection's fate; "close" follows
     const socket = new tls.TLSSocket(raw, { isServer: true, secureContext: this.opts.secureContext!() });
-    // TLS 1.2 renegotiation is a CPU lever for the client and serves no RTMP purpose (issue 15 §3).
-    socket.disableRenegotiation();
+    // TLS 1.2 renegotiation is a CPU lever for the client and serves no RTMP purpose (issue 15 §3):
+    // the context's SSL_OP_NO_RENEGOTIATION refuses it (src/tls/certificates.ts). disableRenegotiation()
+    // would not: on a TLSSocket no tls.Server owns, it reports the attempt on no public event.
     return socket;
   }
 

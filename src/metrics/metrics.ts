@@ -302,6 +302,12 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, r
     help: "Upstream connections this edge opened to pull a stream live on another edge (issue 13): one per pull, plus reconnects",
     registers: [registry],
   });
+  const originPullFailures = new Counter({
+    name: "bintu_edge_origin_pull_failures_total",
+    help: "Upstream attempts of this edge's pulls that failed: error (no answer: connect, TLS, timeout) or refused (an HTTP status other than 200 or 404 not here)",
+    labelNames: ["result"] as const,
+    registers: [registry],
+  });
   const ownershipRefusals = new Counter({
     name: "bintu_edge_cluster_ownership_refusals_total",
     help: "Publishers refused (stage publish) or ended (stage refresh) because another edge of the fleet holds the stream key",
@@ -338,6 +344,7 @@ export function createMetrics(sessions: SessionCounts, limiter: LimiterCounts, r
     clusterPropagationSeconds,
     ownershipRefusals,
     originPullConnects,
+    originPullFailures,
     decisionSeconds,
     bintuLookupSeconds,
     breakerChanged,

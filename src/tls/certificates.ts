@@ -7,7 +7,7 @@
 //
 // The same checks run in the config loader (src/config/load.ts), so `bintu-edge check-config`
 // refuses exactly the pairs start-up refuses, naming the key path.
-import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
+import { X509Certificate, constants, createPrivateKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import tls from "node:tls";
 import type { Logger } from "../log.js";
@@ -24,6 +24,13 @@ export interface TlsServerOptions {
   readonly key: string;
   /** TLS 1.2 and 1.3 only (issue 15 §3); Node's default cipher list is kept. */
   readonly minVersion: "TLSv1.2";
+  /**
+   * SSL_OP_NO_RENEGOTIATION: OpenSSL itself refuses a TLS 1.2 client's renegotiation (issue 15 §3).
+   * Node's disableRenegotiation() only reports the attempt, and on the RTMPS port's TLSSocket (not
+   * owned by a tls.Server) not even as an "error": the renegotiation completed there, found by
+   * test/tls/edge.test.ts.
+   */
+  readonly secureOptions: number;
 }
 
 /** A checked pair: what listeners need, and what operators and metrics want to know about it. */
@@ -76,7 +83,7 @@ export function checkTlsPair(cert: string, key: string, now = Date.now()): TlsPa
   }
   const notAfter = new Date(x509.validTo);
   if (notAfter.getTime() <= now) throw new TlsPairError("tls.certFile", `the certificate expired at ${notAfter.toISOString()}`);
-  const options: TlsServerOptions = { cert, key, minVersion: "TLSv1.2" };
+  const options: TlsServerOptions = { cert, key, minVersion: "TLSv1.2", secureOptions: constants.SSL_OP_NO_RENEGOTIATION };
   let context: tls.SecureContext;
   try {
     context = tls.createSecureContext(options);

@@ -1,5 +1,5 @@
 // The access decision for new sessions, table-driven over plain fakes of its ports (issue 11 §8):
-// every outcome × action × where the media is carried, with the order of checks proven by what the
+// every outcome × action × where the media is carried × protocol, with the order of checks proven by what the
 // fakes were asked (a blocked scanner costs no lookup, a play never calls the webhook, …). The
 // end-to-end tests (test/ingest, test/http) prove the same decisions through real sockets.
 import t from "tap";
@@ -52,7 +52,7 @@ const base: World = {
 /** What the decision asked of its ports, in order. */
 type Call = "blocked" | "lookup" | "locate" | "rules" | "verify" | "webhook" | "failure";
 
-function run(world: World, action: "publish" | "play", media: "here" | "elsewhere") {
+function run(world: World, action: "publish" | "play", media: "here" | "elsewhere", protocol?: AccessRequest["protocol"]) {
   const calls: Call[] = [];
   /** Each read of the decision's clock moves it 7 ms: a decision with no other reading took 7 ms. */
   let clockMs = 0;
@@ -114,7 +114,7 @@ function run(world: World, action: "publish" | "play", media: "here" | "elsewher
   });
   const req: AccessRequest = {
     action,
-    protocol: media === "here" ? "rtmp" : "http",
+    protocol: protocol ?? (media === "here" ? "rtmp" : "http"),
     media,
     app: world.app,
     name: STREAM.name,
@@ -302,12 +302,25 @@ const rows: Array<[string, Partial<World>, Record<Column, Expected>]> = [
   ["no webhook", { webhook: null }, { "publish/here": "allow", "play/here": "allow", "publish/elsewhere": "allow", "play/elsewhere": "allow" }],
 ];
 
-t.test("outcome × action × media", async (t) => {
+// Every protocol ends in one request (the hooks of foreign servers included): the same world gets
+// the same answer whichever protocol asks.
+const PROTOCOLS: AccessRequest["protocol"][] = ["rtmp", "flv", "http", "hook"];
+
+t.test("outcome × action × media × protocol", async (t) => {
   for (const [name, change, expected] of rows) {
     for (const column of COLUMNS) {
       const [action, media] = column.split("/") as ["publish" | "play", "here" | "elsewhere"];
-      const { decision } = await run({ ...base, ...change }, action, media);
-      t.equal(decision.allow ? "allow" : decision.code, expected[column], `${name}: ${column}`);
+      const answers = await Promise.all(
+        PROTOCOLS.map(async (protocol) => {
+          const { decision } = await run({ ...base, ...change }, action, media, protocol);
+          return decision.allow ? "allow" : decision.code;
+        }),
+      );
+      t.same(
+        answers,
+        PROTOCOLS.map(() => expected[column]),
+        `${name}: ${column}, over ${PROTOCOLS.join(" / ")}`,
+      );
     }
   }
 });

@@ -2,7 +2,7 @@
 // would (issue 15 §5): EC P-256 keys, the leaf for localhost / 127.0.0.1 signed by the CA, a chosen
 // serial so a client can tell which certificate it was served.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -20,6 +20,11 @@ export interface Pki {
   caFile: string;
   /** A leaf signed by the CA; `days: 0` makes one whose notAfter is now (expired a second later). */
   leaf(serial: number, opts?: { days?: number }): Leaf;
+  /**
+   * A leaf signed by an intermediate CA that the root signed, as public CAs issue them: `cert` is
+   * the leaf followed by the intermediate (certbot's fullchain.pem), `leafOnly` the leaf alone.
+   */
+  chainedLeaf(serial: number): Leaf & { leafOnly: string };
 }
 
 const KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
@@ -57,6 +62,18 @@ export function makePki(t: { teardown(fn: () => void): void }): Pki {
         dir,
       );
       return { cert: `${base}.pem`, key: `${base}.key`, serial: serial.toString(16).toUpperCase() };
+    },
+    chainedLeaf(serial) {
+      const base = join(dir, `chained-${serial.toString(16)}`);
+      writeFileSync(join(dir, "intermediate.ext"), "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n");
+      openssl(["req", ...KEY, "-keyout", `${base}-ca.key`, "-out", `${base}-ca.csr`, "-subj", "/CN=bintu-edge test intermediate"], dir);
+      const sign = (csr: string, caCert: string, caKey: string, ext: string, out: string, n: number) =>
+        openssl(["x509", "-req", "-in", csr, "-CA", caCert, "-CAkey", caKey, "-set_serial", String(n), "-days", "1", "-extfile", ext, "-out", out], dir);
+      sign(`${base}-ca.csr`, "ca.pem", "ca.key", "intermediate.ext", `${base}-ca.pem`, serial + 1);
+      openssl(["req", ...KEY, "-keyout", `${base}.key`, "-out", `${base}.csr`, "-subj", "/CN=localhost"], dir);
+      sign(`${base}.csr`, `${base}-ca.pem`, `${base}-ca.key`, "leaf.ext", `${base}-leaf.pem`, serial);
+      writeFileSync(`${base}-fullchain.pem`, readFileSync(`${base}-leaf.pem`, "utf8") + readFileSync(`${base}-ca.pem`, "utf8"));
+      return { cert: `${base}-fullchain.pem`, leafOnly: `${base}-leaf.pem`, key: `${base}.key`, serial: serial.toString(16).toUpperCase() };
     },
   };
 }

@@ -56,3 +56,30 @@ export function handshake(port: number, opts: tls.ConnectionOptions = {}): Promi
     socket.once("close", () => resolve({ error: "closed" }));
   });
 }
+
+/**
+ * A TLS 1.2 handshake, then a client-initiated renegotiation (TLS 1.3 has none). Resolves "kept
+ * open" when the renegotiation went through and the connection is still up a second later, else
+ * with what ended it: OpenSSL's refusal (SSL_OP_NO_RENEGOTIATION on the server), or the server
+ * dropping the connection — Node's disableRenegotiation() lets the client's callback report
+ * success first, so only the connection's fate tells.
+ */
+export function renegotiate(port: number, opts: tls.ConnectionOptions = {}): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host: "127.0.0.1", port, servername: "localhost", ...opts, maxVersion: "TLSv1.2" });
+    const done = (result: string) => {
+      socket.destroy();
+      resolve(result);
+    };
+    socket.setTimeout(10_000, () => done("timed out"));
+    socket.resume(); // the renegotiation's records arrive with the data
+    socket.once("secureConnect", () => {
+      const started = socket.renegotiate({}, (err) =>
+        err ? done((err as NodeJS.ErrnoException).code ?? err.message) : setTimeout(() => done("kept open"), 1_000),
+      );
+      if (!started) done("not started");
+    });
+    socket.once("error", (err: NodeJS.ErrnoException) => done(err.code ?? err.message));
+    socket.once("close", () => done("closed"));
+  });
+}

@@ -1,9 +1,12 @@
 // Origin pull without Redis (issue 13 §4): edge B names edge A in `cluster.origins`, the two-tier
 // set-up of SRS and nginx-rtmp. Both carry one shared `auth.keys` entry, so A verifies B's edge
 // credential with no fleet to announce keys. A stream published on A plays on B; a stream live
-// nowhere is refused on B at once (A answers 404), not at the start deadline.
+// nowhere is refused on B at once (A answers 404), not at the start deadline; an edge whose pulls
+// fail (an origin that does not answer, one that refuses its credential) counts them.
+import net from "node:net";
 import t from "tap";
 import { startEdge, spawnEdge } from "../helpers/edge.js";
+import { parsePrometheus, valueOf } from "../helpers/prometheus.js";
 import { probeFrames, publish } from "../helpers/ffmpeg.js";
 import { flvReader } from "../helpers/flv-reader.js";
 import { waitFor } from "../helpers/wait.js";
@@ -44,4 +47,44 @@ t.test("a stream live nowhere is refused on B as not live, without waiting for t
   t.equal(res.status, 404);
   t.equal(((await res.json()) as { code: string }).code, "EDGE_ERR_STREAM_NOT_LIVE");
   t.ok(Date.now() - asked < 2_000, `answered in ${Date.now() - asked} ms`);
+});
+
+t.test("failed pulls are counted: an origin that does not answer (error), one that refuses the credential (refused)", async (t) => {
+  // A port that was free a moment ago: nothing answers there.
+  const closed = await new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+  // C signs its pulls with a key A does not know: A answers 401.
+  const c = await spawnEdge(t, {
+    EDGE_AUTH_KEYS: JSON.stringify([{ kid: "foreign", alg: "HS256", secret: "a-key-edge-a-does-not-know-0123456789" }]),
+    EDGE_BINTU_MODE: "remote",
+    EDGE_BINTU_URL: `http://127.0.0.1:${a.addresses.api.port}`,
+    EDGE_BINTU_APIKEY: a.apiKey,
+    EDGE_CLUSTER_ORIGINS: `http://127.0.0.1:${closed},http://127.0.0.1:${a.addresses.playback.port}`,
+    EDGE_CLUSTER_PULL_START_TIMEOUT_MS: "500",
+  });
+  const failures = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${c.addresses.api}/metrics`)).text();
+    if (!/^# TYPE bintu_edge_origin_pull_failures_total counter$/m.test(text)) throw new Error("bintu_edge_origin_pull_failures_total is not exported");
+    const samples = parsePrometheus(text);
+    return {
+      error: valueOf(samples, "bintu_edge_origin_pull_failures_total", { result: "error" }),
+      refused: valueOf(samples, "bintu_edge_origin_pull_failures_total", { result: "refused" }),
+    };
+  };
+  t.same(await failures(), { error: 0, refused: 0 }, "nothing counted before a pull");
+  const { name } = await a.createStream();
+  const res = await fetch(`http://127.0.0.1:${c.addresses.playback}/live/${name}.flv`);
+  t.equal(res.status, 404, "the viewer is refused as not live at the start deadline");
+  await res.body?.cancel();
+  const counted = await failures();
+  t.ok(counted.error >= 1, `the origin that does not answer: ${counted.error} error(s)`);
+  t.ok(counted.refused >= 1, `the origin that refuses C's credential: ${counted.refused} refused`);
+  // B's pulls in the tests above met only 200 and 404 (not here): no failure.
+  const onB = parsePrometheus(await (await fetch(`http://127.0.0.1:${b.addresses.api}/metrics`)).text());
+  t.equal(valueOf(onB, "bintu_edge_origin_pull_failures_total", { result: "refused" }), 0, "a 404 'not here' is not a failure");
+  t.equal(valueOf(onB, "bintu_edge_origin_pull_failures_total", { result: "error" }), 0);
 });

@@ -1,13 +1,16 @@
 // The certificate pair on its own and in the config loader (issue 15 §1-2): what is refused at
 // which key path, and reloads — in place, by rename, by symlink swap — with a bad new pair kept out.
 import { copyFileSync, mkdirSync, readFileSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import tls from "node:tls";
 import t from "tap";
 import { ConfigError, loadConfig } from "../../src/config/load.js";
 import { createLogger } from "../../src/log.js";
 import { TlsCertificates, TlsPairError, loadTlsPair, type TlsPair } from "../../src/tls/certificates.js";
 import { waitFor } from "../helpers/wait.js";
 import { makePki } from "../helpers/pki.js";
+import { handshake } from "../helpers/tls-clients.js";
 
 const pki = makePki(t);
 const good = pki.leaf(0x1001);
@@ -30,6 +33,23 @@ t.test("a good pair: serial, expiry, TLS 1.2 at least", async (t) => {
   t.equal(pair.serial, good.serial);
   t.ok(pair.notAfter.getTime() > Date.now() + 3600_000, "valid for about a day");
   t.equal(pair.options.minVersion, "TLSv1.2");
+});
+
+t.test("a certificate file holding its chain (fullchain.pem): the leaf is the pair's, the chain is served", async (t) => {
+  const chained = pki.chainedLeaf(0x4004);
+  const ca = readFileSync(pki.caFile, "utf8");
+  const served = async (certFile: string) => {
+    const pair = loadTlsPair({ certFile, keyFile: chained.key });
+    const server = tls.createServer(pair.options, (s) => s.destroy());
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    t.teardown(() => server.close());
+    return { pair, answer: await handshake((server.address() as AddressInfo).port, { ca }) };
+  };
+  const full = await served(chained.cert);
+  t.equal(full.pair.serial, chained.serial, "the first certificate of the file is the server's own");
+  t.equal(full.answer.serial, chained.serial, "a client trusting only the root verifies the served chain");
+  // The check can fail: without the intermediate in the file, the same client cannot verify.
+  t.equal((await served(chained.leafOnly)).answer.error, "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "control: the leaf alone is refused");
 });
 
 t.test("refusals name the key path at fault", async (t) => {
@@ -79,7 +99,9 @@ t.test("reload: in place, rename and symlink swap; a bad pair keeps the one in f
   symlinkSync(good.key, keyFile);
   const results: string[] = [];
   const changed: TlsPair[] = [];
-  const certs = new TlsCertificates({ certFile, keyFile }, { log: createLogger("silent"), onReload: (r) => results.push(r), pollMs: 50, debounceMs: 30 });
+  const logged: string[] = [];
+  const log = createLogger("warn", (line) => logged.push(line));
+  const certs = new TlsCertificates({ certFile, keyFile }, { log, onReload: (r) => results.push(r), pollMs: 50, debounceMs: 30 });
   t.teardown(() => certs.close());
   certs.onChange((p) => changed.push(p));
   t.equal(certs.current.serial, good.serial);
@@ -94,6 +116,12 @@ t.test("reload: in place, rename and symlink swap; a bad pair keeps the one in f
   await waitFor("the refused half rotation", () => results.length === 1, 5000);
   t.same(results, ["error"]);
   t.equal(certs.current.serial, good.serial, "the pair in force stays");
+  t.equal(logged.length, 1, "the refusal is logged once");
+  t.match(
+    logged[0],
+    /warn tls certificate reload refused; the pair in force stays serial=1001 detail="tls\.keyFile: does not match the certificate/,
+    logged[0],
+  );
   swap(certFile, other.cert);
   await waitFor("the symlink swap", () => changed.length === 1, 5000);
   t.equal(certs.current.serial, other.serial, "symlink swap: the new pair is in force");

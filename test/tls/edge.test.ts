@@ -1,15 +1,18 @@
 // One edge with TLS on (issue 15 §5): ffmpeg publishes over rtmps:// and ffprobe plays over
 // https://…flv and rtmps://, plain rtmp:// still works beside it, the stream JSON hands out TLS
-// URLs, only TLS 1.2+ is spoken, a handshake flood is cut by the handshake timeout, and a rotated
+// URLs, only TLS 1.2+ is spoken with no renegotiation, a handshake flood is cut by the handshake
+// timeout on every port, and a rotated
 // certificate reaches new connections while a running player keeps reading.
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import tls from "node:tls";
 import t from "tap";
 import { probeFrames, publish } from "../helpers/ffmpeg.js";
 import { startEdge } from "../helpers/edge.js";
 import { waitFor } from "../helpers/wait.js";
-import { flvReader, handshake, httpsRequest } from "../helpers/tls-clients.js";
+import { flvReader, handshake, httpsRequest, renegotiate } from "../helpers/tls-clients.js";
 import { makePki } from "../helpers/pki.js";
 
 const HANDSHAKE_TIMEOUT_MS = 2_000;
@@ -139,6 +142,22 @@ t.test("only TLS 1.2 and 1.3: a TLS 1.0 / 1.1 client is refused on every port", 
   t.equal(failed - (failedBefore || 0), 1, "the refused RTMPS handshake is counted as a protocol failure");
 });
 
+t.test("no renegotiation: a TLS 1.2 client that asks for one is refused on every port", async (t) => {
+  // The check can fail: Node's TLS server on its own lets a client renegotiate and keeps it.
+  const allowing = tls.createServer({ cert: readFileSync(first.cert), key: readFileSync(first.key) }, (s) => s.resume());
+  await new Promise<void>((resolve) => allowing.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => allowing.close());
+  t.equal(await renegotiate((allowing.address() as AddressInfo).port, { ca }), "kept open", "control: a server that allows it keeps the connection");
+  for (const [what, port] of [
+    ["rtmps", rtmps.port],
+    ["playback", playback.port],
+    ["api", api.port],
+  ] as const) {
+    const result = await renegotiate(port, { ca });
+    t.not(result, "kept open", `${what}: the renegotiation is refused (${result})`);
+  }
+});
+
 t.test("RTMPS connections are capped at TCP accept, before any TLS work", async (t) => {
   // rtmp.limits.maxConnectionsPerIp is 50 by default: 50 idle TCP connections fill it.
   const idle = await Promise.all(
@@ -165,6 +184,7 @@ t.test("a slow-handshake flood is cut by the handshake timeout; a real client is
   for (const [what, port] of [
     ["rtmps", rtmps.port],
     ["playback", playback.port],
+    ["api", api.port],
   ] as const) {
     const started = Date.now();
     // Sockets that connect and never send a ClientHello.
