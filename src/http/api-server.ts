@@ -246,7 +246,7 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
     child.inc();
   };
 
-  registerRouteRoutes(app, {
+  registerRouteRoutes(app, lane, {
     ...deps.route,
     trustedProxies: deps.trustedProxies,
     auth: deps.auth,
