@@ -84,9 +84,13 @@ export function registerHookRoutes(lane: FastLane, deps: HookRouteDeps): void {
    * OvenMediaEngine proves the secret with its signature, checked over the body.
    */
   const admitted = (req: Req, res: Res, secretInUrl: boolean): boolean => {
-    if (!deps.allowFrom.has(normalizeIp(req.socket.remoteAddress))) return (void laneError(res, "EDGE_ERR_HOOK_CALLER"), false);
-    if (secretInUrl && !hasSecret(req)) return (void laneError(res, "EDGE_ERR_HOOK_SECRET"), false);
-    return true;
+    const refused = !deps.allowFrom.has(normalizeIp(req.socket.remoteAddress))
+      ? "EDGE_ERR_HOOK_CALLER"
+      : secretInUrl && !hasSecret(req)
+        ? "EDGE_ERR_HOOK_SECRET"
+        : null;
+    if (refused) laneError(res, refused);
+    return refused === null;
   };
 
   /** Decides a call and writes the server's answer; nothing here throws to a 5xx. */
@@ -164,15 +168,16 @@ export function registerHookRoutes(lane: FastLane, deps: HookRouteDeps): void {
     if (req.headers["content-type"] === undefined) {
       const length = req.headers["content-length"];
       const empty = req.headers["transfer-encoding"] === undefined && (length === undefined || length === "0");
-      if (!empty) return (laneError(res, "EDGE_ERR_UNSUPPORTED_MEDIA_TYPE", "Unsupported Media Type"), null);
+      if (!empty) return unsupported(res);
       return { refused: wrongType(type) };
     }
-    if (given !== FORM && given !== JSON_CT) return (laneError(res, "EDGE_ERR_UNSUPPORTED_MEDIA_TYPE", "Unsupported Media Type"), null);
+    if (given !== FORM && given !== JSON_CT) return unsupported(res);
     const raw = await readBody(req, deps.bodyLimit);
     if (typeof raw !== "string") {
       // The client may still be sending: the connection ends with this answer.
       res.setHeader("connection", "close");
-      return (laneError(res, raw.code, raw.detail), null);
+      laneError(res, raw.code, raw.detail);
+      return null;
     }
     return given === type ? { raw } : { refused: wrongType(type) };
   };
@@ -223,6 +228,12 @@ export function registerHookRoutes(lane: FastLane, deps: HookRouteDeps): void {
       return handle("ome", call, res, (v) => answerOme(call, v, now()));
     },
   });
+}
+
+/** fastify's 415 for a body no hook's parser reads, in the edge's envelope; null: answered. */
+function unsupported(res: Res): null {
+  laneError(res, "EDGE_ERR_UNSUPPORTED_MEDIA_TYPE", "Unsupported Media Type");
+  return null;
 }
 
 const wrongType = (type: string): HookCall => ({ kind: "refuse", code: "EDGE_ERR_UNSUPPORTED_MEDIA_TYPE", detail: `expected ${type}` });
