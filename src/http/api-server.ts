@@ -28,7 +28,8 @@ import type { StreamDirectory } from "../bintu/directory.js";
 import type { LoadReport } from "../metrics/load.js";
 import type { Router } from "../routing/router.js";
 import { registerRouteRoutes } from "./route-routes.js";
-import { registerHookRoutes } from "./hook-routes.js";
+import { registerHookRoutes, registerTokenHandleRoute } from "./hook-routes.js";
+import { answer, FastLane, laneError } from "./fast-lane.js";
 import type { ForeignSessions } from "./hook-sessions.js";
 import { locateInApps, registerFleetRoutes, type FleetApi } from "./fleet-routes.js";
 import type { TokenHandles } from "../hooks/token-handles.js";
@@ -124,12 +125,13 @@ function routeAnswerCounter(metrics: Metrics): (region: string, reason: string, 
  * envelope), built here rather than by fastify so the port is bounded like the playback port;
  * `api.server.setSecureContext` swaps the certificate.
  */
-function serverFactory(deps: ApiDeps) {
+function serverFactory(deps: ApiDeps, lane: FastLane) {
   const { maxConnections, maxConnectionsPerIp, headersTimeoutMs, requestTimeoutMs, idleTimeoutMs } = deps.config.api;
   const limits = { maxConnections, maxConnectionsPerIp, headersTimeoutMs, requestTimeoutMs, idleTimeoutMs };
-  // An https.Server is an http.Server to fastify: same requests, same events.
+  // An https.Server is an http.Server to fastify: same requests, same events. The fast lane's
+  // routes are answered before fastify's handler (src/http/fast-lane.ts).
   return (handler: http.RequestListener): http.Server =>
-    createHttpServer(handler, { protocol: "api", limits, metrics: deps.metrics, log: deps.log, tls: deps.tls });
+    createHttpServer(lane.listener(handler), { protocol: "api", limits, metrics: deps.metrics, log: deps.log, tls: deps.tls });
 }
 
 /** Which envelope an answer fastify gives before any route runs takes: bintu's under /stream and /guardian. */
@@ -169,12 +171,14 @@ function sessionsJson(deps: Pick<ApiDeps, "sessions" | "fleet">) {
 
 export function createApiServer(deps: ApiDeps): FastifyInstance {
   const { config } = deps;
+  // Filled below, before the server listens; fastify builds the server in its constructor.
+  const lane = new FastLane();
   const app = Fastify({
     logger: false,
     bodyLimit: config.api.bodyLimit,
     // The client address is computed in one place for both HTTP ports (src/primitives/client-ip.ts).
     trustProxy: false,
-    serverFactory: serverFactory(deps),
+    serverFactory: serverFactory(deps, lane),
     // A malformed percent-encoding (400) or an over-long path parameter (414), found by the router
     // before any route: fastify's own body `{"error":"Bad Request",…}` otherwise.
     frameworkErrors: (err, req, reply) => {
@@ -184,6 +188,9 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
       else void send(reply, tooLong ? "EDGE_ERR_URI_TOO_LONG" : "EDGE_ERR_BAD_REQUEST", tooLong ? undefined : "malformed path");
     },
   });
+
+  // fastify answers 503 to requests that arrive while it closes: the lane's included.
+  app.addHook("preClose", async () => lane.close());
 
   app.setNotFoundHandler((req, reply) => {
     const family = familyOf(req.url);
@@ -214,35 +221,48 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
   // For an external media server or CDN, nginx `auth_request` style: the play to decide is
   // `X-Original-URI` (`/live/NAME.flv?jwtoken=…`) or this request's own `?stream=NAME[&app=…]&jwtoken=…`.
   // 204 allows; a refusal is the same status and body an HTTP-FLV player of this edge would get.
-  app.get("/v1/authorize/play", async (req, reply) => {
-    const original = req.headers["x-original-uri"];
-    const raw = typeof original === "string" ? original : authorizeQueryAsPath(req.url);
-    const target = raw === null ? null : parsePlayPath(raw, false);
-    if (!target) return send(reply, "EDGE_ERR_BAD_REQUEST", "name the play in X-Original-URI or ?stream=");
-    if (!target.ok) return send(reply, target.error);
-    const { referer, origin } = req.headers;
-    const ip = httpClientIp(req.socket.remoteAddress, req.headers["x-forwarded-for"], deps.trustedProxies);
-    const decision = await deps.access.check({ action: "play", protocol: "http", media: "elsewhere", ...target.value, ip, referer, origin });
-    const code = decision.allow ? null : decision.code;
-    deps.metrics.decisions.inc({ action: "play", protocol: "http", result: code ? "deny" : "allow", reason: code ? ERRORS[code].reason : "ok" });
-    return code ? send(reply, code) : reply.code(204).send();
+  // In the fast lane (issue 14 §9).
+  lane.add("/v1/authorize/play", {
+    get: async (req, res) => {
+      const original = req.headers["x-original-uri"];
+      const raw = typeof original === "string" ? original : authorizeQueryAsPath(req.url ?? "");
+      const target = raw === null ? null : parsePlayPath(raw, false);
+      if (!target) return laneError(res, "EDGE_ERR_BAD_REQUEST", "name the play in X-Original-URI or ?stream=");
+      if (!target.ok) return laneError(res, target.error);
+      const { referer, origin } = req.headers;
+      const ip = httpClientIp(req.socket.remoteAddress, req.headers["x-forwarded-for"], deps.trustedProxies);
+      const decision = await deps.access.check({ action: "play", protocol: "http", media: "elsewhere", ...target.value, ip, referer, origin });
+      const code = decision.allow ? null : decision.code;
+      countPlay(code);
+      return code ? laneError(res, code) : answer(res, 204, undefined, "");
+    },
   });
+  // Counter children per label set, as for the hooks: labelling each call hashes the label object.
+  const playCounters = new Map<string, { inc(): void }>();
+  const countPlay = (code: ErrorCode | null) => {
+    const reason = code ? ERRORS[code].reason : "ok";
+    let child = playCounters.get(reason);
+    if (!child) playCounters.set(reason, (child = deps.metrics.decisions.labels("play", "http", code ? "deny" : "allow", reason)));
+    child.inc();
+  };
 
-  registerRouteRoutes(app, {
+  registerRouteRoutes(app, lane, {
     ...deps.route,
     trustedProxies: deps.trustedProxies,
     auth: deps.auth,
     apps: config.ingest.apps,
     count: routeAnswerCounter(deps.metrics),
   });
-  registerHookRoutes(app, {
+  registerHookRoutes(lane, {
     ...deps.hooks,
     access: deps.access,
     allowFrom: trustedProxies(config.hooks.allowFrom),
     secret: config.hooks.secret,
     trustedProxies: deps.trustedProxies,
+    bodyLimit: config.api.bodyLimit,
     metrics: deps.metrics,
   });
+  registerTokenHandleRoute(app, deps.hooks);
   if (deps.fleet) registerFleetRoutes(app, { fleet: deps.fleet, auth: deps.auth, apps: config.ingest.apps });
   registerSplayRoutes(app, { tokens: deps.tokens, auth: deps.auth, org: deps.org, ...(deps.cluster && { fleetRevoke: deps.cluster.revoke }) });
   const cluster = deps.cluster;

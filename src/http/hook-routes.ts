@@ -1,9 +1,10 @@
 // /v1/hooks/*: the auth hooks of nginx-rtmp, SRS, MediaMTX and OvenMediaEngine answered from the
 // same decision as our own RTMP and HTTP-FLV (issue 14, docs/hooks.md). The translators in
 // src/hooks turn payloads into AccessRequests and verdicts into each server's exact answer; this
-// file checks who calls, decides, keeps the foreign sessions and writes the answer.
-import * as crypto from "node:crypto";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+// file checks who calls, decides, keeps the foreign sessions and writes the answer. The four hooks
+// are served in the API port's fast lane (src/http/fast-lane.ts, issue 14 §9), before fastify.
+import type http from "node:http";
+import type { FastifyInstance } from "fastify";
 import type { AccessControl, AccessRequest } from "../access/access.js";
 import { ERRORS, type ErrorCode } from "../errors.js";
 import { answerMediamtx, mediamtxWithoutCredentials, parseMediamtx } from "../hooks/mediamtx.js";
@@ -14,6 +15,7 @@ import type { TokenHandles } from "../hooks/token-handles.js";
 import { formPairs, verdictOf, type HookAnswer, type HookCall, type HookServer, type Verdict } from "../hooks/types.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { normalizeIp, type TrustedProxies } from "../primitives/client-ip.js";
+import { answer, laneError, readBody, type FastLane, type LaneHandler } from "./fast-lane.js";
 import type { ForeignSessions } from "./hook-sessions.js";
 import { edgeError } from "./wire-codes.js";
 
@@ -27,48 +29,79 @@ export interface HookRouteDeps {
   secret: string;
   /** api.trustProxy: OvenMediaEngine's `client.real_ip` is believed only from these. */
   trustedProxies: TrustedProxies;
+  /** api.bodyLimit */
+  bodyLimit: number;
   metrics: Metrics;
   now?: () => number;
 }
 
-type Answer = (call: HookCall, verdict: Verdict, req: FastifyRequest) => HookAnswer;
+type Req = http.IncomingMessage;
+type Res = http.ServerResponse;
 
 const FORM = "application/x-www-form-urlencoded";
 const JSON_CT = "application/json";
 
-// One call instead of a Hash object: a third cheaper per hook call (issue 14 §9). crypto.hash is
-// Node ≥ 20.12; engines admits any 20.
-const digest: (s: string) => Buffer =
-  typeof crypto.hash === "function" ? (s) => crypto.hash("sha256", s, "buffer") : (s) => crypto.createHash("sha256").update(s).digest();
+/**
+ * The hook secret against a candidate, in time that depends on the candidate alone: the loop runs
+ * over the caller's own characters and reads the secret cyclically, with no branch on either, so
+ * neither the secret's content nor its length shows in the time taken. It replaced SHA-256 of the
+ * candidate + timingSafeEqual of the digests, which took ~2 µs of every hook call (issue 14 §9,
+ * `node --cpu-prof` under bench:hooks); the property (equal iff ===) is tested.
+ */
+export function sameSecret(candidate: string, secret: string): boolean {
+  const n = candidate.length;
+  const m = secret.length;
+  let diff = n ^ m;
+  for (let i = 0; i < n; i++) diff |= candidate.charCodeAt(i) ^ secret.charCodeAt(i % m);
+  return diff === 0 && m > 0;
+}
 
 /** The media type without parameters, lower case. */
-const mediaType = (req: FastifyRequest) => (req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
+const mediaType = (req: Req) => (req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
 
-export function registerHookRoutes(app: FastifyInstance, deps: HookRouteDeps): void {
+const header = (req: Req, name: string): string | undefined => {
+  const v = req.headers[name];
+  return typeof v === "string" ? v : undefined;
+};
+
+export function registerHookRoutes(lane: FastLane, deps: HookRouteDeps): void {
   const now = deps.now ?? Date.now;
-  const secretDigest = deps.secret === "" ? null : digest(deps.secret);
 
   /** `?secret=` of the hook URL (its own query, docs/hooks.md §1.2) or `Authorization: Bearer`, in constant time. */
-  const hasSecret = (req: FastifyRequest): boolean => {
-    if (!secretDigest) return true;
-    const matches = (s: string | undefined) => s !== undefined && crypto.timingSafeEqual(digest(s), secretDigest);
+  const hasSecret = (req: Req): boolean => {
+    const { secret } = deps;
+    if (secret === "") return true;
+    const matches = (s: string | undefined) => s !== undefined && sameSecret(s, secret);
     const auth = req.headers.authorization;
     if (auth?.startsWith("Bearer ") && matches(auth.slice(7))) return true;
-    const q = req.url.indexOf("?");
-    return q >= 0 && matches(formPairs(splitNginxQuery(req.url.slice(q + 1)).own).find(([k]) => k === "secret")?.[1]);
+    const url = req.url ?? "";
+    const q = url.indexOf("?");
+    return q >= 0 && matches(formPairs(splitNginxQuery(url.slice(q + 1)).own).find(([k]) => k === "secret")?.[1]);
   };
 
-  /** Decides a call and answers it; nothing here throws to a 5xx (fastify's handler would). */
-  const handle = async (server: HookServer, call: HookCall, reply: FastifyReply, answer: (v: Verdict) => HookAnswer): Promise<FastifyReply> => {
+  /**
+   * Who may call, before the body is read: nothing is decided for anyone else (issue 14 §5).
+   * OvenMediaEngine proves the secret with its signature, checked over the body.
+   */
+  const admitted = (req: Req, res: Res, secretInUrl: boolean): boolean => {
+    const refused = !deps.allowFrom.has(normalizeIp(req.socket.remoteAddress))
+      ? "EDGE_ERR_HOOK_CALLER"
+      : secretInUrl && !hasSecret(req)
+        ? "EDGE_ERR_HOOK_SECRET"
+        : null;
+    if (refused) laneError(res, refused);
+    return refused === null;
+  };
+
+  /** Decides a call and writes the server's answer; nothing here throws to a 5xx. */
+  const handle = async (server: HookServer, call: HookCall, res: Res, answerOf: (v: Verdict) => HookAnswer): Promise<void> => {
     // Fail closed, in the answer the server reads as a refusal: a bug here never becomes an allow
     // nor a 5xx (which some servers would retry or log as their own failure).
     const verdict = await decide(server, call).catch((): Verdict => ({ allow: false, code: "EDGE_ERR_INTERNAL" }));
-    const a = answer(verdict);
-    reply.code(a.status);
+    const a = answerOf(verdict);
     // nginx-rtmp speaks HTTP/1.0 and reads until the connection closes (docs/hooks.md §1.1): Node's
     // server closes after answering an HTTP/1.0 request without keep-alive, no header needed.
-    if (a.contentType) return reply.type(a.contentType).send(a.body);
-    return reply.send();
+    answer(res, a.status, a.contentType, a.body);
   };
 
   const decide = async (server: HookServer, call: HookCall): Promise<Verdict> => {
@@ -123,68 +156,100 @@ export function registerHookRoutes(app: FastifyInstance, deps: HookRouteDeps): v
     child.inc();
   };
 
-  app.register(async (scope) => {
-    // Raw text for every hook: OvenMediaEngine's signature is over the exact bytes, and each
-    // translator parses its own format so a malformed body is its 400, never fastify's.
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser([JSON_CT, FORM], { parseAs: "string" }, (_req, body, done) => done(null, body));
+  /**
+   * The raw text of the one media type this hook reads, or what it refuses, as fastify's string
+   * parsers answered before the move: a body of a type no hook reads (or of no type) is a 415 and an
+   * unreadable one (over api.bodyLimit, cut short) a 413 / 400 in the edge's envelope, before the
+   * hook runs; a body of the other hooks' type, or none with no type, is the hook's own refusal, in
+   * its server's answer (`null`: answered already).
+   */
+  const body = async (req: Req, res: Res, type: string): Promise<{ raw: string } | { refused: HookCall } | null> => {
+    const given = mediaType(req);
+    if (req.headers["content-type"] === undefined) {
+      const length = req.headers["content-length"];
+      const empty = req.headers["transfer-encoding"] === undefined && (length === undefined || length === "0");
+      if (!empty) return unsupported(res);
+      return { refused: wrongType(type) };
+    }
+    if (given !== FORM && given !== JSON_CT) return unsupported(res);
+    const raw = await readBody(req, deps.bodyLimit);
+    if (typeof raw !== "string") {
+      // The client may still be sending: the connection ends with this answer.
+      res.setHeader("connection", "close");
+      laneError(res, raw.code, raw.detail);
+      return null;
+    }
+    return given === type ? { raw } : { refused: wrongType(type) };
+  };
 
-    // Who may call, before the body is read: nothing is decided for anyone else (issue 14 §5).
-    // A callback hook, not an async one: no promise per call on the allowed path.
-    scope.addHook("onRequest", (req, reply, done) => {
-      if (!deps.allowFrom.has(normalizeIp(req.socket.remoteAddress))) return void edgeError(reply, "EDGE_ERR_HOOK_CALLER");
-      // OvenMediaEngine proves the secret with its signature, checked over the body.
-      if (!req.url.startsWith("/v1/hooks/ome") && !hasSecret(req)) return void edgeError(reply, "EDGE_ERR_HOOK_SECRET");
-      done();
-    });
+  // nginx-rtmp: POST form body (its default) or GET with the fields appended to the query. A HEAD
+  // carries no body (fastify's automatic HEAD route read none): refused as a POST without one.
+  const nginxRtmp: LaneHandler = async (req, res) => {
+    if (!admitted(req, res, true)) return;
+    let call: HookCall;
+    if (req.method === "GET") {
+      const url = req.url ?? "";
+      const q = url.indexOf("?");
+      call = parseNginxRtmp(q < 0 ? "" : splitNginxQuery(url.slice(q + 1)).fields);
+    } else {
+      const b = req.method === "POST" ? await body(req, res, FORM) : noBody(req, FORM);
+      if (b === null) return;
+      call = "raw" in b ? parseNginxRtmp(b.raw) : b.refused;
+    }
+    return handle("nginx-rtmp", call, res, answerNginxRtmp);
+  };
+  lane.add("/v1/hooks/nginx-rtmp", { get: nginxRtmp, post: nginxRtmp });
 
-    /** The raw body of the one media type this hook sends, or the refusal of anything else. */
-    const body = (req: FastifyRequest, type: string): { raw: string } | { refused: HookCall } => {
-      if (mediaType(req) !== type) return { refused: { kind: "refuse", code: "EDGE_ERR_UNSUPPORTED_MEDIA_TYPE", detail: `expected ${type}` } };
-      return typeof req.body === "string" ? { raw: req.body } : { refused: { kind: "refuse", code: "EDGE_ERR_BAD_REQUEST", detail: "no body" } };
-    };
-
-    // nginx-rtmp: POST form body (its default) or GET with the fields appended to the query.
-    scope.route({
-      method: ["GET", "POST"],
-      url: "/v1/hooks/nginx-rtmp",
-      handler: async (req, reply) => {
-        let call: HookCall;
-        if (req.method === "GET") {
-          const q = req.url.indexOf("?");
-          call = parseNginxRtmp(q < 0 ? "" : splitNginxQuery(req.url.slice(q + 1)).fields);
-        } else {
-          const b = body(req, FORM);
-          call = "raw" in b ? parseNginxRtmp(b.raw) : b.refused;
-        }
-        return handle("nginx-rtmp", call, reply, answerNginxRtmp);
+  const jsonHook = (server: HookServer, parse: (raw: string) => HookCall, answerOf: (call: HookCall, v: Verdict, raw: string | undefined) => HookAnswer) =>
+    lane.add(`/v1/hooks/${server}`, {
+      post: async (req, res) => {
+        if (!admitted(req, res, true)) return;
+        const b = await body(req, res, JSON_CT);
+        if (b === null) return;
+        const call = "raw" in b ? parse(b.raw) : b.refused;
+        return handle(server, call, res, (v) => answerOf(call, v, "raw" in b ? b.raw : undefined));
       },
     });
 
-    const jsonHook = (server: HookServer, parse: (raw: string) => HookCall, answer: Answer) =>
-      scope.post(`/v1/hooks/${server}`, async (req, reply) => {
-        const b = body(req, JSON_CT);
-        const call = "raw" in b ? parse(b.raw) : b.refused;
-        return handle(server, call, reply, (v) => answer(call, v, req));
-      });
+  jsonHook("srs", parseSrs, (_c, v) => answerSrs(v));
+  jsonHook("mediamtx", parseMediamtx, (_c, v, raw) => answerMediamtx(v, () => raw !== undefined && mediamtxWithoutCredentials(raw)));
 
-    jsonHook("srs", parseSrs, (_c, v) => answerSrs(v));
-    jsonHook("mediamtx", parseMediamtx, (_c, v, req) => answerMediamtx(v, () => typeof req.body === "string" && mediamtxWithoutCredentials(req.body)));
-
-    scope.post("/v1/hooks/ome", async (req, reply) => {
-      const b = body(req, JSON_CT);
+  lane.add("/v1/hooks/ome", {
+    post: async (req, res) => {
+      if (!admitted(req, res, false)) return;
+      const b = await body(req, res, JSON_CT);
+      if (b === null) return;
       let call: HookCall;
       if (!("raw" in b)) call = b.refused;
       else if (deps.secret !== "" && !omeSignatureValid(deps.secret, b.raw, header(req, "x-ome-signature"))) {
         // Checked before parsing (docs/hooks.md §4.3): a forged body is never read.
         call = { kind: "refuse", code: "EDGE_ERR_HOOK_SECRET", detail: "X-OME-Signature does not match" };
       } else call = parseOme(b.raw, (ip) => deps.trustedProxies.has(normalizeIp(ip)));
-      return handle("ome", call, reply, (v) => answerOme(call, v, now()));
-    });
+      return handle("ome", call, res, (v) => answerOme(call, v, now()));
+    },
   });
+}
 
-  // A short handle for a playback token (docs/hooks.md §6): open to anyone holding a valid token,
-  // as the token itself is the credential; the handle grants nothing the token does not.
+/** fastify's 415 for a body no hook's parser reads, in the edge's envelope; null: answered. */
+function unsupported(res: Res): null {
+  laneError(res, "EDGE_ERR_UNSUPPORTED_MEDIA_TYPE", "Unsupported Media Type");
+  return null;
+}
+
+const wrongType = (type: string): HookCall => ({ kind: "refuse", code: "EDGE_ERR_UNSUPPORTED_MEDIA_TYPE", detail: `expected ${type}` });
+
+/** A request without a body to read (a HEAD): the refusal a POST without one got. */
+function noBody(req: Req, type: string): { refused: HookCall } {
+  return { refused: mediaType(req) === type ? { kind: "refuse", code: "EDGE_ERR_BAD_REQUEST", detail: "no body" } : wrongType(type) };
+}
+
+/**
+ * A short handle for a playback token (docs/hooks.md §6): open to anyone holding a valid token,
+ * as the token itself is the credential; the handle grants nothing the token does not. Not a hot
+ * route: it stays in fastify.
+ */
+export function registerTokenHandleRoute(app: FastifyInstance, deps: Pick<HookRouteDeps, "handles" | "now">): void {
+  const now = deps.now ?? Date.now;
   app.post<{ Body: { token?: unknown } }>("/v1/tokens/handle", async (req, reply) => {
     const token = req.body?.token;
     if (typeof token !== "string" || token === "") return edgeError(reply, "EDGE_ERR_BAD_REQUEST", 'body needs {"token": "…"}');
@@ -192,8 +257,3 @@ export function registerHookRoutes(app: FastifyInstance, deps: HookRouteDeps): v
     return r.ok ? { handle: r.handle, expiresAt: new Date(r.expiresAt).toISOString() } : edgeError(reply, r.code);
   });
 }
-
-const header = (req: FastifyRequest, name: string): string | undefined => {
-  const v = req.headers[name];
-  return typeof v === "string" ? v : undefined;
-};

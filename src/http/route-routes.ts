@@ -1,14 +1,17 @@
 // `GET /v1/route` — which edge should this client use (issue 7 §5) — and `GET /v1/load`, the
 // load report every edge gives routers (issue 7 §3). Both are public, like /readyz: a player asks
-// before it has anything else, and a load report says no more than the metrics do.
-import type { FastifyInstance, FastifyReply } from "fastify";
+// before it has anything else, and a load report says no more than the metrics do. /v1/route is
+// served in the API port's fast lane (src/http/fast-lane.ts, issue 14 §9), /v1/load by fastify.
+import type http from "node:http";
+import type { FastifyInstance } from "fastify";
 import { httpClientIp, type TrustedProxies } from "../primitives/client-ip.js";
 import { APP_NAME, MAX_QUERY_LENGTH, STREAM_NAME } from "../primitives/stream-key.js";
 import type { StreamDirectory } from "../bintu/directory.js";
 import { ERRORS, errorBody, type ErrorCode } from "../errors.js";
 import type { LoadReport } from "../metrics/load.js";
-import type { Router, Way } from "../routing/router.js";
+import type { RouteAnswer, Router, Way } from "../routing/router.js";
 import type { AdminAuth } from "./admin-auth.js";
+import { answer, JSON_UTF8, type FastLane } from "./fast-lane.js";
 
 export interface RouteDeps {
   router: Router;
@@ -25,31 +28,26 @@ export interface RouteDeps {
 /** Parameters /v1/route reads itself; every other one is handed on to the edge (e.g. `jwtoken`). */
 const OWN = new Set(["stream", "protocol", "action", "app", "redirect"]);
 
-const target = {
-  type: "object",
-  properties: { edge: { type: "string" }, url: { type: "string" }, region: { type: "string" }, distanceKm: { type: ["number", "null"] } },
-} as const;
+type Routed = Extract<RouteAnswer, { edge: string }>;
+type Target = Routed["alternatives"][number];
 
-// A response schema lets fastify serialise with a compiled stringifier instead of JSON.stringify.
-const routeSchema = {
-  response: {
-    200: {
-      type: "object",
-      properties: {
-        ...target.properties,
-        reason: { type: "string" },
-        located: { type: "string" },
-        alternatives: { type: "array", items: target },
-      },
-    },
-  },
-} as const;
+const str = (v: string) => JSON.stringify(v);
+const targetFields = (t: Target) =>
+  `"edge":${str(t.edge)},"url":${str(t.url)},"region":${str(t.region)},"distanceKm":${t.distanceKm === null ? "null" : JSON.stringify(t.distanceKm)}`;
+
+/**
+ * The answer's JSON: the fields the route's response schema named when fastify served it, in its
+ * order (a fastify schema serializer writes nothing else), written field by field as that
+ * serializer did — JSON.stringify of the whole object was ~8% of the route's CPU (issue 14 §9).
+ */
+const routeJson = (a: Routed): string =>
+  `{${targetFields(a)},"reason":${str(a.reason)},"located":${str(a.located)},"alternatives":[${a.alternatives.map((t) => `{${targetFields(t)}}`).join(",")}]}`;
 
 type Parsed = { stream: string; app: string; way: Way; action: "play" | "publish"; redirect: boolean; query: string };
 
 /**
- * Reads fastify's parse of the query (already done for every request; parsing again cost more
- * than the route decision). A repeated parameter is an array there: refused, as everywhere.
+ * Reads the query parsed as fastify parsed it for this route (fast-querystring, through
+ * find-my-way): repeated parameter = an array, refused as everywhere.
  */
 function parseRouteQuery(url: string, query: Record<string, unknown>, apps: readonly string[]): Parsed | { code: ErrorCode; detail: string } {
   const q = url.indexOf("?");
@@ -73,36 +71,81 @@ function parseRouteQuery(url: string, query: Record<string, unknown>, apps: read
   return { stream, app, way, action, redirect: redirect === "1", query: passOn };
 }
 
-export function registerRouteRoutes(app: FastifyInstance, deps: RouteDeps): void {
-  const refuse = (reply: FastifyReply, code: ErrorCode, detail?: string) => {
+/**
+ * The query of a request target as fastify's router handed it to a route: what follows the first
+ * `?` or `#` (find-my-way), split on `&` and the first `=`, `+` as a space, each part percent-decoded
+ * (kept as it is when it does not decode), a repeated key an array of its values (fast-querystring).
+ */
+export function routerQuery(url: string): Record<string, string | string[]> {
+  const query = Object.create(null) as Record<string, string | string[]>;
+  let start = url.indexOf("?");
+  const hash = url.indexOf("#");
+  if (hash >= 0 && (start < 0 || hash < start)) start = hash;
+  if (start < 0) return query;
+  const qs = url.slice(start + 1);
+  for (let from = 0; from <= qs.length;) {
+    let end = qs.indexOf("&", from);
+    if (end < 0) end = qs.length;
+    if (end > from) {
+      const eq = qs.indexOf("=", from);
+      const pair = eq < 0 || eq > end;
+      const key = queryDecode(qs.slice(from, pair ? end : eq));
+      const value = pair ? "" : queryDecode(qs.slice(eq + 1, end));
+      if (!pair || key !== "") {
+        const held = query[key];
+        query[key] = held === undefined ? value : typeof held === "string" ? [held, value] : [...held, value];
+      }
+    }
+    from = end + 1;
+  }
+  return query;
+}
+
+function queryDecode(s: string): string {
+  const spaced = s.includes("+") ? s.replace(/\+/g, " ") : s;
+  if (!spaced.includes("%")) return spaced;
+  try {
+    return decodeURIComponent(spaced);
+  } catch {
+    return spaced;
+  }
+}
+
+export function registerRouteRoutes(app: FastifyInstance, lane: FastLane, deps: RouteDeps): void {
+  const refuse = (res: http.ServerResponse, code: ErrorCode, detail?: string) => {
     deps.count("none", "none", ERRORS[code].reason);
-    return reply.code(ERRORS[code].http).send(errorBody(code, detail));
+    answer(res, ERRORS[code].http, JSON_UTF8, JSON.stringify(errorBody(code, detail)));
   };
 
   app.get("/v1/load", async () => deps.load());
 
-  app.get("/v1/route", { schema: routeSchema }, async (req, reply) => {
-    const parsed = parseRouteQuery(req.url, req.query as Record<string, unknown>, deps.apps);
-    if ("code" in parsed) return refuse(reply, parsed.code, parsed.detail);
-    // Without the admin key the directory is not asked: an unknown name is routed like a known one
-    // (the edge it is sent to refuses the play or publish), so an anonymous caller cannot tell a
-    // key that exists from one that does not, nor a known stream with no edge from an unknown one.
-    if (deps.auth.authenticate(req.headers) !== null) {
-      let known: boolean;
-      try {
-        const info = await deps.directory.lookup(parsed.stream);
-        known = info !== null && info.state !== "deleted";
-      } catch {
-        return refuse(reply, "EDGE_ERR_BINTU_UNAVAILABLE");
+  lane.add("/v1/route", {
+    get: async (req, res) => {
+      const url = req.url ?? "";
+      const parsed = parseRouteQuery(url, routerQuery(url), deps.apps);
+      if ("code" in parsed) return refuse(res, parsed.code, parsed.detail);
+      // Without the admin key the directory is not asked: an unknown name is routed like a known one
+      // (the edge it is sent to refuses the play or publish), so an anonymous caller cannot tell a
+      // key that exists from one that does not, nor a known stream with no edge from an unknown one.
+      if (deps.auth.authenticate(req.headers) !== null) {
+        let known: boolean;
+        try {
+          const info = await deps.directory.lookup(parsed.stream);
+          known = info !== null && info.state !== "deleted";
+        } catch {
+          return refuse(res, "EDGE_ERR_BINTU_UNAVAILABLE");
+        }
+        if (!known) return refuse(res, "EDGE_ERR_STREAM_UNKNOWN");
       }
-      if (!known) return refuse(reply, "EDGE_ERR_STREAM_UNKNOWN");
-    }
-    const ip = httpClientIp(req.socket.remoteAddress, req.headers["x-forwarded-for"], deps.trustedProxies);
-    const { stream, app, way, action, query } = parsed;
-    const answer = deps.router.route({ ip, stream, app, way, action, query });
-    if (answer.reason === "none") return refuse(reply, "EDGE_ERR_NO_EDGE", "no healthy edge with room and no routing.fallback");
-    deps.count(answer.region || "none", answer.reason, "ok");
-    reply.header("cache-control", "no-store"); // the answer depends on live health and load
-    return parsed.redirect ? reply.redirect(answer.url, 302) : answer;
+      const ip = httpClientIp(req.socket.remoteAddress, req.headers["x-forwarded-for"], deps.trustedProxies);
+      const { stream, app, way, action, query } = parsed;
+      const routed = deps.router.route({ ip, stream, app, way, action, query });
+      if (routed.reason === "none") return refuse(res, "EDGE_ERR_NO_EDGE", "no healthy edge with room and no routing.fallback");
+      deps.count(routed.region || "none", routed.reason, "ok");
+      res.setHeader("cache-control", "no-store"); // the answer depends on live health and load
+      if (!parsed.redirect) return answer(res, 200, JSON_UTF8, routeJson(routed));
+      res.setHeader("location", routed.url);
+      answer(res, 302, undefined, "");
+    },
   });
 }
