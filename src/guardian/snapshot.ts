@@ -20,11 +20,12 @@
 import { chainWinner, chainWinnerUnmasked, v4Lookup, v6Lookup } from "../primitives/intervals.js";
 import { pageHost } from "../primitives/domain.js";
 import { parseAddress } from "../primitives/ip.js";
+import { ALLOW, decideOne, pick, type Decision, type DecideOptions, type DecideRequest } from "./decide-one.js";
 import { compileLayer, precedence, type Counts, type Layer, type Refusal, type ScopeTables } from "./layer.js";
-import type { Rule, RuleAction } from "./rules.js";
-import type { Matchers } from "./tables.js";
+import type { Rule } from "./rules.js";
 
 export type { Layer, Refusal } from "./layer.js";
+export type { Decision, DecideOptions, DecideRequest } from "./decide-one.js";
 
 export interface Snapshot {
   /** The rules in force, in precedence order (built on first read when there is a delta). */
@@ -48,25 +49,6 @@ export interface Snapshot {
   readonly masked: ReadonlySet<number>;
 }
 
-export interface DecideRequest {
-  readonly action: RuleAction;
-  readonly ip: string;
-  readonly referer?: string;
-  readonly origin?: string;
-  /** ISO 3166-1 alpha-2 from the geo lookup; absent = unknown (matched by `*` country rules only). */
-  readonly country?: string;
-  readonly stream: string;
-  readonly tags: readonly string[];
-  readonly nowMs: number;
-}
-
-export interface DecideOptions {
-  /** Players without Referer and Origin pass referrer rules (config guardian.allowMissingReferer). */
-  readonly allowMissingReferer: boolean;
-}
-
-export type Decision = { readonly allow: true; readonly reportedRuleIds: readonly string[] } | Refusal;
-const ALLOW: Decision = Object.freeze({ allow: true, reportedRuleIds: Object.freeze([]) });
 const countFlags = (counts: Counts) => ({
   needsCountry: counts.country.enforce + counts.country.report > 0,
   hasReferer: counts.referer.enforce + counts.referer.report > 0,
@@ -184,8 +166,6 @@ function winner(i: number, chain: number, now: number): number {
   return masked === null ? chainWinner(base.chains, chain, base.expires, now) : chainWinnerUnmasked(base.chains, chain, base.expires, now, masked);
 }
 
-const pick = (t: ScopeTables, all: boolean): Matchers => (all && t.all !== null ? t.all : t.enforce);
-
 function ipWinner(n: number, all: boolean, family: 4 | 6, now: number): number {
   let best = -1;
   for (let i = 0; i < n; i++) {
@@ -300,7 +280,16 @@ function refusal(r: number): Refusal {
   return (layer.refusals[i] ??= Object.freeze({ allow: false, ruleId: layer.rules[i].id, kind: layer.rules[i].kind }));
 }
 
+/**
+ * The decision for one request. A snapshot of one layer (single(): no API change since the last
+ * fold) takes decideOne's path; the base + delta + mask path is for the second between a change
+ * and its fold. Which one a snapshot takes is fixed when it is built, by its `delta`.
+ */
 export function decide(s: Snapshot, req: DecideRequest, opts: DecideOptions): Decision {
+  return s.delta === null ? decideOne(s, req, opts) : decideLayered(s, req, opts);
+}
+
+function decideLayered(s: Snapshot, req: DecideRequest, opts: DecideOptions): Decision {
   const act = req.action === "play" ? 0 : 1;
   let n = collect(s.base, false, act, req, 0);
   if (s.delta !== null) n = collect(s.delta, true, act, req, n);
