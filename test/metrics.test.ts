@@ -22,6 +22,24 @@ t.test("decisions, sessions and bytes, with no stream name or IP in any label", 
     before.some((s) => /^bintu_edge_(process|nodejs)_/.test(s.name)),
     "not renamed with the project prefix",
   );
+  // The event-loop monitor samples every 100 ms (EVENT_LOOP_RESOLUTION_MS: its 10 ms default woke an idle
+  // edge 100 times a second), and its gauges report the delay beyond that interval. The edge runs in this
+  // process, so blocking this loop blocks the edge's. The scrape above reset the monitor; its first firing
+  // after a reset only starts the next interval, so the stall starts after one.
+  await new Promise((r) => setTimeout(r, 250));
+  const idle = (await scrape()).samples;
+  t.ok(valueOf(idle, "nodejs_eventloop_lag_p50_seconds") < 0.05, `an idle loop reads no lag (p50 ${valueOf(idle, "nodejs_eventloop_lag_p50_seconds")} s)`);
+  await new Promise((r) => setTimeout(r, 250));
+  const stallUntil = performance.now() + 300;
+  while (performance.now() < stallUntil);
+  await new Promise((r) => setTimeout(r, 250));
+  const stalled = (await scrape()).samples;
+  const max = valueOf(stalled, "nodejs_eventloop_lag_max_seconds");
+  t.ok(max >= 0.15 && max < 5, `a 300 ms stall measured (${max} s)`);
+  t.ok(
+    ["min", "mean", "stddev", "p50", "p90", "p99"].every((p) => stalled.some((s) => s.name === `nodejs_eventloop_lag_${p}_seconds`)),
+    "every lag gauge published",
+  );
 
   const { name } = await edge.createStream();
   for (let i = 0; i < 2; i++) t.not((await publish(edge.rtmpUrl("NoSuch-Stream1"), { seconds: 2 }).exited).code, 0);

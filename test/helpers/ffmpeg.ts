@@ -23,9 +23,15 @@ function run(cmd: string, args: string[], timeoutMs: number): Run {
   return { child, exited };
 }
 
-/** A synthetic H.264 + AAC stream pushed in real time, like OBS would, until `seconds` or killed. */
-export function publish(url: string, opts: { seconds?: number; size?: string; videoBitrate?: string } = {}): Run {
-  const { seconds = 30, size = "320x240", videoBitrate } = opts;
+/**
+ * A synthetic H.264 + AAC stream pushed in real time, like OBS would, until `seconds` or killed.
+ * `cbr` (with `videoBitrate`) holds the bitrate constant with filler, as OBS's CBR mode does: the test
+ * pattern alone compresses far below any target.
+ */
+export function publish(url: string, opts: { seconds?: number; size?: string; videoBitrate?: string; fps?: number; gop?: number; cbr?: boolean } = {}): Run {
+  const { seconds = 30, size = "320x240", videoBitrate, fps = 25, gop = 25, cbr = false } = opts;
+  const rate = videoBitrate ? ["-b:v", videoBitrate] : [];
+  const constant = videoBitrate && cbr ? ["-minrate", videoBitrate, "-maxrate", videoBitrate, "-bufsize", videoBitrate, "-x264-params", "nal-hrd=cbr"] : [];
   return run(
     "ffmpeg",
     [
@@ -36,7 +42,7 @@ export function publish(url: string, opts: { seconds?: number; size?: string; vi
       "-f",
       "lavfi",
       "-i",
-      `testsrc=size=${size}:rate=25`,
+      `testsrc=size=${size}:rate=${fps}`,
       "-f",
       "lavfi",
       "-i",
@@ -50,8 +56,9 @@ export function publish(url: string, opts: { seconds?: number; size?: string; vi
       "-tune",
       "zerolatency",
       "-g",
-      "25",
-      ...(videoBitrate ? ["-b:v", videoBitrate] : []),
+      String(gop),
+      ...rate,
+      ...constant,
       "-pix_fmt",
       "yuv420p",
       "-c:a",
