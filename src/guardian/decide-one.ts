@@ -33,6 +33,18 @@ export interface DecideOptions {
 export type Decision = { readonly allow: true; readonly reportedRuleIds: readonly string[] } | Refusal;
 export const ALLOW: Decision = Object.freeze({ allow: true, reportedRuleIds: Object.freeze([]) });
 
+/**
+ * The request's address into `out`. An unparsable address is checked as 0.0.0.0: allow-lists
+ * (deny 0.0.0.0/0) refuse it, block-lists ignore it. Adapters pass socket addresses, so this is a
+ * safety net.
+ */
+export function addressWords(ip: string, out: Uint32Array): 4 | 6 {
+  const family = parseAddress(ip, out);
+  if (family !== 0) return family;
+  out[0] = 0;
+  return 4;
+}
+
 /** What a one-layer decision reads: the layer and the flags of the snapshot that holds it (a Snapshot is one). */
 export interface OneLayer {
   readonly base: Layer;
@@ -147,13 +159,7 @@ export function decideOne(s: OneLayer, req: DecideRequest, opts: DecideOptions):
     }
   }
   if (n === 0) return ALLOW;
-  // An unparsable address is checked as 0.0.0.0: allow-lists (deny 0.0.0.0/0) refuse it,
-  // block-lists ignore it. Adapters pass socket addresses, so this is a safety net.
-  let family = parseAddress(req.ip, words);
-  if (family === 0) {
-    words[0] = 0;
-    family = 4;
-  }
+  const family = addressWords(req.ip, words);
   const host = s.hasReferer ? pageHost(req.referer, req.origin) : undefined;
   const now = req.nowMs;
   let r = ipRefusal(l, n, false, family, now);

@@ -19,8 +19,7 @@
 // decision of one compile of the same rules, and a change costs a compile of the small layer only.
 import { chainWinner, chainWinnerUnmasked, v4Lookup, v6Lookup } from "../primitives/intervals.js";
 import { pageHost } from "../primitives/domain.js";
-import { parseAddress } from "../primitives/ip.js";
-import { ALLOW, decideOne, pick, type Decision, type DecideOptions, type DecideRequest } from "./decide-one.js";
+import { ALLOW, addressWords, decideOne, pick, type Decision, type DecideOptions, type DecideRequest } from "./decide-one.js";
 import { compileLayer, precedence, type Counts, type Layer, type Refusal, type ScopeTables } from "./layer.js";
 import type { Rule } from "./rules.js";
 
@@ -298,13 +297,7 @@ function decideLayered(s: Snapshot, req: DecideRequest, opts: DecideOptions): De
   delta = s.delta;
   nBase = s.base.rules.length;
   masked = s.masked.size > 0 ? s.masked : null;
-  // An unparsable address is checked as 0.0.0.0: allow-lists (deny 0.0.0.0/0) refuse it,
-  // block-lists ignore it. Adapters pass socket addresses, so this is a safety net.
-  let family = parseAddress(req.ip, words);
-  if (family === 0) {
-    words[0] = 0;
-    family = 4;
-  }
+  const family = addressWords(req.ip, words);
   const host = s.hasReferer ? pageHost(req.referer, req.origin) : undefined;
   const now = req.nowMs;
   let r = ipRefusal(n, false, family, now);
