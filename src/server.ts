@@ -8,7 +8,7 @@ import { LiveSessionPolicy, revalidationResult } from "./access/live-session-pol
 import { systemClock } from "./access/ports.js";
 import { SessionTable } from "./access/session-table.js";
 import { trustedProxies } from "./primitives/client-ip.js";
-import { StreamDirectory } from "./bintu/directory.js";
+import { StreamDirectory, type StreamSource } from "./bintu/directory.js";
 import { loadOrCreateApiKey } from "./bintu/registry/api-key.js";
 import { StreamRegistry } from "./bintu/registry/registry.js";
 import { registrySource } from "./bintu/registry-source.js";
@@ -77,6 +77,51 @@ function openOrRefuse<T>(key: string, open: () => T, undo?: () => void): T {
     if (err instanceof TlsPairError) throw new EdgeStartError(`${err.key}: ${err.message}`);
     throw new EdgeStartError(`${key}: ${(err as Error).message}`);
   }
+}
+
+/**
+ * The stream directory (docs/architecture.md §1): the embedded registry or a remote bintu, the
+ * fleet's stream changes around it, its lookups timed, and the cache in front.
+ */
+function openDirectory(
+  config: Config,
+  registry: StreamRegistry | null,
+  metrics: Metrics,
+  fleet: { streams(source: StreamSource, embedded: boolean): StreamSource },
+  fetchFn: typeof fetch | undefined,
+): StreamDirectory {
+  const remoteStreams = registry
+    ? null
+    : remoteSource({
+        url: config.bintu.url,
+        apiKey: config.bintu.apiKey,
+        timeoutMs: config.bintu.requestTimeoutMs,
+        maxResponseBytes: config.bintu.maxResponseBytes,
+        syncIntervalMs: config.bintu.syncIntervalMs,
+        ...(fetchFn ? { fetch: fetchFn } : {}),
+        onRequest: (result, ms) => {
+          metrics.bintuRequests.inc({ result });
+          metrics.bintuRequestSeconds.observe(ms / 1000);
+        },
+      });
+  // In a fleet the registry's edge posts lock / delete changes; a remote edge takes them (issue 12).
+  const source = fleet.streams(registry ? registrySource(registry) : remoteStreams!, registry !== null);
+  const remote = config.bintu.mode === "remote";
+  const mode = remote ? "remote" : "embedded";
+  const timed = timedSource(source, (result, seconds) => metrics.bintuLookupSeconds.observe({ mode, result }, seconds));
+  return new StreamDirectory(timed, {
+    ttlMs: config.bintu.cacheTtlMs,
+    negativeTtlMs: config.bintu.negativeCacheTtlMs,
+    maxEntries: config.bintu.maxCacheEntries,
+    // The embedded registry is in-process: it cannot fail the way a network service does.
+    ...(remote
+      ? { staleIfErrorMs: config.bintu.staleIfErrorMs, breakerFailures: config.bintu.breakerFailures, breakerCooldownMs: config.bintu.breakerCooldownMs }
+      : {}),
+    events: {
+      lookup: (s) => metrics.streamLookups.inc({ source: s }),
+      breaker: (s) => metrics.breakerChanged(s),
+    },
+  });
 }
 
 // node-media-server keeps its streams in process-global maps: two edges in one process would
@@ -156,37 +201,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     ...(fleet.metrics && { cluster: fleet.metrics }),
   });
   const load = new LoadMeter(table);
-  const remoteStreams = registry
-    ? null
-    : remoteSource({
-        url: config.bintu.url,
-        apiKey: config.bintu.apiKey,
-        timeoutMs: config.bintu.requestTimeoutMs,
-        maxResponseBytes: config.bintu.maxResponseBytes,
-        syncIntervalMs: config.bintu.syncIntervalMs,
-        ...(outbound ? { fetch: outbound.fetch } : {}),
-        onRequest: (result, ms) => {
-          metrics.bintuRequests.inc({ result });
-          metrics.bintuRequestSeconds.observe(ms / 1000);
-        },
-      });
-  // In a fleet the registry's edge posts lock / delete changes; a remote edge takes them (issue 12).
-  const source = fleet.streams(registry ? registrySource(registry) : remoteStreams!, registry !== null);
-  const mode = remote ? "remote" : "embedded";
-  const timed = timedSource(source, (result, seconds) => metrics.bintuLookupSeconds.observe({ mode, result }, seconds));
-  const directory = new StreamDirectory(timed, {
-    ttlMs: config.bintu.cacheTtlMs,
-    negativeTtlMs: config.bintu.negativeCacheTtlMs,
-    maxEntries: config.bintu.maxCacheEntries,
-    // The embedded registry is in-process: it cannot fail the way a network service does.
-    ...(remote
-      ? { staleIfErrorMs: config.bintu.staleIfErrorMs, breakerFailures: config.bintu.breakerFailures, breakerCooldownMs: config.bintu.breakerCooldownMs }
-      : {}),
-    events: {
-      lookup: (s) => metrics.streamLookups.inc({ source: s }),
-      breaker: (s) => metrics.breakerChanged(s),
-    },
-  });
+  const directory = openDirectory(config, registry, metrics, fleet, outbound?.fetch);
   const webhook = webhookUrl
     ? new OrgWebhook(webhookUrl, webhookTimeoutMs, (call, outcome) => metrics.webhookCalls.inc({ call, outcome }), outbound?.fetch)
     : null;
