@@ -103,8 +103,8 @@ export function composeFleet(config: Config, deps: FleetDeps) {
     metrics: link && registered && replica ? { replica: () => replica.status(), registeredEdges: () => registered.size } : null,
 
     /**
-     * The directory's stream source. A remote edge of a fleet also takes the lock / delete changes
-     * the registry's edge posts (issue 12); the registry's edge posts them.
+     * The directory's stream source. In a fleet the registry's edge posts its lock / delete changes,
+     * and a remote edge takes them besides its bintu's (issue 12).
      */
     streams(source: StreamSource, embedded: boolean): StreamSource {
       if (!replica) return source;
