@@ -2,14 +2,13 @@
 // createEdge(config).start() resolves with the bound addresses; close() releases every socket,
 // timer and file handle, so tests can start and stop edges again and again.
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { AccessControl } from "./access/access.js";
 import { LiveSessionPolicy, revalidationResult } from "./access/live-session-policy.js";
 import { systemClock } from "./access/ports.js";
 import { SessionTable } from "./access/session-table.js";
 import { trustedProxies } from "./primitives/client-ip.js";
-import { StreamDirectory } from "./bintu/directory.js";
+import { StreamDirectory, type StreamSource } from "./bintu/directory.js";
 import { loadOrCreateApiKey } from "./bintu/registry/api-key.js";
 import { StreamRegistry } from "./bintu/registry/registry.js";
 import { registrySource } from "./bintu/registry-source.js";
@@ -20,12 +19,8 @@ import { JwksFollower } from "./auth/jwks-follower.js";
 import { loadKeySet } from "./auth/keys.js";
 import { PlaybackTokens } from "./auth/playback-tokens.js";
 import { RevocationStore } from "./auth/revocations.js";
-import { FleetRules, fleetKeys, fleetRevocations } from "./cluster/fleet-rules.js";
-import { RedisLink } from "./cluster/redis.js";
-import { Replica } from "./cluster/replica.js";
-import { postStreamChanges, withFleetStreamChanges } from "./cluster/fleet-streams.js";
-import { clusterView } from "./cluster/status.js";
 import { ERRORS } from "./errors.js";
+import { composeFleet } from "./fleet.js";
 import { GeoOverrideError, openGeo } from "./geo/geo.js";
 import { Guardian } from "./guardian/guardian.js";
 import { GuardianStore } from "./guardian/store.js";
@@ -42,10 +37,7 @@ import { nmsPatchProblem } from "./ingest/nms-patch.js";
 import { createLogger, type Logger } from "./log.js";
 import { LoadMeter } from "./metrics/load.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
-import { configuredEdges, MergedEdgeFeed } from "./routing/edge-table.js";
-import { announcedEntry, EdgeRegistry } from "./cluster/edge-registry.js";
-import { StreamOwnership } from "./cluster/ownership.js";
-import { FleetPruner, isExpired } from "./cluster/prune.js";
+import { configuredEdges } from "./routing/edge-table.js";
 import { Router } from "./routing/router.js";
 import { TlsCertificates, TlsPairError, loadCaFile } from "./tls/certificates.js";
 import { trustingFetch } from "./tls/outbound.js";
@@ -85,6 +77,51 @@ function openOrRefuse<T>(key: string, open: () => T, undo?: () => void): T {
     if (err instanceof TlsPairError) throw new EdgeStartError(`${err.key}: ${err.message}`);
     throw new EdgeStartError(`${key}: ${(err as Error).message}`);
   }
+}
+
+/**
+ * The stream directory (docs/architecture.md §1): the embedded registry or a remote bintu, the
+ * fleet's stream changes around it, its lookups timed, and the cache in front.
+ */
+function openDirectory(
+  config: Config,
+  registry: StreamRegistry | null,
+  metrics: Metrics,
+  fleet: { streams(source: StreamSource, embedded: boolean): StreamSource },
+  fetchFn: typeof fetch | undefined,
+): StreamDirectory {
+  const remoteStreams = registry
+    ? null
+    : remoteSource({
+        url: config.bintu.url,
+        apiKey: config.bintu.apiKey,
+        timeoutMs: config.bintu.requestTimeoutMs,
+        maxResponseBytes: config.bintu.maxResponseBytes,
+        syncIntervalMs: config.bintu.syncIntervalMs,
+        ...(fetchFn ? { fetch: fetchFn } : {}),
+        onRequest: (result, ms) => {
+          metrics.bintuRequests.inc({ result });
+          metrics.bintuRequestSeconds.observe(ms / 1000);
+        },
+      });
+  // In a fleet the registry's edge posts lock / delete changes; a remote edge takes them (issue 12).
+  const source = fleet.streams(registry ? registrySource(registry) : remoteStreams!, registry !== null);
+  const remote = config.bintu.mode === "remote";
+  const mode = remote ? "remote" : "embedded";
+  const timed = timedSource(source, (result, seconds) => metrics.bintuLookupSeconds.observe({ mode, result }, seconds));
+  return new StreamDirectory(timed, {
+    ttlMs: config.bintu.cacheTtlMs,
+    negativeTtlMs: config.bintu.negativeCacheTtlMs,
+    maxEntries: config.bintu.maxCacheEntries,
+    // The embedded registry is in-process: it cannot fail the way a network service does.
+    ...(remote
+      ? { staleIfErrorMs: config.bintu.staleIfErrorMs, breakerFailures: config.bintu.breakerFailures, breakerCooldownMs: config.bintu.breakerCooldownMs }
+      : {}),
+    events: {
+      lookup: (s) => metrics.streamLookups.inc({ source: s }),
+      breaker: (s) => metrics.breakerChanged(s),
+    },
+  });
 }
 
 // node-media-server keeps its streams in process-global maps: two edges in one process would
@@ -139,22 +176,11 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
             },
           ),
         );
-  // The fleet (issue 12): one Redis link; the edge registry feeds the router beside the configured
-  // edges, ownership claims stream keys and locates streams. No cluster.redisUrl: none of it.
-  const { cluster } = config;
-  const fleet = cluster.redisUrl === "" ? null : new RedisLink({ ...cluster, url: cluster.redisUrl, name: `bintu-edge:${cluster.edgeId}`, log });
-  const registered: EdgeRegistry | null = fleet
-    ? new EdgeRegistry({
-        link: fleet,
-        edgeId: cluster.edgeId,
-        entry: () => addresses && announcedEntry(config, addresses),
-        load: () => load.report(),
-        configuredIds: (): string[] => merged?.configuredIds() ?? [],
-        log,
-      })
-    : null;
-  const merged = registered ? new MergedEdgeFeed(edgeFeed, registered) : null;
-  const router = new Router(config.routing, geo, merged ?? edgeFeed, log, outbound?.fetch);
+  // The fleet (issue 12, src/fleet.ts): the Redis link, edge registry, replica and pruner now; the
+  // stages below wire in what they need once it exists. No cluster.redisUrl: none of it.
+  // metrics is assigned below, before the replica starts or ownership exists: the only readers.
+  const fleet = composeFleet(config, { log, edgeFeed, addresses: () => addresses, load: () => load.report(), metrics: () => metrics! });
+  const router = new Router(config.routing, geo, fleet.feed, log, outbound?.fetch);
   mkdirSync(config.dataDir, { recursive: true });
   // Remote mode: the stream manager is another bintu; the organisation key it takes is also the
   // key of this edge's admin API. Embedded mode: the registry and its key live in the data dir.
@@ -172,55 +198,10 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     edges: () => router.edgeSnapshot(),
     geoBuiltAt: () => geo.builtAt,
     ...(certificates ? { tlsNotAfter: () => certificates.current.notAfter } : {}),
-    ...(fleet && registered && { cluster: { replica: () => replica!.status(), registeredEdges: () => registered.size } }),
+    ...(fleet.metrics && { cluster: fleet.metrics }),
   });
   const load = new LoadMeter(table);
-  // The change log's replica mirrors fleet rules, revocations, token keys and stream locks into the
-  // local stores (started below, before the Guardian reads them).
-  const replica = fleet
-    ? new Replica({
-        link: fleet,
-        log,
-        file: join(config.dataDir, "cluster-replica.json"),
-        commandTimeoutMs: config.cluster.commandTimeoutMs,
-        events: { applied: (ms) => metrics.clusterPropagationSeconds?.observe(ms / 1000) },
-        expired: isExpired,
-      })
-    : null;
-  // Expired rules and revocations leave the fleet's snapshot, pruned by the lowest announcing edge.
-  const pruner = replica && registered ? new FleetPruner({ replica, edgeId: cluster.edgeId, liveIds: () => registered.liveIds(), log }) : null;
-  const remoteStreams = registry
-    ? null
-    : remoteSource({
-        url: config.bintu.url,
-        apiKey: config.bintu.apiKey,
-        timeoutMs: config.bintu.requestTimeoutMs,
-        maxResponseBytes: config.bintu.maxResponseBytes,
-        syncIntervalMs: config.bintu.syncIntervalMs,
-        ...(outbound ? { fetch: outbound.fetch } : {}),
-        onRequest: (result, ms) => {
-          metrics.bintuRequests.inc({ result });
-          metrics.bintuRequestSeconds.observe(ms / 1000);
-        },
-      });
-  // A remote edge of a fleet also takes the lock / delete changes the registry's edge posts (issue 12).
-  const source = registry ? registrySource(registry) : replica ? withFleetStreamChanges(remoteStreams!, replica) : remoteStreams!;
-  const unpostStreams = replica && registry ? postStreamChanges(replica, source, log) : null;
-  const mode = remote ? "remote" : "embedded";
-  const timed = timedSource(source, (result, seconds) => metrics.bintuLookupSeconds.observe({ mode, result }, seconds));
-  const directory = new StreamDirectory(timed, {
-    ttlMs: config.bintu.cacheTtlMs,
-    negativeTtlMs: config.bintu.negativeCacheTtlMs,
-    maxEntries: config.bintu.maxCacheEntries,
-    // The embedded registry is in-process: it cannot fail the way a network service does.
-    ...(remote
-      ? { staleIfErrorMs: config.bintu.staleIfErrorMs, breakerFailures: config.bintu.breakerFailures, breakerCooldownMs: config.bintu.breakerCooldownMs }
-      : {}),
-    events: {
-      lookup: (s) => metrics.streamLookups.inc({ source: s }),
-      breaker: (s) => metrics.breakerChanged(s),
-    },
-  });
+  const directory = openDirectory(config, registry, metrics, fleet, outbound?.fetch);
   const webhook = webhookUrl
     ? new OrgWebhook(webhookUrl, webhookTimeoutMs, (call, outcome) => metrics.webhookCalls.inc({ call, outcome }), outbound?.fetch)
     : null;
@@ -236,19 +217,8 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
   });
   // Guardian: API rules in the data dir, an optional watched rules file, countries from the geo db.
   const guardianStore = GuardianStore.open(config.dataDir, { ipRuleTtlMs: config.guardian.ipRuleTtlMs });
-  const fleetRules = replica ? new FleetRules(replica, guardianStore, { ipRuleTtlMs: config.guardian.ipRuleTtlMs }) : null;
-  const fleetRevoke = replica ? fleetRevocations(replica, revocations) : null;
-  if (replica)
-    fleetKeys(
-      replica,
-      config.cluster.edgeId,
-      () => keys.keys.jwks(),
-      keys,
-      log,
-      () => tokens.forgetVerified(),
-    );
-  replica?.start();
-  pruner?.start();
+  // The fleet's replica fills the stores before the Guardian reads them.
+  const ruleStore = fleet.replicate({ guardianStore, revocations, keys, tokens });
   const guardian = new Guardian({
     apiRules: guardianStore,
     rulesFile: config.guardian.rulesFile,
@@ -266,34 +236,15 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
       },
     },
   });
-  const ownership =
-    fleet && registered
-      ? new StreamOwnership({
-          link: fleet,
-          edgeId: cluster.edgeId,
-          urls: () => (addresses ? announcedEntry(config, addresses).urls : {}),
-          sessions: table,
-          liveEdges: () => registered.liveIds(),
-          log,
-          onLost: () => metrics.ownershipRefusals.inc({ stage: "refresh" }),
-        })
-      : null;
+  // Ownership claims stream keys and locates streams; origin pull asks its edge first (issue 13).
+  const { locator, claim, pulls, origins: pullOrigins } = fleet.claims(table);
   const org = registry?.orgHash ?? config.bintu.orgHash;
   const clock = systemClock;
-  // Origin pull (issue 13): the fleet's locator names the origin edge; static cluster.origins are
-  // asked after it (or alone, without Redis).
-  const staticOrigins = config.cluster.origins;
-  const pulls = staticOrigins.length > 0 ? "any" : ownership ? "located" : "none";
-  const pullOrigins = (app: string, name: string): string[] => {
-    const at = ownership?.locate(app, name);
-    const located = at?.at === "edge" && at.urls?.flv ? [at.urls.flv] : [];
-    return [...located, ...staticOrigins.filter((o) => !located.includes(o))];
-  };
   const nowSec = () => Math.floor(clock.now() / 1000);
   const access = new AccessControl({
     streams: directory,
-    locator: ownership ?? table,
-    claim: ownership,
+    locator,
+    claim,
     pulls,
     apps: config.ingest.apps,
     limiter,
@@ -304,7 +255,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     onDecided: (req, decision, ms) => {
       metrics.decisionSeconds.observe({ action: req.action, protocol: req.protocol, result: decision.allow ? "allow" : "deny" }, ms / 1000);
       // Busy though not live here: another edge of the fleet holds the key.
-      if (ownership && !decision.allow && decision.code === "EDGE_ERR_STREAM_BUSY" && table.locate(req.app, req.name).at === "nowhere") {
+      if (claim && !decision.allow && decision.code === "EDGE_ERR_STREAM_BUSY" && table.locate(req.app, req.name).at === "nowhere") {
         metrics.ownershipRefusals.inc({ stage: "publish" });
       }
     },
@@ -324,7 +275,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
       revoked: () => metrics.tokenRevocations.inc(),
       revalidated: (result) => metrics.revalidations.inc({ result: revalidationResult(result) }),
       publishEnded: (s) => {
-        if (!s.foreign) ownership?.release(s.app, s.name, s.id); // a foreign server's publisher never claimed
+        if (!s.foreign) claim?.release(s.app, s.name, s.id); // a foreign server's publisher never claimed
       },
     },
   });
@@ -366,8 +317,8 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     tokens,
     org,
     guardian,
-    guardianStore: fleetRules ?? guardianStore,
-    ...(fleet && replica && fleetRevoke && { cluster: { revoke: fleetRevoke, view: () => clusterView(config.cluster.edgeId, fleet, replica) } }),
+    guardianStore: ruleStore,
+    ...fleet.api(),
     bintuUrls: {
       get rtmpIngest() {
         return rtmpUrl();
@@ -386,16 +337,6 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
       handles: new TokenHandles(tokens),
     },
     kick: (id) => sessions.end(id),
-    ...(ownership && registered
-      ? {
-          fleet: {
-            edgeId: cluster.edgeId,
-            locate: (a, n) => ownership.locate(a, n),
-            holds: (a, n, s) => ownership.holds(a, n, s),
-            setDrain: (id, d) => registered.setDrain(id, d),
-          },
-        }
-      : {}),
     ready: () => addresses !== null,
     ...(certificates ? { tls: { options: certificates.current.options, handshakeTimeoutMs: config.rtmp.limits.handshakeTimeoutMs } } : {}),
     log,
@@ -415,15 +356,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
     await Promise.all([ingest.close(), api.close(), router.close()]);
     await outbound?.close();
     // The fleet after media: ended publishers give their keys back, then this edge leaves the registry.
-    await ownership?.close();
-    await registered?.close();
-    merged?.close();
-    unpostStreams?.();
-    pruner?.close();
-    // The link before awaiting the replica: its blocked read then ends at once instead of at its BLOCK time.
-    const replicaClosed = replica?.close();
-    await fleet?.close();
-    await replicaClosed;
+    await fleet.close();
     sessions.close();
     edgeFeed.close();
     certificates?.close();
@@ -462,7 +395,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
         const playback = await listening("playback.port", config.playback.port, config.playback.host, () => ingest.listenPlayback());
         await listening("api.port", config.api.port, config.api.host, () => api.listen({ port: config.api.port, host: config.api.host }));
         addresses = { rtmp, ...(rtmps ? { rtmps } : {}), playback, api: api.server.address() as AddressInfo };
-        registered?.start();
+        fleet.start();
         // After the API listens: this edge may be in its own routing table and probe itself.
         await router.start();
         const at = (a: AddressInfo | undefined) => (a ? `${a.address}:${a.port}` : "off");
