@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import t from "tap";
 import { spawnEdge } from "../helpers/edge.js";
 import { play, publish } from "../helpers/ffmpeg.js";
+import { FLEET_ONLY, boardMetricsMatching, exportedFamilies } from "../helpers/grafana.js";
 import { parsePrometheus, valueOf } from "../helpers/prometheus.js";
 import { startRedis } from "../helpers/redis.js";
 import { waitFor } from "../helpers/wait.js";
@@ -178,4 +179,13 @@ t.test("the fleet metrics: connected, lag, staleness and propagation, promtool c
   const res = spawnSync("promtool", ["check", "metrics"], { input: fleetOnly + "\n", encoding: "utf8", timeout: 20_000 });
   t.equal(res.error, undefined, "promtool runs");
   t.equal(res.status, 0, `promtool finds nothing on the fleet's metrics: ${res.stdout}${res.stderr}`);
+  // The Grafana board's fleet panels name families a fleet edge exports (a plain edge has none).
+  const onBoard = boardMetricsMatching(FLEET_ONLY);
+  t.ok(onBoard.length >= 5, `the board graphs the fleet: ${onBoard.join(", ")}`);
+  const exported = exportedFamilies(text);
+  t.same(
+    onBoard.filter((m) => !exported.has(m)),
+    [],
+    "every fleet family on the board is exported by a fleet edge",
+  );
 });

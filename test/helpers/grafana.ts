@@ -49,3 +49,30 @@ export function dashboardExprs(): Array<{ panel: string; expr: string; metrics: 
 export function forPrometheus(expr: string): string {
   return expr.replaceAll("$__rate_interval", "5s").replaceAll("$instance", ".*");
 }
+
+/**
+ * Families an edge exports only in a fleet (`cluster.redisUrl` set) or with TLS on: a single plain
+ * edge never writes them, so the board's queries on them are checked against such an edge
+ * (test/cluster/fleet-log.test.ts, test/tls/edge.test.ts) and not against plain ones.
+ */
+export const FLEET_ONLY = /^bintu_edge_cluster_/;
+export const TLS_ONLY = /^bintu_edge_tls_certificate_expiry_seconds$/;
+
+/**
+ * The families an exposition declares (`# TYPE`), with a histogram's and a summary's series: a
+ * labelled counter nothing has counted yet has no sample, but is exported and graphs once it moves.
+ */
+export function exportedFamilies(text: string): Set<string> {
+  const names = new Set<string>();
+  for (const [, name, type] of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+    names.add(name);
+    if (type === "histogram") for (const suffix of ["_bucket", "_sum", "_count"]) names.add(name + suffix);
+    if (type === "summary") for (const suffix of ["_sum", "_count"]) names.add(name + suffix);
+  }
+  return names;
+}
+
+/** The board's metric names that match `only`, each at least once (so a check on them cannot pass empty). */
+export function boardMetricsMatching(only: RegExp): string[] {
+  return [...new Set(dashboardExprs().flatMap((e) => e.metrics.filter((m) => only.test(m))))].sort();
+}

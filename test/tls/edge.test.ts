@@ -11,6 +11,7 @@ import tls from "node:tls";
 import t from "tap";
 import { probeFrames, publish } from "../helpers/ffmpeg.js";
 import { startEdge } from "../helpers/edge.js";
+import { TLS_ONLY, boardMetricsMatching, exportedFamilies } from "../helpers/grafana.js";
 import { waitFor } from "../helpers/wait.js";
 import { flvReader, handshake, httpsRequest, renegotiate } from "../helpers/tls-clients.js";
 import { makePki } from "../helpers/pki.js";
@@ -122,6 +123,17 @@ t.test("plain rtmp:// publishing still works beside RTMPS", async (t) => {
   t.equal(read.code, 0, read.stderr);
   t.ok(read.frames >= 5, `${read.frames} frames of a plain-RTMP publish, played over HTTPS`);
   encoder.child.kill("SIGKILL");
+});
+
+t.test("the Grafana board's TLS panels name families a TLS edge exports (a plain edge exports no expiry gauge)", async (t) => {
+  const onBoard = boardMetricsMatching(TLS_ONLY);
+  t.same(onBoard, ["bintu_edge_tls_certificate_expiry_seconds"], "the board graphs the certificate's expiry");
+  const exported = exportedFamilies((await httpsRequest(apiUrl("/metrics"), ca)).text);
+  t.same(
+    onBoard.filter((m) => !exported.has(m)),
+    [],
+    "exported by a TLS edge",
+  );
 });
 
 t.test("only TLS 1.2 and 1.3: a TLS 1.0 / 1.1 client is refused on every port", async (t) => {
