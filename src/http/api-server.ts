@@ -223,7 +223,8 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
   // 204 allows; a refusal is the same status and body an HTTP-FLV player of this edge would get.
   // In the fast lane (issue 14 §9).
   lane.add("/v1/authorize/play", {
-    get: async (req, res) => {
+    // Not an async function: the decision's promise is the only one (issue 14 §9).
+    get: (req, res) => {
       const original = req.headers["x-original-uri"];
       const raw = typeof original === "string" ? original : authorizeQueryAsPath(req.url ?? "");
       const target = raw === null ? null : parsePlayPath(raw, false);
@@ -231,10 +232,11 @@ export function createApiServer(deps: ApiDeps): FastifyInstance {
       if (!target.ok) return laneError(res, target.error);
       const { referer, origin } = req.headers;
       const ip = httpClientIp(req.socket.remoteAddress, req.headers["x-forwarded-for"], deps.trustedProxies);
-      const decision = await deps.access.check({ action: "play", protocol: "http", media: "elsewhere", ...target.value, ip, referer, origin });
-      const code = decision.allow ? null : decision.code;
-      countPlay(code);
-      return code ? laneError(res, code) : answer(res, 204, undefined, "");
+      return deps.access.check({ action: "play", protocol: "http", media: "elsewhere", ...target.value, ip, referer, origin }).then((decision) => {
+        const code = decision.allow ? null : decision.code;
+        countPlay(code);
+        return code ? laneError(res, code) : answer(res, 204, undefined, "");
+      });
     },
   });
   // Counter children per label set, as for the hooks: labelling each call hashes the label object.

@@ -16,7 +16,7 @@ import type { TokenHandles } from "../hooks/token-handles.js";
 import { formPairs, verdictOf, type HookAnswer, type HookCall, type HookServer, type Verdict } from "../hooks/types.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { normalizeIp, type TrustedProxies } from "../primitives/client-ip.js";
-import { answer, laneError, readBody, type FastLane, type LaneHandler } from "./fast-lane.js";
+import { answer, laneError, readBody, type BodyRefusal, type FastLane, type LaneHandler } from "./fast-lane.js";
 import type { ForeignSessions } from "./hook-sessions.js";
 import { edgeError } from "./wire-codes.js";
 
@@ -38,6 +38,13 @@ export interface HookRouteDeps {
 
 type Req = http.IncomingMessage;
 type Res = http.ServerResponse;
+/** A hook's body as its parser takes it, or the hook's own refusal of it. */
+type Body = { raw: string } | { refused: HookCall };
+/** Undefined: answered synchronously; a promise while a decision is awaited (the lane catches it). */
+type Step = void | Promise<void>;
+
+/** Fail closed, in the answer the server reads as a refusal: a bug never becomes an allow nor a 5xx. */
+const FAILED: Verdict = { allow: false, code: "EDGE_ERR_INTERNAL" };
 
 const FORM = "application/x-www-form-urlencoded";
 const JSON_CT = "application/json";
@@ -84,18 +91,31 @@ export function registerHookRoutes(lane: FastLane, deps: HookRouteDeps): void {
     return refused === null;
   };
 
-  /** Decides a call and writes the server's answer; nothing here throws to a 5xx. */
-  const handle = async (server: HookServer, call: HookCall, res: Res, answerOf: (v: Verdict) => HookAnswer): Promise<void> => {
-    // Fail closed, in the answer the server reads as a refusal: a bug here never becomes an allow
-    // nor a 5xx (which some servers would retry or log as their own failure).
-    const verdict = await decide(server, call).catch((): Verdict => ({ allow: false, code: "EDGE_ERR_INTERNAL" }));
-    const a = answerOf(verdict);
-    // nginx-rtmp speaks HTTP/1.0 and reads until the connection closes (docs/hooks.md §1.1): Node's
-    // server closes after answering an HTTP/1.0 request without keep-alive, no header needed.
-    answer(res, a.status, a.contentType, a.body);
+  /**
+   * Decides a call and writes the server's answer; nothing here throws to a 5xx. A call with nothing
+   * to look up (connect, done, a refusal) is answered in this turn; only a decision is awaited.
+   */
+  const handle = (server: HookServer, call: HookCall, res: Res, answerOf: (v: Verdict) => HookAnswer): Step => {
+    // Fail closed, in the answer the server reads as a refusal (some servers would retry a 5xx or
+    // log it as their own failure).
+    let verdict: Verdict | Promise<Verdict>;
+    try {
+      verdict = decide(server, call);
+    } catch {
+      verdict = FAILED;
+    }
+    if (!(verdict instanceof Promise)) return write(res, answerOf(verdict));
+    return verdict.then(
+      (v) => write(res, answerOf(v)),
+      () => write(res, answerOf(FAILED)),
+    );
   };
 
-  const decide = async (server: HookServer, call: HookCall): Promise<Verdict> => {
+  // nginx-rtmp speaks HTTP/1.0 and reads until the connection closes (docs/hooks.md §1.1): Node's
+  // server closes after answering an HTTP/1.0 request without keep-alive, no header needed.
+  const write = (res: Res, a: HookAnswer) => answer(res, a.status, a.contentType, a.body);
+
+  const decide = (server: HookServer, call: HookCall): Verdict | Promise<Verdict> => {
     switch (call.kind) {
       case "pass":
         return { allow: true };
@@ -112,18 +132,21 @@ export function registerHookRoutes(lane: FastLane, deps: HookRouteDeps): void {
         // is decided again, so an expired token, a ban or a lock refuses it (docs/hooks.md §1.4).
         if (running?.role === "publisher") return { allow: true };
         const request = withHandle(call.request);
-        const decision = await deps.access.check(request);
-        count(request, decision.allow ? null : decision.code);
-        if (!running && decision.allow) deps.sessions.start(server, call.session, request, decision);
-        if (running && !decision.allow) running.end(decision.code);
-        return verdictOf(decision);
+        return deps.access.check(request).then((decision) => {
+          count(request, decision.allow ? null : decision.code);
+          if (!running && decision.allow) deps.sessions.start(server, call.session, request, decision);
+          if (running && !decision.allow) running.end(decision.code);
+          return verdictOf(decision);
+        });
       }
       case "decide": {
         const request = withHandle(call.request);
-        const decision = await deps.access.check(request);
-        count(request, decision.allow ? null : decision.code);
-        if (decision.allow && call.session) deps.sessions.start(server, call.session, request, decision);
-        return verdictOf(decision);
+        const session = call.session;
+        return deps.access.check(request).then((decision) => {
+          count(request, decision.allow ? null : decision.code);
+          if (decision.allow && session) deps.sessions.start(server, session, request, decision);
+          return verdictOf(decision);
+        });
       }
     }
   };
@@ -152,53 +175,50 @@ export function registerHookRoutes(lane: FastLane, deps: HookRouteDeps): void {
    * parsers answered before the move: a body of a type no hook reads (or of no type) is a 415 and an
    * unreadable one (over api.bodyLimit, cut short) a 413 / 400 in the edge's envelope, before the
    * hook runs; a body of the other hooks' type, or none with no type, is the hook's own refusal, in
-   * its server's answer (`null`: answered already).
+   * its server's answer. `then` runs once the body is read (not at all when answered here).
    */
-  const body = async (req: Req, res: Res, type: string): Promise<{ raw: string } | { refused: HookCall } | null> => {
-    const given = mediaType(req);
+  const body = (req: Req, res: Res, type: string, then: (b: Body) => Step): Step => {
     if (req.headers["content-type"] === undefined) {
       const length = req.headers["content-length"];
       const empty = req.headers["transfer-encoding"] === undefined && (length === undefined || length === "0");
       if (!empty) return unsupported(res);
-      return { refused: wrongType(type) };
+      return then({ refused: wrongType(type) });
     }
+    const given = mediaType(req);
     if (given !== FORM && given !== JSON_CT) return unsupported(res);
-    const raw = await readBody(req, deps.bodyLimit);
-    if (typeof raw !== "string") {
-      // The client may still be sending: the connection ends with this answer.
-      res.setHeader("connection", "close");
-      laneError(res, raw.code, raw.detail);
-      return null;
-    }
-    return given === type ? { raw } : { refused: wrongType(type) };
+    readBody(req, res, deps.bodyLimit, (raw: string | BodyRefusal) => {
+      if (typeof raw !== "string") {
+        // The client may still be sending: the connection ends with this answer.
+        res.setHeader("connection", "close");
+        return laneError(res, raw.code, raw.detail);
+      }
+      return then(given === type ? { raw } : { refused: wrongType(type) });
+    });
   };
 
   // nginx-rtmp: POST form body (its default) or GET with the fields appended to the query. A HEAD
   // carries no body (fastify's automatic HEAD route read none): refused as a POST without one.
-  const nginxRtmp: LaneHandler = async (req, res) => {
+  const nginxRtmpBody = (b: Body, res: Res): Step => handle("nginx-rtmp", "raw" in b ? parseNginxRtmp(b.raw) : b.refused, res, answerNginxRtmp);
+  const nginxRtmp: LaneHandler = (req, res) => {
     if (!admitted(req, res, true)) return;
-    let call: HookCall;
     if (req.method === "GET") {
       const url = req.url ?? "";
       const q = url.indexOf("?");
-      call = parseNginxRtmp(q < 0 ? "" : splitNginxQuery(url.slice(q + 1)).fields);
-    } else {
-      const b = req.method === "POST" ? await body(req, res, FORM) : noBody(req, FORM);
-      if (b === null) return;
-      call = "raw" in b ? parseNginxRtmp(b.raw) : b.refused;
+      return handle("nginx-rtmp", parseNginxRtmp(q < 0 ? "" : splitNginxQuery(url.slice(q + 1)).fields), res, answerNginxRtmp);
     }
-    return handle("nginx-rtmp", call, res, answerNginxRtmp);
+    if (req.method !== "POST") return nginxRtmpBody(noBody(req, FORM), res);
+    return body(req, res, FORM, (b) => nginxRtmpBody(b, res));
   };
   lane.add("/v1/hooks/nginx-rtmp", { get: nginxRtmp, post: nginxRtmp });
 
   const jsonHook = (server: HookServer, parse: (raw: string) => HookCall, answerOf: (call: HookCall, v: Verdict, raw: string | undefined) => HookAnswer) =>
     lane.add(`/v1/hooks/${server}`, {
-      post: async (req, res) => {
+      post: (req, res) => {
         if (!admitted(req, res, true)) return;
-        const b = await body(req, res, JSON_CT);
-        if (b === null) return;
-        const call = "raw" in b ? parse(b.raw) : b.refused;
-        return handle(server, call, res, (v) => answerOf(call, v, "raw" in b ? b.raw : undefined));
+        return body(req, res, JSON_CT, (b) => {
+          const call = "raw" in b ? parse(b.raw) : b.refused;
+          return handle(server, call, res, (v) => answerOf(call, v, "raw" in b ? b.raw : undefined));
+        });
       },
     });
 
@@ -206,25 +226,24 @@ export function registerHookRoutes(lane: FastLane, deps: HookRouteDeps): void {
   jsonHook("mediamtx", parseMediamtx, (_c, v, raw) => answerMediamtx(v, () => raw !== undefined && mediamtxWithoutCredentials(raw)));
 
   lane.add("/v1/hooks/ome", {
-    post: async (req, res) => {
+    post: (req, res) => {
       if (!admitted(req, res, false)) return;
-      const b = await body(req, res, JSON_CT);
-      if (b === null) return;
-      let call: HookCall;
-      if (!("raw" in b)) call = b.refused;
-      else if (deps.secret !== "" && !omeSignatureValid(deps.secret, b.raw, header(req, "x-ome-signature"))) {
-        // Checked before parsing (docs/hooks.md §4.3): a forged body is never read.
-        call = { kind: "refuse", code: "EDGE_ERR_HOOK_SECRET", detail: "X-OME-Signature does not match" };
-      } else call = parseOme(b.raw, (ip) => deps.trustedProxies.has(normalizeIp(ip)));
-      return handle("ome", call, res, (v) => answerOme(call, v, now()));
+      return body(req, res, JSON_CT, (b) => {
+        let call: HookCall;
+        if (!("raw" in b)) call = b.refused;
+        else if (deps.secret !== "" && !omeSignatureValid(deps.secret, b.raw, header(req, "x-ome-signature"))) {
+          // Checked before parsing (docs/hooks.md §4.3): a forged body is never read.
+          call = { kind: "refuse", code: "EDGE_ERR_HOOK_SECRET", detail: "X-OME-Signature does not match" };
+        } else call = parseOme(b.raw, (ip) => deps.trustedProxies.has(normalizeIp(ip)));
+        return handle("ome", call, res, (v) => answerOme(call, v, now()));
+      });
     },
   });
 }
 
-/** fastify's 415 for a body no hook's parser reads, in the edge's envelope; null: answered. */
-function unsupported(res: Res): null {
+/** fastify's 415 for a body no hook's parser reads, in the edge's envelope. */
+function unsupported(res: Res): void {
   laneError(res, "EDGE_ERR_UNSUPPORTED_MEDIA_TYPE", "Unsupported Media Type");
-  return null;
 }
 
 const wrongType = (type: string): HookCall => ({ kind: "refuse", code: "EDGE_ERR_UNSUPPORTED_MEDIA_TYPE", detail: `expected ${type}` });
