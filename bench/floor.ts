@@ -8,7 +8,7 @@
 // env: FLOOR_SERVERS (edge nms), FLOOR_ROUNDS (2), SETTLE_S (30), WINDOW_S (30), FLOOR_LIMIT_S (900),
 //      and bench:relay's encoder: RELAY_SIZE (1280x720), RELAY_FPS (30), RELAY_VIDEO_KBPS (3000), RELAY_GOP_S (2).
 import { readdirSync, readFileSync } from "node:fs";
-import { publish } from "../test/helpers/ffmpeg.js";
+import { ENCODER, publishLive } from "./lib/encoder.js";
 import { boundBench, nmsAvailable, startServer, type ServerKind } from "./lib/servers.js";
 import { envList, envNumber, sleep, table } from "./lib/stats.js";
 
@@ -16,10 +16,6 @@ const SERVERS = envList("FLOOR_SERVERS", "edge nms") as ServerKind[];
 const ROUNDS = envNumber("FLOOR_ROUNDS", 2);
 const SETTLE_S = envNumber("SETTLE_S", 30);
 const WINDOW_S = envNumber("WINDOW_S", 30);
-const SIZE = process.env.RELAY_SIZE ?? "1280x720";
-const FPS = envNumber("RELAY_FPS", 30);
-const VIDEO_KBPS = envNumber("RELAY_VIDEO_KBPS", 3000);
-const GOP_S = envNumber("RELAY_GOP_S", 2);
 boundBench("bench:floor", envNumber("FLOOR_LIMIT_S", 900));
 
 interface Thread {
@@ -59,14 +55,7 @@ function readCalls(pid: number): number {
 async function measure(kind: ServerKind): Promise<string[]> {
   const server = await startServer(kind);
   const name = await server.newStreamName();
-  const encoder = publish(`rtmp://127.0.0.1:${server.rtmpPort}/live/${name}`, {
-    seconds: SETTLE_S + WINDOW_S + 10,
-    size: SIZE,
-    fps: FPS,
-    gop: FPS * GOP_S,
-    videoBitrate: `${VIDEO_KBPS}k`,
-    cbr: true,
-  }).child;
+  const encoder = publishLive(`rtmp://127.0.0.1:${server.rtmpPort}/live/${name}`, SETTLE_S + WINDOW_S + 10).child;
   try {
     await sleep(SETTLE_S * 1000);
     const [t0, r0, at0] = [threads(server.pid), readCalls(server.pid), performance.now()];
@@ -107,9 +96,7 @@ async function main(): Promise<void> {
   });
   const rows: string[][] = [];
   for (let r = 0; r < ROUNDS; r++) for (const kind of servers) rows.push(await measure(kind));
-  console.log(
-    `\nIngest floor: one publisher (${SIZE} ${FPS} fps, ${VIDEO_KBPS} kbit/s CBR, GOP ${GOP_S} s), no viewer; ${WINDOW_S}-s windows after ${SETTLE_S} s`,
-  );
+  console.log(`\nIngest floor: one publisher (${ENCODER}), no viewer; ${WINDOW_S}-s windows after ${SETTLE_S} s`);
   console.log(table(["server", "cores", "main thread", "other threads", "main user / sys ticks", "main wake-ups/s", "read calls/s"], rows));
 }
 

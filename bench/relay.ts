@@ -14,8 +14,8 @@
 //
 // env: TTFF_RUNS (15), WARM_AFTER_MS (500), VIEWERS (200), EDGES (4), ROUNDS (3), SETTLE_S (8), WINDOW_S (10), RELAY_LIMIT_S (420),
 //      the encoder: RELAY_SIZE (1280x720), RELAY_FPS (30), RELAY_VIDEO_KBPS (3000), RELAY_GOP_S (2).
-import { publish } from "../test/helpers/ffmpeg.js";
 import { startClient } from "./lib/client-proc.js";
+import { ENCODER, publishLive } from "./lib/encoder.js";
 import { cpuNs } from "./lib/proc.js";
 import { boundBench, startServer, type Server } from "./lib/servers.js";
 import { envNumber, fmt, percentile, ratio, sleep, table } from "./lib/stats.js";
@@ -28,13 +28,6 @@ const ROUNDS = envNumber("ROUNDS", 3);
 const SETTLE_S = envNumber("SETTLE_S", 8);
 const WINDOW_S = envNumber("WINDOW_S", 10);
 const LIMIT_S = envNumber("RELAY_LIMIT_S", 420);
-// The encoder: a live 720p30 stream at a constant 3 Mbit/s with a keyframe every 2 s, as streaming
-// services ask of their encoders; identical for every phase (one ffmpeg for the whole run).
-const SIZE = process.env.RELAY_SIZE ?? "1280x720";
-const FPS = envNumber("RELAY_FPS", 30);
-const VIDEO_KBPS = envNumber("RELAY_VIDEO_KBPS", 3000);
-const GOP_S = envNumber("RELAY_GOP_S", 2);
-const ENCODER = `${SIZE} ${FPS} fps H.264 CBR ${VIDEO_KBPS} kbit/s, keyframe every ${GOP_S} s, AAC 64 kbit/s`;
 // Short, so that a phase starts with no pull left over from the one before; A's cost while a pull runs does not depend on it.
 const LINGER_MS = 2_000;
 boundBench("bench:relay", LIMIT_S);
@@ -104,15 +97,8 @@ async function main(): Promise<void> {
     });
   const b = await edge("0");
   const name = await a.newStreamName();
-  // The encoder in real time (the tests' publisher, test/helpers/ffmpeg.ts), for as long as the bench may run.
-  const ffmpeg = publish(`rtmp://127.0.0.1:${a.rtmpPort}/live/${name}`, {
-    seconds: LIMIT_S,
-    size: SIZE,
-    fps: FPS,
-    gop: FPS * GOP_S,
-    videoBitrate: `${VIDEO_KBPS}k`,
-    cbr: true,
-  }).child;
+  // The encoder (bench/lib/encoder.ts), one for every phase, for as long as the bench may run.
+  const ffmpeg = publishLive(`rtmp://127.0.0.1:${a.rtmpPort}/live/${name}`, LIMIT_S).child;
   process.on("exit", () => ffmpeg.kill("SIGKILL"));
   for (let i = 0; i < 50; i++) {
     const v = viewer(flv(a, name));
