@@ -292,7 +292,7 @@ export function createEdge(config: Config, deps: { log?: Logger } = {}): Edge {
       origins: pullOrigins,
       // Signed with this edge's key; the fleet announces it (fleetKeys), so the origin verifies it.
       credential: (path) => issueEdgeCredential(keys.keys.signing!, config.cluster.edgeId || config.publicHost, path, nowSec()),
-      fetch: outbound?.fetch ?? fetch,
+      ...(outbound ? { ca: outbound.ca } : {}),
       relays: {
         verify: (token, path) => verifyEdgeCredential(token, keys.keys.verification, path, nowSec()),
         publisherOf: (app, name) => table.publisherOf(app, name),

@@ -24,7 +24,7 @@ export interface IngestOptions {
   /** The certificate in force (issue 15): RTMPS and HTTPS playback; absent = plain text only. */
   tls?: { secureContext: () => tls.SecureContext; options: () => tls.SecureContextOptions };
   /** Origin pull (issue 13): how this edge pulls streams live elsewhere, and serves other edges' pulls. */
-  pull?: { origins: OriginPullOptions["origins"]; credential: OriginPullOptions["credential"]; fetch: typeof fetch; relays: RelayGate } | null;
+  pull?: { origins: OriginPullOptions["origins"]; credential: OriginPullOptions["credential"]; ca?: OriginPullOptions["ca"]; relays: RelayGate } | null;
 }
 
 export class Ingest {
@@ -39,7 +39,7 @@ export class Ingest {
       ? new OriginPulls({
           origins: pull.origins,
           credential: pull.credential,
-          fetch: pull.fetch,
+          ...(pull.ca ? { ca: pull.ca } : {}),
           lingerMs: pullLingerMs,
           startTimeoutMs: pullStartTimeoutMs,
           stallMs: pullStallMs,

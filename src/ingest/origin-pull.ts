@@ -6,8 +6,12 @@
 // Transport: HTTP-FLV from the origin's playback port. The origin already serves it (its own server,
 // not NMS's, docs/node-media-server.md §10), NMS's FLV demuxer turns it into the packets its
 // broadcast takes, it is one GET (no handshake, connect, createStream, play round trips), its TLS
-// and CA trust are the edge's outbound fetch's (tls.caFile), and an HTTP status refuses a pull
-// plainly (401 credential, 404 not published there). NMS's own relay (RTMP client) is not used:
+// trusts what the edge's other outbound calls trust (the system store and tls.caFile), and an HTTP
+// status refuses a pull plainly (401 credential, 404 not published there).
+// The GET is Node's http / https client read through 'data' events, not fetch: fetch's body passes
+// every chunk through undici's JS-side HTTP parser, a Node stream, a WHATWG stream and promises,
+// which made a pulling edge spend about 1.3× the CPU of the same pull read this way (720p30 at
+// 3 Mbit/s, ~73 chunks a second: bench/README.md, `bench:relay`). NMS's own relay (RTMP client) is not used:
 // its tasks persist, never idle out and notice a dead origin after a minute (docs/decisions.md).
 //
 // Lifecycle, as the MediaMTX / OvenMediaEngine / SRS lessons of the issue ask:
@@ -20,6 +24,8 @@
 //   publisher may have moved to any edge) and reconnect with full-jitter backoff; the viewers
 //   stay attached and carry on with the new origin's media; after `giveUpMs` without media they
 //   are ended as local viewers are when a publisher leaves (EDGE_ERR_PUBLISHER_GONE).
+import http from "node:http";
+import https from "node:https";
 import type { EdgeSession } from "../access/access.js";
 import type { ErrorCode } from "../errors.js";
 import { streamRef, type Logger } from "../log.js";
@@ -30,8 +36,8 @@ export interface OriginPullOptions {
   origins(app: string, name: string): readonly string[];
   /** The edge credential for one stream path (src/auth/edge-credential.ts). */
   credential(path: string): string;
-  /** The outbound fetch (trusts tls.caFile). */
-  fetch: typeof fetch;
+  /** The CAs an https origin is verified against (the system store and tls.caFile); absent = Node's default store. */
+  ca?: readonly string[];
   lingerMs: number;
   startTimeoutMs: number;
   stallMs: number;
@@ -243,9 +249,9 @@ class Pull {
         const abort = new AbortController();
         const url = `${origin}${path}.flv?edgeauth=${encodeURIComponent(this.opts.credential(path))}`;
         const connectTimer = setTimeout(() => abort.abort(), this.opts.stallMs);
-        let res: Response;
+        let res: http.IncomingMessage;
         try {
-          res = await this.opts.fetch(url, { signal: abort.signal, headers: { "user-agent": "bintu-edge-pull" } });
+          res = await this.get(url, abort.signal);
         } catch (err) {
           this.opts.log.debug("origin pull connect failed", { origin, detail: (err as Error).message });
           this.opts.events?.failed?.(origin, "error");
@@ -253,12 +259,12 @@ class Pull {
         } finally {
           clearTimeout(connectTimer);
         }
-        if (res.status !== 200 || !res.body) {
-          this.opts.log.info("origin pull refused", { stream: streamRef(this.name), origin, status: res.status });
+        if (res.statusCode !== 200) {
+          this.opts.log.info("origin pull refused", { stream: streamRef(this.name), origin, status: res.statusCode });
           // 404 is the origin saying "not live here" (the stream ended or moved), not a failure.
-          if (res.status !== 404) this.opts.events?.failed?.(origin, "refused");
+          if (res.statusCode !== 404) this.opts.events?.failed?.(origin, "refused");
           refusals++;
-          await res.body?.cancel().catch(() => {});
+          res.destroy();
           continue;
         }
         if (this.over) return void abort.abort();
@@ -269,7 +275,7 @@ class Pull {
         this.opts.events?.connected?.(this.app, this.name, origin);
         this.opts.log.info("origin pull connected", { stream: streamRef(this.name), origin });
         this.connecting = false;
-        await this.read(res.body, abort);
+        await this.read(res, abort);
         return;
       }
     } finally {
@@ -279,16 +285,47 @@ class Pull {
     this.retryLater();
   }
 
+  /** The pull's GET: resolves with the answer's head; the request's errors (refused, aborted, reset) reject or end the body. */
+  private get(url: string, signal: AbortSignal): Promise<http.IncomingMessage> {
+    const headers = { "user-agent": "bintu-edge-pull" };
+    return new Promise((resolve, reject) => {
+      const req = url.startsWith("https:")
+        ? https.get(url, { signal, headers, ...(this.opts.ca ? { ca: [...this.opts.ca] } : {}) }, resolve)
+        : http.get(url, { signal, headers }, resolve);
+      req.on("error", reject);
+    });
+  }
+
   /** Demuxes one upstream until it ends, then looks for the stream again. */
-  private async read(body: ReadableStream<Uint8Array>, abort: AbortController): Promise<void> {
+  private async read(body: http.IncomingMessage, abort: AbortController): Promise<void> {
     const parser = nms.createFlvParser();
     parser.onPacketCallback = (pkt) => this.onPacket(pkt);
     try {
-      for await (const chunk of body) {
-        if (abort.signal.aborted || this.over) break;
-        const err = parser.parserData(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-        if (err !== null) throw new Error(err);
-      }
+      // Settles once: at the end of the body, on its error (a reset or a cut chunked body is one
+      // in Node's client), on a chunk that is not FLV, or when the pull drops this upstream.
+      await new Promise<void>((resolve, reject) => {
+        const stop = () => {
+          body.destroy();
+          resolve();
+        };
+        if (abort.signal.aborted) return stop();
+        abort.signal.addEventListener("abort", stop, { once: true });
+        body.on("data", (chunk: Buffer) => {
+          if (abort.signal.aborted || this.over) return stop();
+          // A throw in an event listener would take the process down: it ends this upstream instead.
+          let err: string | null;
+          try {
+            err = parser.parserData(chunk);
+          } catch (thrown) {
+            err = (thrown as Error).message;
+          }
+          if (err === null) return;
+          reject(new Error(err));
+          body.destroy();
+        });
+        body.on("error", reject);
+        body.on("close", () => resolve());
+      });
     } catch (err) {
       if (!abort.signal.aborted) this.opts.log.info("origin pull upstream failed", { stream: streamRef(this.name), detail: (err as Error).message });
     }
