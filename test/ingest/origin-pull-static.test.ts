@@ -2,7 +2,8 @@
 // set-up of SRS and nginx-rtmp. Both carry one shared `auth.keys` entry, so A verifies B's edge
 // credential with no fleet to announce keys. A stream published on A plays on B; a stream live
 // nowhere is refused on B at once (A answers 404), not at the start deadline; an edge whose pulls
-// fail (an origin that does not answer, one that refuses its credential) counts them.
+// fail (an origin that does not answer, one that refuses its credential) counts them; an origin
+// that sends a broken FLV stream costs the viewer the start deadline, and the pulling edge nothing.
 import net from "node:net";
 import t from "tap";
 import { startEdge, spawnEdge } from "../helpers/edge.js";
@@ -87,4 +88,43 @@ t.test("failed pulls are counted: an origin that does not answer (error), one th
   const onB = parsePrometheus(await (await fetch(`http://127.0.0.1:${b.addresses.api}/metrics`)).text());
   t.equal(valueOf(onB, "bintu_edge_origin_pull_failures_total", { result: "refused" }), 0, "a 404 'not here' is not a failure");
   t.equal(valueOf(onB, "bintu_edge_origin_pull_failures_total", { result: "error" }), 0);
+});
+
+t.test("an origin that answers 200 with a broken FLV stream: the viewer is refused as not live, the edge stays up", async (t) => {
+  // A broken origin: an FLV header, then a tag whose back-pointer does not match its size. The
+  // pull's FLV parser refuses it, the pulling edge drops that upstream (the origin keeps its socket
+  // open: the edge closes it) and retries, and the viewer gets the start deadline's refusal.
+  const tag = Buffer.from([9, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0x17, 0, 0, 0, 0]); // video, 5 bytes of data
+  const broken = Buffer.concat([Buffer.from("FLV\x01\x05\x00\x00\x00\x09\x00\x00\x00\x00", "latin1"), tag, Buffer.from([0, 0, 0, 99])]);
+  const origin = await new Promise<{ port: number; hits: () => number; close: () => void }>((resolve) => {
+    let hits = 0;
+    const server = net.createServer((socket) => {
+      hits++;
+      socket.on("error", () => {});
+      socket.once("data", () => socket.write(Buffer.concat([Buffer.from("HTTP/1.1 200 OK\r\ncontent-type: video/x-flv\r\n\r\n"), broken])));
+    });
+    server.listen(0, "127.0.0.1", () => resolve({ port: (server.address() as net.AddressInfo).port, hits: () => hits, close: () => server.close() }));
+  });
+  t.teardown(origin.close);
+  const d = await spawnEdge(t, {
+    EDGE_AUTH_KEYS: keys,
+    EDGE_BINTU_MODE: "remote",
+    EDGE_BINTU_URL: `http://127.0.0.1:${a.addresses.api.port}`,
+    EDGE_BINTU_APIKEY: a.apiKey,
+    EDGE_CLUSTER_ORIGINS: `http://127.0.0.1:${origin.port}`,
+    EDGE_CLUSTER_PULL_START_TIMEOUT_MS: "1000",
+    EDGE_LOG_LEVEL: "info",
+  });
+  let log = "";
+  d.child.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  const { name } = await a.createStream();
+  const res = await fetch(`http://127.0.0.1:${d.addresses.playback}/live/${name}.flv`);
+  t.equal(res.status, 404, "refused at the start deadline");
+  t.equal(((await res.json()) as { code: string }).code, "EDGE_ERR_STREAM_NOT_LIVE");
+  t.ok(origin.hits() >= 1, `the origin was asked (${origin.hits()} time(s))`);
+  t.match(log, /origin pull upstream failed .*flv tag parser error/, "the parser's refusal ended that upstream");
+  t.equal((await fetch(`http://127.0.0.1:${d.addresses.api}/healthz`)).status, 200, "the pulling edge is still up");
+  const again = await fetch(`http://127.0.0.1:${d.addresses.playback}/live/${name}.flv`);
+  t.equal(again.status, 404, "and answers the next viewer the same way");
+  await again.body?.cancel();
 });
