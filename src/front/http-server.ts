@@ -142,13 +142,18 @@ function guard(server: http.Server, opts: HttpServerOptions): void {
   function onRequestEnd(this: http.IncomingMessage) {
     answeredEarly.delete(this.socket);
   }
-  server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+  const track = (req: http.IncomingMessage, res: http.ServerResponse) => {
     served.add(req.socket);
     inFlight.add(req.socket);
     res.on("close", onResponseClose);
     res.on("finish", onResponseFinish);
     req.on("end", onRequestEnd);
-  });
+  };
+  // A request with an Expect other than 100-continue comes as checkExpectation, not request, and is
+  // served all the same (createHttpServer): tracked the same, or a HEAD answered before its body
+  // arrived got a second, unasked-for 400 when Node then found the body missing.
+  server.on("request", track);
+  server.on("checkExpectation", track);
 
   server.on("clientError", (err: NodeJS.ErrnoException, socket: net.Socket) => {
     // On HTTPS a failed TLS handshake arrives here too (https.Server forwards tlsClientError, and
